@@ -1,0 +1,16 @@
+"""The mta_assets code location."""
+
+from dagster import Definitions
+
+from mta_assets.assets.turnstile_lake import turnstile_lake
+from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
+from mta_assets.settings import lake_io_manager_from_env, source_from_env, warehouse_from_env
+
+defs = Definitions(
+    assets=[turnstile_lake, turnstile_warehouse],
+    resources={
+        "source": source_from_env(),
+        "lake_io_manager": lake_io_manager_from_env(),
+        "warehouse": warehouse_from_env(),
+    },
+)

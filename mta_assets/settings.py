@@ -1,0 +1,69 @@
+"""Environment settings: read and checked when the definitions load, bound to resources via EnvVar.
+
+Each resource checks its values again when a run starts, since a run may see another environment than
+the code server that loaded the definitions.
+"""
+
+import os
+from collections.abc import Mapping
+
+from dagster import EnvVar
+
+from mta_assets.lake import DEFAULT_LAKE_URL, LakeFormat, LakeIOManager, LakeLocation
+from mta_assets.lib.errors import ConfigurationError
+from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
+from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
+from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH
+
+WAREHOUSES = ("duckdb", "bigquery")
+
+
+def _setting(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    """EnvVar(name) when the variable is set (the UI then shows its name, not its value), else the default."""
+    return EnvVar(name) if environ.get(name, "").strip() else default
+
+
+def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSource:
+    share = environ.get("MTA_MAX_REJECTED_SHARE", "0.01")
+    try:
+        max_rejected_share = float(share)
+    except ValueError:
+        max_rejected_share = -1.0
+    if not 0 <= max_rejected_share <= 1:
+        raise ConfigurationError(
+            f"MTA_MAX_REJECTED_SHARE={share!r} is not a share between 0 and 1; use for example 0.01 (1% of lines)."
+        )
+    return MtaTurnstileSource(
+        base_url=_setting(environ, "MTA_SOURCE_URL", MTA_TURNSTILE_URL), max_rejected_share=max_rejected_share
+    )
+
+
+def lake_io_manager_from_env(environ: Mapping[str, str] = os.environ) -> LakeIOManager:
+    LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL)
+    LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
+    return LakeIOManager(
+        url=_setting(environ, "MTA_LAKE_URL", DEFAULT_LAKE_URL),
+        format=_setting(environ, "MTA_LAKE_FORMAT", LakeFormat.PARQUET.value),
+    )
+
+
+def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
+    choice = (environ.get("MTA_WAREHOUSE") or "duckdb").strip().lower()
+    if choice == "duckdb":
+        return DuckDBWarehouse(path=_setting(environ, "MTA_DUCKDB_PATH", DEFAULT_DUCKDB_PATH))
+    if choice == "bigquery":
+        missing = [name for name in ("MTA_BQ_PROJECT", "MTA_BQ_DATASET") if not environ.get(name, "").strip()]
+        if missing:
+            raise ConfigurationError(
+                f"MTA_WAREHOUSE=bigquery needs {' and '.join(missing)}: set the Google Cloud project and the "
+                f"BigQuery dataset to load into, or unset MTA_WAREHOUSE for the embedded DuckDB warehouse."
+            )
+        return BigQueryWarehouse(
+            project=EnvVar("MTA_BQ_PROJECT"),
+            dataset=EnvVar("MTA_BQ_DATASET"),
+            location=_setting(environ, "MTA_BQ_LOCATION", "US"),
+            api_endpoint=_setting(environ, "MTA_BQ_API_ENDPOINT", ""),
+        )
+    raise ConfigurationError(
+        f"MTA_WAREHOUSE={environ['MTA_WAREHOUSE']!r} is not a warehouse; use 'duckdb' (the default) or 'bigquery'."
+    )

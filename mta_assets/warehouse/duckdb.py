@@ -1,0 +1,78 @@
+"""The embedded warehouse: a DuckDB file."""
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from pydantic import Field
+
+from mta_assets.lake import LakeWeek
+from mta_assets.lib.turnstile_table import COLUMNS
+from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad
+
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+
+
+class DuckDBWarehouse(Warehouse):
+    """DuckDB at `path`, tables in `schema`."""
+
+    path: str = Field(default=DEFAULT_DUCKDB_PATH, description="The DuckDB database file.")
+    schema_name: str = Field(default="mta", description="Schema holding the tables.")
+    lock_timeout_seconds: float = Field(
+        default=120.0, description="How long to wait for another process that holds the file."
+    )
+
+    @property
+    def kind(self) -> str:
+        return "duckdb"
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema_name}.{TURNSTILE_TABLE}"
+
+    @contextmanager
+    def connect(self):
+        """A connection; waits while another process holds DuckDB's one-writer lock on the file."""
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                connection = duckdb.connect(self.path)
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _create_table(self, connection) -> None:
+        columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in COLUMNS)
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({columns})")
+
+    def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
+        week_rows = lake_week.read_table()
+        with self.connect() as connection:
+            self._create_table(connection)
+            connection.begin()
+            try:
+                (replaced,) = connection.execute(
+                    f"SELECT count(*) FROM {self.table} WHERE week_ending = ?", [lake_week.week]
+                ).fetchone()
+                connection.execute(f"DELETE FROM {self.table} WHERE week_ending = ?", [lake_week.week])
+                connection.register("week_rows", week_rows)
+                connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
+                connection.unregister("week_rows")
+                rows, first, last = connection.execute(
+                    f"SELECT count(*), min(reading_at), max(reading_at) FROM {self.table} WHERE week_ending = ?",
+                    [lake_week.week],
+                ).fetchone()
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+        return WeekLoad(table=self.table, rows=rows, replaced_rows=replaced, first_reading=first, last_reading=last)

@@ -1,0 +1,89 @@
+"""Generated MTA turnstile files that look like the real ones (see shared/mta-turnstile-format.md).
+
+Lines are right-padded to 130 characters, the header carries 63 trailing spaces, readings follow a
+4-hour grid with irregular times mixed in, RECOVR AUD lines repeat a reading, and counters reset, run
+backwards and jump by millions.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+HEADER = "C/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS" + " " * 63
+LINE_WIDTH = 130
+_STATION_NAMES = ["59 ST", "23 ST", "14 ST-UNION SQ", "TIMES SQ-42 ST", "34 ST-PENN STA", "FULTON ST", "125 ST", "86 ST"]
+_LINES = ["NQR456W", "1", "FM", "ACE", "6", "LNQR456W", "2345ACJZ", "BD"]
+_DIVISIONS = ["BMT", "IRT", "IND", "PTH", "SRT", "RIT"]
+
+
+@dataclass(frozen=True)
+class Turnstile:
+    control_area: str
+    unit: str
+    scp: str
+    station: str
+    line_name: str
+    division: str
+
+
+def turnstiles(count: int, seed: int = 0) -> list[Turnstile]:
+    """About 13 turnstiles a station, several stations sharing a name (23 ST) under different units."""
+    rng = random.Random(seed)
+    result = []
+    for index in range(count):
+        station = index // 13
+        result.append(
+            Turnstile(
+                control_area=f"{'ABNR'[station % 4]}{station % 1000:03d}",
+                unit=f"R{station:03d}",
+                scp=f"{index % 13 // 4:02d}-00-{index % 4:02d}",
+                station=_STATION_NAMES[station % len(_STATION_NAMES)],
+                line_name=_LINES[(station // len(_STATION_NAMES)) % len(_LINES)],
+                division=_DIVISIONS[station % len(_DIVISIONS)] if rng.random() < 0.9 else "IND",
+            )
+        )
+    return result
+
+
+def line(turnstile: Turnstile, at: datetime, description: str, entries: int, exits: int) -> str:
+    text = (
+        f"{turnstile.control_area},{turnstile.unit},{turnstile.scp},{turnstile.station},{turnstile.line_name},"
+        f"{turnstile.division},{at:%m/%d/%Y},{at:%H:%M:%S},{description},{entries:010d},{exits:010d}"
+    )
+    return text.ljust(LINE_WIDTH)
+
+
+def week_lines(week: date, turnstile_count: int = 60, seed: int = 0) -> list[str]:
+    """Data lines (no header) of the file dated `week`: readings from the Saturday before to Friday."""
+    rng = random.Random(seed * 100_003 + week.toordinal())
+    start = datetime.combine(week - timedelta(days=7), datetime.min.time())
+    lines = []
+    for number, turnstile in enumerate(turnstiles(turnstile_count, seed)):
+        entries = rng.randrange(1_000, 9_000_000)
+        exits = rng.randrange(1_000, 9_000_000)
+        at = start + timedelta(hours=number % 4)
+        while at < start + timedelta(days=7):
+            lines.append(line(turnstile, at, "REGULAR", entries, exits))
+            if rng.random() < 0.02:  # a recovered audit repeats the reading
+                lines.append(line(turnstile, at, "RECOVR AUD", entries, exits))
+            roll = rng.random()
+            if roll < 0.003:  # counter reset
+                entries, exits = rng.randrange(0, 100), rng.randrange(0, 100)
+            elif roll < 0.006:  # counter runs backwards
+                entries, exits = max(0, entries - rng.randrange(1, 500)), max(0, exits - rng.randrange(1, 500))
+            elif roll < 0.008:  # a jump of millions
+                entries += rng.randrange(1_000_000, 50_000_000)
+            else:
+                entries += rng.randrange(0, 400)
+                exits += rng.randrange(0, 300)
+            if rng.random() < 0.15:  # irregular times, often under an hour apart
+                at += timedelta(minutes=rng.randrange(7, 59), seconds=rng.randrange(0, 60))
+            else:
+                at = at.replace(minute=0, second=0) + timedelta(hours=4)
+    return lines
+
+
+def week_file(week: date, turnstile_count: int = 60, seed: int = 0, crlf: bool = False) -> bytes:
+    """A whole file: padded header and lines, LF or CRLF, newline-terminated."""
+    newline = "\r\n" if crlf else "\n"
+    return (newline.join([HEADER, *week_lines(week, turnstile_count, seed)]) + newline).encode("ascii")
