@@ -1,0 +1,65 @@
+import os
+from datetime import date
+
+import pytest
+
+from mta_assets_tests.lib.http_mirror import HttpMirror
+from mta_assets_tests.lib.turnstile_files import week_file
+
+WEEK = date(2023, 6, 3)
+
+
+@pytest.fixture
+def mirror():
+    """A loopback HTTP server; tests add files and misbehaviours to it."""
+    server = HttpMirror().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def week_bytes() -> bytes:
+    return week_file(WEEK, turnstile_count=40, crlf=True)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(emulator_root, tmp_path_factory):
+    """The Go fake-gcs-server on loopback; STORAGE_EMULATOR_HOST points the GCS client at it."""
+    from mta_assets_tests.lib.emulators import fake_gcs_server
+
+    with fake_gcs_server(emulator_root, tmp_path_factory.mktemp("gcs") / "server.log") as url:
+        previous = os.environ.get("STORAGE_EMULATOR_HOST")
+        os.environ["STORAGE_EMULATOR_HOST"] = url
+        try:
+            yield url
+        finally:
+            if previous is None:
+                os.environ.pop("STORAGE_EMULATOR_HOST", None)
+            else:
+                os.environ["STORAGE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture
+def gcs_bucket(gcs_emulator, request):
+    """A fresh bucket in the emulator, named after the test."""
+    from google.cloud import storage
+
+    name = "mta-" + "".join(c for c in request.node.name.lower() if c.isalnum())[:40]
+    bucket = storage.Client().create_bucket(name)
+    yield bucket.name
+    bucket.delete(force=True)
+
+
+@pytest.fixture(scope="session")
+def emulator_root(tmp_path_factory):
+    """Where the GCS emulator keeps objects (root/bucket/name) and where bqemulator resolves gs:// URIs."""
+    return tmp_path_factory.mktemp("gcs-objects")
+
+
+@pytest.fixture(scope="session")
+def bigquery_endpoint(emulator_root, tmp_path_factory):
+    """bqemulator on loopback: its API endpoint, for MTA_BQ_API_ENDPOINT."""
+    from mta_assets_tests.lib.emulators import bigquery_emulator
+
+    with bigquery_emulator(emulator_root, tmp_path_factory.mktemp("bigquery") / "server.log") as url:
+        yield url

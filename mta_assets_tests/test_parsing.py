@@ -1,0 +1,112 @@
+import random
+from datetime import date, datetime
+
+import pytest
+
+from mta_assets.lib.turnstile_table import ARROW_SCHEMA
+from mta_assets.parsing import NotATurnstileFile, TooManyRejectedLines, check_header, parse_turnstile_file
+from mta_assets_tests.lib.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
+
+WEEK = date(2023, 6, 3)
+BOOTH = Turnstile("A002", "R051", "02-00-00", "59 ST", "NQR456W", "BMT")
+
+
+def write(tmp_path, data: bytes):
+    path = tmp_path / "turnstile_230603.txt"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_every_data_line_becomes_a_typed_row(tmp_path, crlf):
+    data = week_file(WEEK, turnstile_count=30, crlf=crlf)
+    parsed = parse_turnstile_file(write(tmp_path, data), WEEK, max_rejected_share=0.01)
+    assert parsed.table.schema == ARROW_SCHEMA
+    assert parsed.table.num_rows == data.count(b"\n") - 1
+    assert parsed.rejected_lines == []
+
+
+def test_padding_recovered_audits_and_counters_are_normalised(tmp_path):
+    lines = [
+        line(BOOTH, datetime(2023, 5, 27, 0, 0), "REGULAR", 6224816, 2107317),
+        line(BOOTH, datetime(2023, 5, 27, 13, 22, 29), "RECOVR AUD", 6224850, 2107322),
+    ]
+    parsed = parse_turnstile_file(write(tmp_path, "\r\n".join([HEADER, *lines]).encode()), WEEK, 0.01)
+    rows = parsed.table.to_pylist()
+    assert rows[1] == {
+        "control_area": "A002",
+        "unit": "R051",
+        "scp": "02-00-00",
+        "station": "59 ST",
+        "line_name": "NQR456W",
+        "division": "BMT",
+        "reading_at": datetime(2023, 5, 27, 13, 22, 29),
+        "description": "RECOVR AUD",
+        "entries": 6224850,
+        "exits": 2107322,
+        "week_ending": WEEK,
+    }
+    assert rows[0]["entries"] == 6224816
+
+
+def test_a_line_cut_mid_file_is_kept_and_counted_not_dropped(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=30)
+    cut = lines[-1][:52]  # the real truncated file: last line without its newline or padding
+    parsed = parse_turnstile_file(write(tmp_path, "\n".join([HEADER, *lines[:-1], cut]).encode()), WEEK, 0.01)
+    assert parsed.table.num_rows == len(lines) - 1
+    assert parsed.rejected_lines == [cut]
+
+
+def test_lines_with_bad_values_are_kept_and_the_rest_parsed(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=30)
+    bad = [
+        "A002,R051,02-00-00,59 ST,NQR456W,BMT,13/45/2023,00:00:00,REGULAR,0000000001,0000000002",
+        "A002,R051,02-00-00,59 ST,NQR456W,BMT,05/27/2023,00:00:00,REGULAR,00000000x1,0000000002",
+        ",,,59 ST,NQR456W,BMT,05/27/2023,00:00:00,REGULAR,0000000001,0000000002",
+    ]
+    data = "\n".join([HEADER, *lines[:10], *bad, *lines[10:]]).encode()
+    parsed = parse_turnstile_file(write(tmp_path, data), WEEK, 0.01)
+    assert parsed.table.num_rows == len(lines)
+    assert [rejected.split(",")[6] for rejected in parsed.rejected_lines] == ["13/45/2023", "05/27/2023", "05/27/2023"]
+
+
+def test_blank_lines_are_counted_apart_from_rejected_ones(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=5)
+    data = "\n".join([HEADER, *lines, " " * 130, ""]).encode()
+    parsed = parse_turnstile_file(write(tmp_path, data), WEEK, 0.01)
+    assert (parsed.table.num_rows, parsed.blank_lines, parsed.rejected_lines) == (len(lines), 1, [])
+
+
+def test_scrambled_lines_fail_the_week(tmp_path):
+    rng = random.Random(7)
+    lines = ["".join(rng.sample(text.rstrip(), len(text.rstrip()))) for text in week_lines(WEEK, turnstile_count=30)]
+    with pytest.raises(TooManyRejectedLines, match=r"turnstile_230603.txt: .* could not be parsed.*MTA_MAX_REJECTED_SHARE"):
+        parse_turnstile_file(write(tmp_path, "\n".join([HEADER, *lines]).encode()), WEEK, 0.01)
+
+
+def test_the_allowed_share_of_bad_lines_is_configurable(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=2)  # about 90 lines
+    data = "\n".join([HEADER, *lines, "garbage", "more garbage"]).encode()
+    with pytest.raises(TooManyRejectedLines):
+        parse_turnstile_file(write(tmp_path, data), WEEK, max_rejected_share=0.01)
+    assert len(parse_turnstile_file(write(tmp_path, data), WEEK, max_rejected_share=0.05).rejected_lines) == 2
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        (b"", "is empty"),
+        (b"<!DOCTYPE html><html><body>Service Unavailable</body></html>", "is an HTML page"),
+        (b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585,05-21-11,04:00:00,REGULAR,"
+         b"003169415,001097588\n", "legacy layout"),
+        (b"station,entries\n59 ST,1\n", "does not start with the modern header"),
+    ],
+)
+def test_files_that_are_not_modern_turnstile_files_are_refused(head, message):
+    with pytest.raises(NotATurnstileFile, match=message):
+        check_header(head, "turnstile_230603.txt")
+
+
+def test_a_header_without_readings_is_refused(tmp_path):
+    with pytest.raises(NotATurnstileFile, match="no readings"):
+        parse_turnstile_file(write(tmp_path, (HEADER + "\n").encode()), WEEK, 0.01)
