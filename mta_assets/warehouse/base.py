@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from dagster import ConfigurableResource
 
@@ -28,6 +28,10 @@ class Warehouse(ConfigurableResource, ABC):
     @property
     @abstractmethod
     def kind(self) -> str: ...
+
+    @abstractmethod
+    def week_row_count(self, week: date) -> int:
+        """Rows of `week` in the turnstile table (0 when the table does not exist yet)."""
 
     @abstractmethod
     def replace_week(self, lake_week: LakeWeek) -> WeekLoad:

@@ -2,7 +2,7 @@
 
 import io
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from pydantic import Field
 
@@ -97,11 +97,20 @@ class BigQueryWarehouse(Warehouse):
         job.result()
         return staging
 
+    def week_row_count(self, week: date) -> int:
+        client = self.client()
+        self._ensure_table(client)
+        return self._week_row_count(client, week)
+
+    def _week_row_count(self, client, week: date) -> int:
+        sql = f"SELECT count(*) FROM `{self.table}` WHERE week_ending = DATE '{week.isoformat()}'"
+        return next(iter(client.query(sql).result()))[0]
+
     def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
         client = self.client()
         self._ensure_table(client)
         week = f"DATE '{lake_week.week.isoformat()}'"
-        (replaced,) = next(iter(client.query(f"SELECT count(*) FROM `{self.table}` WHERE week_ending = {week}").result()))
+        replaced = self._week_row_count(client, lake_week.week)
         staging = self._load_staging(client, lake_week)
         columns = ", ".join(COLUMN_NAMES)
         try:

@@ -2,6 +2,7 @@
 
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -53,6 +54,11 @@ class DuckDBWarehouse(Warehouse):
         columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in COLUMNS)
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
         connection.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({columns})")
+
+    def week_row_count(self, week: date) -> int:
+        with self.connect() as connection:
+            self._create_table(connection)
+            return connection.execute(f"SELECT count(*) FROM {self.table} WHERE week_ending = ?", [week]).fetchone()[0]
 
     def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
         week_rows = lake_week.read_table()

@@ -1,0 +1,76 @@
+"""The same warehouse contract on DuckDB and on BigQuery (bqemulator on loopback)."""
+
+import uuid
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from mta_assets.lake import LakeFormat, LakeLocation, LakeWeek, LocalLakeStore
+from mta_assets.parsing import parse_turnstile_file
+from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from mta_assets_tests.lib.turnstile_files import week_file
+
+WEEKS = [date(2023, 5, 27), date(2023, 6, 3)]
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    endpoint = request.getfixturevalue("bigquery_endpoint")
+    return BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=endpoint)
+
+
+def lake_week_in(store, week: date, lake_format: LakeFormat, tmp_path, turnstiles: int = 20) -> LakeWeek:
+    path = tmp_path / f"turnstile_{week:%y%m%d}.txt"
+    path.write_bytes(week_file(week, turnstile_count=turnstiles))
+    table = parse_turnstile_file(path, week, 0.01).table
+    lake_week = LakeWeek(week, f"turnstile_{week:%y%m%d}.{lake_format.value}", lake_format, store)
+    store.write(lake_week.name, lake_format.serialize(table))
+    return lake_week
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_replacing_a_week_twice_never_doubles_it_and_leaves_other_weeks_alone(warehouse, tmp_path, lake_format):
+    store = LocalLakeStore(tmp_path / "lake")
+    earlier, week = (lake_week_in(store, each, lake_format, tmp_path, turnstiles) for each, turnstiles in zip(WEEKS, (10, 20)))
+    earlier_rows = warehouse.replace_week(earlier).rows
+    first = warehouse.replace_week(week)
+    second = warehouse.replace_week(week)
+    expected = week.read_table().num_rows
+    assert (first.rows, first.replaced_rows) == (expected, 0)
+    assert (second.rows, second.replaced_rows) == (expected, expected)
+    assert warehouse.week_row_count(week.week) == expected
+    assert warehouse.week_row_count(earlier.week) == earlier_rows == earlier.read_table().num_rows
+    assert first.first_reading.date() == date(2023, 5, 27) and first.last_reading.date() == date(2023, 6, 2)
+
+
+def test_a_failed_replace_leaves_the_week_as_it_was(warehouse, tmp_path):
+    store = LocalLakeStore(tmp_path / "lake")
+    week = lake_week_in(store, WEEKS[1], LakeFormat.PARQUET, tmp_path)
+    rows = warehouse.replace_week(week).rows
+    broken = week.read_table().set_column(8, "entries", pa.array(["not a number"] * week.read_table().num_rows))
+    store.write(week.name, LakeFormat.PARQUET.serialize(broken))
+    with pytest.raises(Exception):
+        warehouse.replace_week(week)
+    assert warehouse.week_row_count(week.week) == rows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_bigquery_loads_straight_from_a_gcs_lake(bigquery_endpoint, gcs_bucket, tmp_path, lake_format):
+    store = LakeLocation.from_setting(f"gs://{gcs_bucket}/lake").open()
+    week = lake_week_in(store, WEEKS[1], lake_format, tmp_path)
+    warehouse = BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=bigquery_endpoint)
+    assert warehouse.replace_week(week).rows == week.read_table().num_rows
+    assert warehouse.replace_week(week).rows == week.read_table().num_rows
+
+
+def test_bigquery_table_is_partitioned_by_week_and_clustered(bigquery_endpoint, tmp_path):
+    warehouse = BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=bigquery_endpoint)
+    warehouse.replace_week(lake_week_in(LocalLakeStore(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path))
+    table = warehouse.client().get_table(warehouse.table)
+    assert table.time_partitioning.field == "week_ending"
+    assert table.clustering_fields == ["unit", "control_area", "scp"]
+    assert [field.field_type for field in table.schema][6] == "DATETIME"
