@@ -1,0 +1,147 @@
+"""The lake and warehouse assets materialized into a temp dir from a loopback mirror, and read back."""
+
+import re
+from datetime import date
+
+import pytest
+from dagster import DagsterInstance, materialize
+
+from mta_assets.assets.turnstile_lake import turnstile_lake
+from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
+from mta_assets.lake import LakeFormat, LakeIOManager
+from mta_assets.source import MtaTurnstileSource
+from mta_assets.warehouse import DuckDBWarehouse
+from mta_assets_tests.lib.http_mirror import Misbehaviour
+from mta_assets_tests.lib.turnstile_files import HEADER, week_file, week_lines
+
+EARLIER, WEEK = "2023-05-27", "2023-06-03"
+NAME = "turnstile_230603.txt"
+
+
+class Project:
+    """One test's mirror, lake folder and DuckDB file, and a way to run weeks through them."""
+
+    def __init__(self, mirror, tmp_path, lake_format: LakeFormat = LakeFormat.PARQUET):
+        self.mirror = mirror
+        self.lake = tmp_path / "lake"
+        self.format = lake_format
+        self.warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+        self.instance = DagsterInstance.ephemeral()
+        for key in (EARLIER, WEEK):
+            week = date.fromisoformat(key)
+            mirror.files[f"turnstile_{week:%y%m%d}.txt"] = week_file(week, turnstile_count=25, crlf=True)
+
+    def run(self, key: str):
+        return materialize(
+            [turnstile_lake, turnstile_warehouse],
+            partition_key=key,
+            instance=self.instance,
+            raise_on_error=False,
+            resources={
+                "source": MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
+                "lake_io_manager": LakeIOManager(url=str(self.lake), format=self.format.value),
+                "warehouse": self.warehouse,
+            },
+        )
+
+    def lake_files(self) -> list[str]:
+        return sorted(path.name for path in self.lake.iterdir()) if self.lake.exists() else []
+
+    def rows(self, key: str) -> int:
+        return self.warehouse.week_row_count(date.fromisoformat(key))
+
+
+def failure_message(result) -> str:
+    (failure,) = result.get_step_failure_events()
+    data = failure.step_failure_data
+    return data.user_failure_data.description if data.user_failure_data else data.error.message
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_a_week_lands_in_the_lake_and_the_warehouse_once_however_often_it_runs(mirror, tmp_path, lake_format):
+    project = Project(mirror, tmp_path, lake_format)
+    lines = mirror.files[NAME].count(b"\n") - 1
+    for _ in range(2):
+        result = project.run(WEEK)
+        assert result.success
+        assert project.lake_files() == [f"turnstile_230603.{lake_format.value}"]
+        assert project.rows(WEEK) == lines
+
+    lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
+    assert lake_metadata["dagster/row_count"].value == lines
+    assert lake_metadata["bytes_downloaded"].value == len(mirror.files[NAME])
+    assert lake_metadata["bytes_stored"].value == (project.lake / project.lake_files()[0]).stat().st_size
+    assert lake_metadata["lake_uri"].value.endswith(f"turnstile_230603.{lake_format.value}")
+    assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
+    assert lake_metadata["rejected_lines"].value == 0
+    assert len(lake_metadata["preview"].value.records) == 5
+    warehouse_metadata = result.asset_materializations_for_node("turnstile_warehouse")[0].metadata
+    assert warehouse_metadata["dagster/row_count"].value == lines
+    assert warehouse_metadata["replaced_rows"].value == lines
+    assert warehouse_metadata["dagster/table_name"].value == "mta.turnstile"
+
+
+def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    lines = week_lines(date(2023, 6, 3), turnstile_count=25)
+    mirror.files[NAME] = "\n".join([HEADER, *lines, lines[-1][:40]]).encode()  # a truncated last line
+    result = project.run(WEEK)
+    assert result.success
+    assert project.lake_files() == ["turnstile_230603.parquet", "turnstile_230603.rejected.txt"]
+    assert (project.lake / "turnstile_230603.rejected.txt").read_text() == lines[-1][:40] + "\n"
+    assert result.asset_materializations_for_node("turnstile_lake")[0].metadata["rejected_lines"].value == 1
+    assert project.rows(WEEK) == len(lines)
+
+    mirror.files[NAME] = "\n".join([HEADER, *lines]).encode()
+    assert project.run(WEEK).success
+    assert project.lake_files() == ["turnstile_230603.parquet"]
+
+
+BAD_INPUTS = {
+    "not published (404)": (Misbehaviour(status=404), r"Week 2023-06-03: .* is not published \(HTTP 404\)"),
+    "5xx until retries run out": (Misbehaviour(status=502), r"Week 2023-06-03: .* failed 2 times; last error: HTTP 502"),
+    "connection cut mid-file": (Misbehaviour(cut_after_bytes=5000), r"Week 2023-06-03: .* failed 2 times"),
+    "html page with 200": (Misbehaviour(body=b"<html>Maintenance</html>", content_type="text/html"), "is an HTML page"),
+    "legacy layout": (
+        Misbehaviour(body=b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585\n" * 50),
+        "legacy layout",
+    ),
+    "scrambled lines": (
+        Misbehaviour(body=(HEADER + "\n" + "\n".join(text[::-1] for text in week_lines(date(2023, 6, 3), 10))).encode()),
+        r"turnstile_230603.txt: .* could not be parsed",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_fails_clearly_and_leaves_nothing_for_the_week(mirror, tmp_path, case):
+    project = Project(mirror, tmp_path)
+    assert project.run(EARLIER).success
+    earlier_files, earlier_rows = project.lake_files(), project.rows(EARLIER)
+
+    mirror.misbehaviours[NAME], message = BAD_INPUTS[case]
+    result = project.run(WEEK)
+    assert not result.success
+    assert re.search(message, failure_message(result))
+    assert project.lake_files() == earlier_files == ["turnstile_230527.parquet"]
+    assert project.rows(WEEK) == 0
+    assert project.rows(EARLIER) == earlier_rows
+
+
+def test_a_week_that_is_already_loaded_survives_a_failed_rerun(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    assert project.run(WEEK).success
+    rows, lake = project.rows(WEEK), (project.lake / "turnstile_230603.parquet").read_bytes()
+    mirror.misbehaviours[NAME] = Misbehaviour(status=503)
+    assert not project.run(WEEK).success
+    assert project.rows(WEEK) == rows
+    assert (project.lake / "turnstile_230603.parquet").read_bytes() == lake
+
+
+@pytest.mark.parametrize("key", ["2099-01-03", "2014-10-11"])
+def test_weeks_outside_the_partitions_are_refused_before_anything_runs(mirror, tmp_path, key):
+    project = Project(mirror, tmp_path)
+    with pytest.raises(Exception, match=key):
+        project.run(key)
+    assert project.lake_files() == []
+    assert sum(mirror.requests.values()) == 0
