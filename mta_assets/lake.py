@@ -29,6 +29,9 @@ from mta_assets.parsing import ParsedWeek
 from mta_assets.partitions import file_stem, week_of
 
 DEFAULT_LAKE_URL = "data/lake"
+# Names, codes and the week repeat on every line; times and counters rarely do, and trying a dictionary
+# on them costs more than the rest of the parquet write.
+_DICTIONARY_COLUMNS = [field.name for field in ARROW_SCHEMA if field.type in (pa.string(), pa.date32())]
 # Bucket names: 3-63 characters of lowercase letters, digits, dashes, underscores and dots.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
@@ -49,7 +52,7 @@ class LakeFormat(str, Enum):
     def serialize(self, table: pa.Table) -> bytes:
         sink = pa.BufferOutputStream()
         if self is LakeFormat.PARQUET:
-            pq.write_table(table, sink, compression="zstd")
+            pq.write_table(table, sink, compression="snappy", use_dictionary=_DICTIONARY_COLUMNS)
             return sink.getvalue().to_pybytes()
         pv.write_csv(table, sink, pv.WriteOptions(quoting_style="needed"))
         # zlib's level 3 is several times faster than Arrow's gzip stream for nearly the same size.
@@ -74,6 +77,7 @@ class LakeStore(Protocol):
     def read(self, name: str) -> bytes: ...
     def delete(self, name: str) -> None: ...
     def exists(self, name: str) -> bool: ...
+    def local_path(self, name: str) -> Path | None: ...
 
 
 class LocalLakeStore:
@@ -109,6 +113,9 @@ class LocalLakeStore:
     def exists(self, name: str) -> bool:
         return (self.root / name).is_file()
 
+    def local_path(self, name: str) -> Path | None:
+        return self.root / name
+
 
 class GcsLakeStore:
     kind = "gcs"
@@ -143,6 +150,9 @@ class GcsLakeStore:
 
     def exists(self, name: str) -> bool:
         return self._bucket.blob(self._key(name)).exists()
+
+    def local_path(self, name: str) -> Path | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,11 @@ class LakeWeek:
     @property
     def uri(self) -> str:
         return self.store.uri(self.name)
+
+    @property
+    def local_path(self) -> Path | None:
+        """The object's file when the lake is a local folder, for readers that open files themselves."""
+        return self.store.local_path(self.name)
 
     def read_bytes(self) -> bytes:
         return self.store.read(self.name)

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 from pydantic import Field
 
-from mta_assets.lake import LakeWeek
+from mta_assets.lake import LakeFormat, LakeWeek
 from mta_assets.lib.turnstile_table import COLUMNS
 from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad
 
@@ -45,6 +45,8 @@ class DuckDBWarehouse(Warehouse):
                 if "lock" not in str(error).lower() or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+        # Row order in the table means nothing; without it DuckDB inserts on all cores.
+        connection.execute("SET preserve_insertion_order = false")
         try:
             yield connection
         finally:
@@ -61,7 +63,6 @@ class DuckDBWarehouse(Warehouse):
             return connection.execute(f"SELECT count(*) FROM {self.table} WHERE week_ending = ?", [week]).fetchone()[0]
 
     def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
-        week_rows = lake_week.read_table()
         with self.connect() as connection:
             self._create_table(connection)
             connection.begin()
@@ -70,9 +71,15 @@ class DuckDBWarehouse(Warehouse):
                     f"SELECT count(*) FROM {self.table} WHERE week_ending = ?", [lake_week.week]
                 ).fetchone()
                 connection.execute(f"DELETE FROM {self.table} WHERE week_ending = ?", [lake_week.week])
-                connection.register("week_rows", week_rows)
-                connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
-                connection.unregister("week_rows")
+                if lake_week.local_path is not None and lake_week.format is LakeFormat.PARQUET:
+                    # DuckDB's own parallel parquet reader: about twice as fast as going through Arrow.
+                    connection.execute(
+                        f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
+                    )
+                else:
+                    connection.register("week_rows", lake_week.read_table())
+                    connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
+                    connection.unregister("week_rows")
                 rows, first, last = connection.execute(
                     f"SELECT count(*), min(reading_at), max(reading_at) FROM {self.table} WHERE week_ending = ?",
                     [lake_week.week],
