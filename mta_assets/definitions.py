@@ -4,10 +4,12 @@ from dagster import Definitions, in_process_executor
 
 from mta_assets.assets.turnstile_lake import turnstile_lake
 from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
+from mta_assets.automation import turnstile_job
 from mta_assets.settings import lake_io_manager_from_env, source_from_env, warehouse_from_env
 
 defs = Definitions(
     assets=[turnstile_lake, turnstile_warehouse],
+    jobs=[turnstile_job],
     resources={
         "source": source_from_env(),
         "lake_io_manager": lake_io_manager_from_env(),

@@ -1,0 +1,20 @@
+# The mta_assets code location, served over gRPC to a Dagster webserver and daemon (port 4000).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 dagster
+WORKDIR /opt/mta_assets
+
+COPY pyproject.toml README.md ./
+COPY mta_assets ./mta_assets
+RUN pip install .
+
+USER dagster
+EXPOSE 4000
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \
+    CMD ["dagster", "api", "grpc-health-check", "-p", "4000"]
+CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "mta_assets.definitions"]
