@@ -10,7 +10,7 @@ import gzip
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -20,7 +20,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
-from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+from dagster import AssetMaterialization, ConfigurableIOManager, Failure, InputContext, MetadataValue, OutputContext
 from pydantic import Field, PrivateAttr
 
 from mta_assets.lib.errors import ConfigurationError
@@ -214,6 +214,37 @@ class LakeWeek:
         return self.format.deserialize(self.read_bytes())
 
 
+class WeekFailed(Exception):
+    """A week could not be produced; the message names the week and says what to do."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class WeekBatch:
+    """The weeks of one run, produced one at a time while the IO manager stores them.
+
+    However many weeks a run covers, one is in memory at a time. `produce` returns a week's parsed rows
+    and its materialization metadata, or raises WeekFailed.
+    """
+
+    keys: Sequence[str]
+    produce: Callable[[str], tuple[ParsedWeek, dict]]
+
+    def __iter__(self) -> Iterator[tuple[str, tuple[ParsedWeek, dict] | WeekFailed]]:
+        for key in self.keys:
+            try:
+                yield key, self.produce(key)
+            except WeekFailed as failure:
+                yield key, failure
+
+
+class LakeWeeks(dict):
+    """Lake objects by partition key: what a downstream asset gets when it annotates its input so."""
+
+
 class LakeIOManager(ConfigurableIOManager):
     """Stores each week of an asset as its own lake object, named after the MTA file."""
 
@@ -230,12 +261,35 @@ class LakeIOManager(ConfigurableIOManager):
     def lake_week(self, week: date) -> LakeWeek:
         return LakeWeek(week, f"{file_stem(week)}.{self._format.value}", self._format, self._store)
 
-    def handle_output(self, context: OutputContext, obj: ParsedWeek | Mapping[str, ParsedWeek]) -> None:
-        weeks = obj if isinstance(obj, Mapping) else {context.asset_partition_key: obj}
-        for parsed in weeks.values():
-            metadata = self._store_week(parsed)
-        if len(weeks) == 1:
-            context.add_output_metadata(metadata)
+    def handle_output(self, context: OutputContext, obj: WeekBatch) -> Iterator[dict]:
+        """Store each week as it is produced; weeks that fail do not stop the others.
+
+        When some weeks of a run fail, the stored ones are recorded as materialized (so a backfill counts
+        them and the warehouse follows them) and the step fails naming the others.
+        """
+        stored: dict[str, dict] = {}
+        failures: list[WeekFailed] = []
+        for key, outcome in obj:
+            if isinstance(outcome, WeekFailed):
+                context.log.error(str(outcome))
+                failures.append(outcome)
+                continue
+            parsed, metadata = outcome
+            stored[key] = {**metadata, **self._store_week(parsed)}
+            context.step_context.add_asset_metadata(stored[key], asset_key=context.asset_key, partition_key=key)
+        if not failures:
+            return
+        if stored:
+            for key, metadata in stored.items():
+                context.log_event(AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=metadata))
+            # Logged events reach the event log when handle_output next yields; an empty metadata dict
+            # is the one value that flushes them without adding anything.
+            yield {}
+        message = str(failures[0]) if len(failures) == 1 else (
+            f"{len(failures)} of {len(obj.keys)} weeks failed ({len(stored)} stored):\n"
+            + "\n".join(str(failure) for failure in failures)
+        )
+        raise Failure(description=message, allow_retries=any(failure.retryable for failure in failures))
 
     def _store_week(self, parsed: ParsedWeek) -> dict:
         target = self.lake_week(parsed.week)
@@ -256,10 +310,9 @@ class LakeIOManager(ConfigurableIOManager):
             metadata["rejected_lines_uri"] = MetadataValue.path(self._store.uri(rejected_name))
         return metadata
 
-    def load_input(self, context: InputContext) -> pa.Table | LakeWeek | dict:
-        """Tables by default; `LakeWeek` handles when the input is annotated so (to load without reading)."""
-        wants_handle = context.dagster_type.typing_type is LakeWeek
-        values = {}
+    def load_input(self, context: InputContext) -> pa.Table | dict[str, pa.Table] | LakeWeeks:
+        """Tables (one, or by partition key); lake object handles when the input is annotated `LakeWeeks`."""
+        weeks = LakeWeeks()
         for key in context.asset_partition_keys:
             lake_week = self.lake_week(week_of(key))
             if not lake_week.store.exists(lake_week.name):
@@ -267,5 +320,8 @@ class LakeIOManager(ConfigurableIOManager):
                     f"Week {key}: {lake_week.uri} is not in the lake; materialize turnstile_lake for {key} "
                     f"first (MTA_LAKE_URL and MTA_LAKE_FORMAT must match the run that wrote it)."
                 )
-            values[key] = lake_week if wants_handle else lake_week.read_table()
-        return next(iter(values.values())) if len(values) == 1 else values
+            weeks[key] = lake_week
+        if context.dagster_type.typing_type is LakeWeeks:
+            return weeks
+        tables = {key: lake_week.read_table() for key, lake_week in weeks.items()}
+        return next(iter(tables.values())) if len(tables) == 1 else tables

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from dagster import EnvVar
 
+from mta_assets.alerts import AlertWebhook
 from mta_assets.lake import DEFAULT_LAKE_URL, LakeFormat, LakeIOManager, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
@@ -66,4 +67,11 @@ def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
         )
     raise ConfigurationError(
         f"MTA_WAREHOUSE={environ['MTA_WAREHOUSE']!r} is not a warehouse; use 'duckdb' (the default) or 'bigquery'."
+    )
+
+
+def alert_webhook_from_env(environ: Mapping[str, str] = os.environ) -> AlertWebhook:
+    return AlertWebhook(
+        url=_setting(environ, "MTA_ALERT_WEBHOOK_URL", ""),
+        ui_url=_setting(environ, "MTA_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
     )

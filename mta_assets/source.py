@@ -80,6 +80,33 @@ class MtaTurnstileSource(ConfigurableResource):
                 raise SourceError(f"Week {week}: {error} (from {url})") from None
         return Download(week=week, url=url, path=path, bytes=size)
 
+    def is_published(self, week: date) -> bool:
+        """Whether the week's file exists, asked cheaply: HEAD, or a one-byte ranged GET where HEAD is not served.
+
+        Raises SourceUnavailable when the source cannot say (connection errors, 5xx, 429).
+        """
+        url = self.file_url(week)
+        scheme = urlparse(url).scheme
+        if scheme == "file":
+            return Path(unquote(urlparse(url).path)).is_file()
+        if scheme not in ("http", "https"):
+            raise SourceError(f"MTA_SOURCE_URL {self.base_url!r} is neither http(s):// nor file://.")
+        timeout = (self.connect_timeout_seconds, self.read_timeout_seconds)
+        try:
+            response = requests.head(url, timeout=timeout, allow_redirects=True)
+            if response.status_code in (405, 501):
+                with requests.get(url, headers={"Range": "bytes=0-0"}, stream=True, timeout=timeout) as response:
+                    pass
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise SourceUnavailable(f"{url}: {type(error).__name__}") from None
+        if response.status_code in (200, 206):
+            return True
+        if response.status_code in (404, 410):
+            return False
+        if response.status_code in _RETRIED_STATUSES:
+            raise SourceUnavailable(f"{url} answered HTTP {response.status_code}")
+        raise SourceError(f"{url} answered HTTP {response.status_code}; check MTA_SOURCE_URL.")
+
     def _copy_local(self, url: str, path: Path, week: date) -> int:
         mirror_file = Path(unquote(urlparse(url).path))
         if not mirror_file.is_file():

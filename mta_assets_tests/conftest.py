@@ -3,6 +3,9 @@ from datetime import date
 
 import pytest
 
+# Step retries (RetryPolicy) wait this long; the tests that fail on purpose should not wait minutes.
+os.environ.setdefault("MTA_RETRY_DELAY_SECONDS", "0.1")
+
 from mta_assets_tests.lib.http_mirror import HttpMirror
 from mta_assets_tests.lib.turnstile_files import week_file
 

@@ -1,12 +1,19 @@
 """turnstile_warehouse: the lake week loaded into the warehouse table `turnstile`, replacing that week."""
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, AutomationCondition, BackfillPolicy, MaterializeResult, asset
 
-from mta_assets.lake import LakeWeek
+from mta_assets.assets.turnstile_lake import WEEKS_PER_RUN
+from mta_assets.lake import LakeWeeks
 from mta_assets.lib.metadata import dates_covered
 from mta_assets.lib.turnstile_table import TABLE_SCHEMA
 from mta_assets.partitions import weekly_partitions
 from mta_assets.warehouse import Warehouse
+
+# Dagster's eager condition, minus its restriction to the latest week: any week of the lake that is
+# materialized (by the schedule, a sensor, a backfill or by hand) brings its warehouse week up to date,
+# historical weeks included. Declarative automation rather than an asset sensor because it already
+# knows which weeks are in progress, missing upstream, or loaded by the same run.
+WAREHOUSE_FOLLOWS_LAKE = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
 
 
 @asset(
@@ -15,18 +22,21 @@ from mta_assets.warehouse import Warehouse
     description="Raw turnstile readings in the warehouse table `turnstile`, partitioned by week_ending. "
     "Re-materializing a week replaces exactly that week in one transaction.",
     metadata={"dagster/column_schema": TABLE_SCHEMA},
+    automation_condition=WAREHOUSE_FOLLOWS_LAKE,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
 )
-def turnstile_warehouse(
-    context: AssetExecutionContext, turnstile_lake: LakeWeek, warehouse: Warehouse
-) -> MaterializeResult:
-    load = warehouse.replace_week(turnstile_lake)
-    context.log.info(f"Week {turnstile_lake.week}: {load.rows:,} rows in {load.table} (replaced {load.replaced_rows:,})")
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": load.rows,
-            "dagster/table_name": load.table,
-            "replaced_rows": load.replaced_rows,
-            "lake_uri": turnstile_lake.uri,
-            "dates_covered": dates_covered(load.first_reading, load.last_reading),
-        }
-    )
+def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
+    loads = warehouse.replace_weeks(list(turnstile_lake.values()))
+    for (key, lake_week), load in zip(turnstile_lake.items(), loads):
+        context.log.info(f"Week {key}: {load.rows:,} rows in {load.table} (replaced {load.replaced_rows:,})")
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": load.rows,
+                "dagster/table_name": load.table,
+                "replaced_rows": load.replaced_rows,
+                "lake_uri": lake_week.uri,
+                "dates_covered": dates_covered(load.first_reading, load.last_reading),
+            },
+            partition_key=key,
+        )
+    return MaterializeResult()

@@ -1,6 +1,7 @@
 """What every warehouse offers the assets."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -22,8 +23,22 @@ class WeekLoad:
     last_reading: datetime | None
 
 
+def week_loads(
+    table: str,
+    lake_weeks: Sequence[LakeWeek],
+    replaced: Mapping[date, int],
+    loaded: Mapping[date, tuple[int, datetime, datetime]],
+) -> list[WeekLoad]:
+    """One WeekLoad per lake week, from row counts by week before (`replaced`) and after (`loaded`)."""
+    loads = []
+    for lake_week in lake_weeks:
+        rows, first, last = loaded.get(lake_week.week, (0, None, None))
+        loads.append(WeekLoad(table, rows, replaced.get(lake_week.week, 0), first, last))
+    return loads
+
+
 class Warehouse(ConfigurableResource, ABC):
-    """Loads lake weeks into the `turnstile` table, one week at a time, replacing it atomically."""
+    """Loads lake weeks into the `turnstile` table, replacing exactly those weeks atomically."""
 
     @property
     @abstractmethod
@@ -34,5 +49,12 @@ class Warehouse(ConfigurableResource, ABC):
         """Rows of `week` in the turnstile table (0 when the table does not exist yet)."""
 
     @abstractmethod
+    def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
+        """Make each week's rows in `turnstile` exactly its lake object's rows, all in one transaction.
+
+        Loading a run's weeks together costs a fraction of loading them one by one (one transaction,
+        one checkpoint or load job); other weeks are untouched, and no reader sees a week twice or gone.
+        """
+
     def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
-        """Make the week's rows in `turnstile` exactly the lake object's rows, in one transaction."""
+        return self.replace_weeks([lake_week])[0]

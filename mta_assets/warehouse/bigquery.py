@@ -1,6 +1,7 @@
 """The production warehouse: BigQuery, the turnstile table partitioned by week_ending."""
 
 import io
+from collections.abc import Sequence
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -9,7 +10,7 @@ from pydantic import Field
 from mta_assets.lake import LakeFormat, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.turnstile_table import COLUMN_NAMES, COLUMNS
-from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad
+from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, week_loads
 
 # Station queries filter on the unit (station) and then the booth and turnstile.
 CLUSTERING_FIELDS = ["unit", "control_area", "scp"]
@@ -67,68 +68,67 @@ class BigQueryWarehouse(Warehouse):
         table.clustering_fields = CLUSTERING_FIELDS
         client.create_table(table, exists_ok=True)
 
-    def _load_staging(self, client, lake_week: LakeWeek) -> str:
-        """Load the lake object into a fresh staging table, straight from GCS when the lake is there."""
+    def _load_staging(self, client, lake_weeks: Sequence[LakeWeek]) -> str:
+        """Load the lake objects into a fresh staging table: one load job straight from GCS when the lake
+        is there (no rows pass through this process), else one parquet upload per week."""
         from google.cloud import bigquery
 
-        staging = f"{self.project}.{self.dataset}._turnstile_load_{lake_week.week:%Y%m%d}_{uuid.uuid4().hex[:8]}"
+        staging = f"{self.project}.{self.dataset}._turnstile_load_{uuid.uuid4().hex}"
         table = bigquery.Table(staging, schema=self.schema())
         # A crash between load and drop leaves nothing behind for long (the emulator ignores expiry).
         table.expires = datetime.now(timezone.utc) + timedelta(days=1)
         client.create_table(table)
-        job_config = bigquery.LoadJobConfig(
-            schema=self.schema(), write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE
-        )
-        if lake_week.uri.startswith("gs://"):
-            # A load job straight from the lake object: no rows pass through this process.
-            if lake_week.format is LakeFormat.PARQUET:
+        job_config = bigquery.LoadJobConfig(schema=self.schema(), write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
+        in_gcs = [lake_week for lake_week in lake_weeks if lake_week.uri.startswith("gs://")]
+        if in_gcs:
+            if in_gcs[0].format is LakeFormat.PARQUET:
                 job_config.source_format = bigquery.SourceFormat.PARQUET
             else:
                 job_config.source_format = bigquery.SourceFormat.CSV
                 job_config.skip_leading_rows = 1
-            job = client.load_table_from_uri(lake_week.uri, staging, job_config=job_config)
-        else:
-            # From a local lake the upload is parquet either way: smaller than CSV, and (unlike gzip CSV)
-            # also accepted by the emulator. Parquet columns must be in schema order: the emulator loads
-            # them by position.
-            job_config.source_format = bigquery.SourceFormat.PARQUET
+            client.load_table_from_uri([lake_week.uri for lake_week in in_gcs], staging, job_config=job_config).result()
+        job_config.source_format = bigquery.SourceFormat.PARQUET
+        for lake_week in lake_weeks:
+            if lake_week in in_gcs:
+                continue
+            # Parquet either way from a local lake: smaller than CSV and, unlike gzip CSV, accepted by the
+            # emulator too. Columns must be in schema order: the emulator loads parquet by position.
             data = lake_week.read_bytes() if lake_week.format is LakeFormat.PARQUET else LakeFormat.PARQUET.serialize(lake_week.read_table())
-            job = client.load_table_from_file(io.BytesIO(data), staging, job_config=job_config)
-        job.result()
+            client.load_table_from_file(io.BytesIO(data), staging, job_config=job_config).result()
         return staging
 
     def week_row_count(self, week: date) -> int:
         client = self.client()
         self._ensure_table(client)
-        return self._week_row_count(client, week)
+        return self._counts(client, [week]).get(week, (0, None, None))[0]
 
-    def _week_row_count(self, client, week: date) -> int:
-        sql = f"SELECT count(*) FROM `{self.table}` WHERE week_ending = DATE '{week.isoformat()}'"
-        return next(iter(client.query(sql).result()))[0]
+    def _counts(self, client, weeks: Sequence[date]) -> dict[date, tuple[int, datetime, datetime]]:
+        sql = (
+            f"SELECT week_ending, count(*), min(reading_at), max(reading_at) FROM `{self.table}` "
+            f"WHERE week_ending IN ({_dates(weeks)}) GROUP BY week_ending"
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in client.query(sql).result()}
 
-    def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
+    def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         client = self.client()
         self._ensure_table(client)
-        week = f"DATE '{lake_week.week.isoformat()}'"
-        replaced = self._week_row_count(client, lake_week.week)
-        staging = self._load_staging(client, lake_week)
+        weeks = _dates(lake_week.week for lake_week in lake_weeks)
+        replaced = {week: counts[0] for week, counts in self._counts(client, [w.week for w in lake_weeks]).items()}
+        staging = self._load_staging(client, lake_weeks)
         columns = ", ".join(COLUMN_NAMES)
         try:
-            # One multi-statement transaction: readers see the old week or the new one, never neither or
+            # One multi-statement transaction: readers see the old weeks or the new ones, never neither or
             # both. Literal values, because the emulator rejects query parameters inside scripts.
             client.query(
                 f"BEGIN TRANSACTION;\n"
-                f"DELETE FROM `{self.table}` WHERE week_ending = {week};\n"
-                f"INSERT INTO `{self.table}` ({columns}) SELECT {columns} FROM `{staging}` WHERE week_ending = {week};\n"
+                f"DELETE FROM `{self.table}` WHERE week_ending IN ({weeks});\n"
+                f"INSERT INTO `{self.table}` ({columns}) SELECT {columns} FROM `{staging}` WHERE week_ending IN ({weeks});\n"
                 f"COMMIT TRANSACTION;"
             ).result()
         finally:
             client.delete_table(staging, not_found_ok=True)
-        rows, first, last = next(
-            iter(
-                client.query(
-                    f"SELECT count(*), min(reading_at), max(reading_at) FROM `{self.table}` WHERE week_ending = {week}"
-                ).result()
-            )
-        )
-        return WeekLoad(table=self.table, rows=rows, replaced_rows=replaced, first_reading=first, last_reading=last)
+        return week_loads(self.table, lake_weeks, replaced, self._counts(client, [w.week for w in lake_weeks]))
+
+
+def _dates(weeks) -> str:
+    return ", ".join(f"DATE '{week.isoformat()}'" for week in weeks)

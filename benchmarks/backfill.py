@@ -1,0 +1,99 @@
+"""Benchmark: backfills of 13, 26 and 52 real-size weeks, launched as the UI launches them, run by the daemon.
+
+Each size gets a fresh project folder and DAGSTER_HOME, a separate HTTP server process serving the weeks
+on loopback, and `dagster dev` with the project's dagster.yaml. Time is from launch to the backfill's end.
+
+    python -m benchmarks.backfill [--weeks 13 26 52] [--turnstiles 5000]
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from mta_assets_tests.lib.dagster_dev import dagster_dev, launch_asset_backfill, materialized_count, wait_for_backfill
+from mta_assets_tests.lib.emulators import free_port
+from mta_assets_tests.lib.turnstile_files import week_file
+
+LAST_WEEK = date(2023, 6, 3)
+
+
+def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
+    """Real-size files for `weeks`: one generated week with its dates moved to each week. Returns lines per file."""
+    template_week = weeks[-1]
+    template = week_file(template_week, turnstiles, crlf=True)
+    for week in weeks:
+        data = template
+        for day in range(7, 0, -1):
+            old, new = template_week - timedelta(days=day), week - timedelta(days=day)
+            data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
+        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(data)
+    return template.count(b"\n") - 1
+
+
+def run_backfill(week_count: int, turnstiles: int) -> dict:
+    weeks = [LAST_WEEK - timedelta(weeks=offset) for offset in range(week_count - 1, -1, -1)]
+    with tempfile.TemporaryDirectory(prefix="mta-backfill-") as directory:
+        folder = Path(directory)
+        mirror = folder / "mirror"
+        mirror.mkdir()
+        lines = write_weeks(mirror, weeks, turnstiles)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(mirror)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with dagster_dev(folder, {"MTA_SOURCE_URL": f"http://127.0.0.1:{port}"}) as url:
+                started = time.monotonic()
+                backfill_id = launch_asset_backfill(
+                    url, ["turnstile_lake", "turnstile_warehouse"], [week.isoformat() for week in weeks]
+                )
+                while materialized_count(url, "turnstile_warehouse") < week_count:
+                    time.sleep(0.5)
+                seconds = time.monotonic() - started
+                status = wait_for_backfill(url, backfill_id, timeout=1200)
+                closed = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait()
+        with duckdb.connect(str(folder / "data" / "warehouse.duckdb"), read_only=True) as connection:
+            counts = dict(
+                connection.execute("SELECT week_ending, count(*) FROM mta.turnstile GROUP BY week_ending").fetchall()
+            )
+        exactly_once = counts == {week: lines for week in weeks}
+    return {
+        "weeks": week_count,
+        "lines": lines * week_count,
+        "seconds": seconds,
+        "closed": closed,
+        "status": status,
+        "exactly_once": exactly_once,
+    }
+
+
+def main() -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weeks", type=int, nargs="+", default=[13, 26, 52])
+    parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines a week")
+    arguments = parser.parse_args()
+    results = [run_backfill(count, arguments.turnstiles) for count in arguments.weeks]
+    print("seconds: launch to every week materialized in the warehouse; closed: until the backfill daemon")
+    print("marks the backfill done (it looks every 30 s, so this adds up to 30 s of bookkeeping)")
+    print(f"{'weeks':>5} {'lines':>12} {'seconds':>8} {'s/week':>7} {'closed':>7} {'status':>18} {'each week once':>15}")
+    for result in results:
+        print(
+            f"{result['weeks']:5d} {result['lines']:12,d} {result['seconds']:8.1f} {result['seconds'] / result['weeks']:7.2f} "
+            f"{result['closed']:7.1f} {result['status']:>18} {str(result['exactly_once']):>15}"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    main()

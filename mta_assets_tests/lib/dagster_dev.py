@@ -1,0 +1,131 @@
+"""`dagster dev` (webserver and daemon) as a user runs it, for end-to-end tests and benchmarks."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from mta_assets_tests.lib.emulators import free_port
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+INSTANCE_CONFIG = REPOSITORY / "dagster_home" / "dagster.yaml"
+
+
+def _reset_signals() -> None:
+    # A process started in the background inherits ignored SIGINT/SIGTERM; dagster dev must honour them.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop dagster dev and every process it started (its process group), by PID."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+
+
+@contextmanager
+def dagster_dev(workdir: Path, env: dict[str, str], timeout: float = 120):
+    """Run `dagster dev` in `workdir` with a fresh DAGSTER_HOME holding the project's dagster.yaml.
+
+    Yields the UI's base URL once the code location has loaded.
+    """
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(INSTANCE_CONFIG.read_text())
+    port = free_port()
+    log = open(workdir / "dagster-dev.log", "wb")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPOSITORY / "workspace.yaml"),
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=workdir,
+        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_reset_signals,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _location_loaded(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dagster dev did not come up; see {workdir / 'dagster-dev.log'}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        _stop(process)
+        log.close()
+
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    response = requests.post(f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+def _location_loaded(url: str) -> bool:
+    try:
+        data = graphql(url, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                            "locationOrLoadError { __typename } } } } }")
+    except (requests.RequestException, RuntimeError):
+        return False
+    entries = data["workspaceOrError"]["locationEntries"]
+    if any(entry["locationOrLoadError"] and entry["locationOrLoadError"]["__typename"] == "PythonError" for entry in entries):
+        raise RuntimeError(f"the code location failed to load: {entries}")
+    return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
+
+
+def launch_asset_backfill(url: str, asset_names: list[str], partition_keys: list[str]) -> str:
+    """Launch a backfill the way the UI's materialize dialog does; returns its id."""
+    data = graphql(
+        url,
+        """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+             __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+        {"params": {"assetSelection": [{"path": [name]} for name in asset_names], "partitionNames": partition_keys}},
+    )
+    result = data["launchPartitionBackfill"]
+    if result["__typename"] != "LaunchBackfillSuccess":
+        raise RuntimeError(f"backfill not launched: {result}")
+    return result["backfillId"]
+
+
+def wait_for_backfill(url: str, backfill_id: str, timeout: float) -> str:
+    """Poll until the backfill ends; returns its final status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = graphql(url, "query($id: String!) { partitionBackfillOrError(backfillId: $id) { "
+                            "... on PartitionBackfill { status } } }", {"id": backfill_id})
+        status = data["partitionBackfillOrError"]["status"]
+        if status not in ("REQUESTED", "CANCELING", "FAILING"):
+            return status
+        time.sleep(0.5)
+    raise TimeoutError(f"backfill {backfill_id} still running after {timeout}s")
+
+
+def materialized_count(url: str, asset_name: str) -> int:
+    """How many partitions of the asset Dagster counts as materialized."""
+    data = graphql(
+        url,
+        "query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode { "
+        "partitionStats { numMaterialized } } } }",
+        {"key": {"path": [asset_name]}},
+    )
+    return data["assetNodeOrError"]["partitionStats"]["numMaterialized"]
