@@ -129,3 +129,15 @@ def materialized_count(url: str, asset_name: str) -> int:
         {"key": {"path": [asset_name]}},
     )
     return data["assetNodeOrError"]["partitionStats"]["numMaterialized"]
+
+
+def backfill_run_span(url: str, backfill_id: str) -> tuple[int, float]:
+    """The backfill's number of runs, and seconds from the first run's start to the last run's end."""
+    data = graphql(
+        url,
+        "query($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { "
+        "runs(limit: 1000) { startTime endTime } } } }",
+        {"id": backfill_id},
+    )
+    runs = data["partitionBackfillOrError"]["runs"]
+    return len(runs), max(run["endTime"] for run in runs) - min(run["startTime"] for run in runs)
