@@ -16,13 +16,18 @@ class Misbehaviour:
     cut_after_bytes: int | None = None  # promise the whole file, send this many bytes, close
     body: bytes | None = None  # serve these bytes with status 200 instead of the file
     content_type: str = "text/plain"
+    head_status: int | None = None  # answer HEAD with this status (405: HEAD not served)
 
 
 @dataclass
 class HttpMirror:
-    """Files by name, served at http://127.0.0.1:PORT/NAME; counts requests per path."""
+    """Files by name, served at http://127.0.0.1:PORT/NAME; counts requests per path.
+
+    It also receives: POSTed bodies are kept in `posts` (a webhook receiver).
+    """
 
     files: dict[str, bytes] = field(default_factory=dict)
+    posts: list[bytes] = field(default_factory=list)
     misbehaviours: dict[str, Misbehaviour] = field(default_factory=dict)
     requests: Counter = field(default_factory=Counter)
     _server: ThreadingHTTPServer | None = None
@@ -44,10 +49,19 @@ class HttpMirror:
             def do_GET(self) -> None:
                 self._answer(send_body=True)
 
+            def do_POST(self) -> None:
+                name = self.path.lstrip("/")
+                mirror.requests[name] += 1
+                mirror.posts.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                rule = mirror.misbehaviours.get(name, Misbehaviour())
+                self._send(rule.status or 200, b"ok", "text/plain", send_body=True)
+
             def _answer(self, send_body: bool) -> None:
                 name = self.path.lstrip("/").split("?")[0]
                 mirror.requests[name] += 1
                 rule = mirror.misbehaviours.get(name, Misbehaviour())
+                if self.command == "HEAD" and rule.head_status is not None:
+                    return self._send(rule.head_status, b"", "text/plain", send_body=False)
                 if rule.status is not None:
                     return self._send(rule.status, f"status {rule.status}".encode(), "text/plain", send_body)
                 if mirror.requests[name] <= rule.failures_before_success:

@@ -1,0 +1,174 @@
+"""The schedule, the publication sensor and the failure alert, evaluated against a real instance."""
+
+import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from dagster import (
+    AssetMaterialization,
+    DagsterEventType,
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_run_status_sensor_context,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
+
+from mta_assets.alerts import AlertWebhook, turnstile_failure_alert
+from mta_assets.assets.turnstile_lake import turnstile_lake
+from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
+from mta_assets.automation import CHECKS_PER_TICK, turnstile_publication_sensor, weekly_turnstile_schedule
+from mta_assets.lake import LakeIOManager
+from mta_assets.partitions import weekly_partitions
+from mta_assets.source import MtaTurnstileSource
+from mta_assets.warehouse import DuckDBWarehouse
+from mta_assets_tests.lib.emulators import free_port
+from mta_assets_tests.lib.http_mirror import Misbehaviour
+from mta_assets_tests.lib.turnstile_files import week_file
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as test_instance:
+        yield test_instance
+
+
+def publish(mirror, key: str) -> None:
+    week = date.fromisoformat(key)
+    mirror.files[f"turnstile_{week:%y%m%d}.txt"] = week_file(week, turnstile_count=3)
+
+
+def evaluate_schedule(instance, source, when: datetime):
+    context = build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"source": source})
+    return weekly_turnstile_schedule(context)
+
+
+def test_the_schedule_on_sunday_morning_requests_the_saturday(instance, mirror):
+    publish(mirror, "2023-06-03")
+    request = evaluate_schedule(instance, MtaTurnstileSource(base_url=mirror.url), datetime(2023, 6, 4, 9, tzinfo=NEW_YORK))
+    assert isinstance(request, RunRequest)
+    assert request.partition_key == "2023-06-03"
+    assert mirror.requests["turnstile_230603.txt"] == 1  # one HEAD, no download
+
+
+def test_the_schedule_skips_with_the_file_named_when_it_is_not_published(instance, mirror):
+    result = evaluate_schedule(instance, MtaTurnstileSource(base_url=mirror.url), datetime(2023, 6, 4, 9, tzinfo=NEW_YORK))
+    assert isinstance(result, SkipReason)
+    assert "turnstile_230603.txt is not published yet" in result.skip_message
+
+
+def test_the_schedule_skips_when_the_source_is_down(instance):
+    source = MtaTurnstileSource(base_url=f"http://127.0.0.1:{free_port()}", connect_timeout_seconds=1)
+    result = evaluate_schedule(instance, source, datetime(2023, 6, 4, 9, tzinfo=NEW_YORK))
+    assert isinstance(result, SkipReason)
+    assert "Could not ask whether turnstile_230603.txt is published" in result.skip_message
+
+
+def tick(instance, source, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"source": source})
+    return turnstile_publication_sensor(context)
+
+
+def test_the_sensor_requests_exactly_the_published_weeks_missing_from_the_lake(instance, mirror):
+    recent = weekly_partitions.get_partition_keys()[-6:]  # oldest first
+    for key in recent[:5]:
+        publish(mirror, key)  # the newest week is not published yet
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=turnstile_lake.key, partition=recent[2]))
+    source = MtaTurnstileSource(base_url=mirror.url)
+
+    first = tick(instance, source)
+    assert [request.partition_key for request in first.run_requests] == [recent[4], recent[3], recent[1], recent[0]]
+    assert len({request.run_key for request in first.run_requests}) == 4
+    assert sum(mirror.requests.values()) <= CHECKS_PER_TICK
+
+    second = tick(instance, source, first.cursor)
+    assert second.run_requests == []
+    assert "is published yet" in second.skip_reason.skip_message  # only the unpublished newest week is asked about
+
+    publish(mirror, recent[5])
+    third = tick(instance, source, second.cursor)
+    assert [request.partition_key for request in third.run_requests] == [recent[5]]
+
+
+def test_the_sensor_falls_back_to_a_ranged_get_where_head_is_not_served(instance, mirror):
+    newest = weekly_partitions.get_last_partition_key()
+    publish(mirror, newest)
+    mirror.misbehaviours[f"turnstile_{date.fromisoformat(newest):%y%m%d}.txt"] = Misbehaviour(head_status=405)
+    result = tick(instance, MtaTurnstileSource(base_url=mirror.url))
+    assert [request.partition_key for request in result.run_requests] == [newest]
+
+
+def test_the_sensor_works_against_a_file_mirror(instance, tmp_path):
+    newest = weekly_partitions.get_last_partition_key()
+    week = date.fromisoformat(newest)
+    (tmp_path / f"turnstile_{week:%y%m%d}.txt").write_bytes(week_file(week, turnstile_count=3))
+    result = tick(instance, MtaTurnstileSource(base_url=tmp_path.as_uri()))
+    assert [request.partition_key for request in result.run_requests] == [newest]
+
+
+def test_the_sensor_skips_with_a_reason_when_the_source_is_down(instance):
+    source = MtaTurnstileSource(base_url=f"http://127.0.0.1:{free_port()}", connect_timeout_seconds=1)
+    result = tick(instance, source)
+    assert isinstance(result, SkipReason)
+    assert f"The source did not answer for week {weekly_partitions.get_last_partition_key()}" in result.skip_message
+
+
+def failed_run(instance: DagsterInstance, mirror, tmp_path):
+    result = materialize(
+        [turnstile_lake, turnstile_warehouse],
+        partition_key="2023-06-03",
+        instance=instance,
+        raise_on_error=False,
+        resources={
+            "source": MtaTurnstileSource(base_url=mirror.url),
+            "lake_io_manager": LakeIOManager(url=str(tmp_path / "lake")),
+            "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
+        },
+    )
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    (failure,) = [event for event in result.all_events if event.event_type == DagsterEventType.RUN_FAILURE]
+    return run, failure
+
+
+def alert(instance, run, failure, webhook: AlertWebhook) -> None:
+    context = build_run_status_sensor_context(
+        sensor_name="turnstile_failure_alert",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alert_webhook": webhook},
+    ).for_run_failure()
+    turnstile_failure_alert(context)
+
+
+def test_a_failed_run_reaches_the_webhook_with_the_asset_week_error_and_link(instance, mirror, tmp_path):
+    run, failure = failed_run(instance, mirror, tmp_path)  # 404: the week is not published
+    alert(instance, run, failure, AlertWebhook(url=f"{mirror.url}/hook", ui_url="http://dagster.example:3000"))
+    (body,) = [json.loads(post) for post in mirror.posts]
+    text = body["text"]
+    assert "turnstile_lake" in text
+    assert "week 2023-06-03" in text
+    assert "is not published (HTTP 404)" in text
+    assert f"http://dagster.example:3000/runs/{run.run_id}" in text
+
+
+def test_a_webhook_that_is_down_does_not_crash_the_sensor(instance, mirror, tmp_path):
+    run, failure = failed_run(instance, mirror, tmp_path)
+    alert(instance, run, failure, AlertWebhook(url=f"http://127.0.0.1:{free_port()}/hook", timeout_seconds=2))
+    mirror.misbehaviours["hook"] = Misbehaviour(status=500)
+    alert(instance, run, failure, AlertWebhook(url=f"{mirror.url}/hook"))
+    assert len(mirror.posts) == 1
+
+
+def test_without_a_webhook_the_alert_is_only_logged(instance, mirror, tmp_path, caplog):
+    run, failure = failed_run(instance, mirror, tmp_path)
+    alert(instance, run, failure, AlertWebhook())
+    assert mirror.posts == []
+    assert "MTA_ALERT_WEBHOOK_URL is not set" in caplog.text
