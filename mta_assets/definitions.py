@@ -3,7 +3,8 @@
 from dagster import Definitions, in_process_executor
 
 from mta_assets.alerts import turnstile_failure_alert
-from mta_assets.assets.turnstile_lake import turnstile_lake
+from mta_assets.assets.ridership import station_daily_ridership, stations, system_ridership
+from mta_assets.assets.turnstile_lake import mta_turnstile_file, turnstile_lake
 from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
 from mta_assets.automation import (
     turnstile_job,
@@ -14,7 +15,7 @@ from mta_assets.automation import (
 from mta_assets.settings import alert_webhook_from_env, lake_io_manager_from_env, source_from_env, warehouse_from_env
 
 defs = Definitions(
-    assets=[turnstile_lake, turnstile_warehouse],
+    assets=[mta_turnstile_file, turnstile_lake, turnstile_warehouse, stations, station_daily_ridership, system_ridership],
     jobs=[turnstile_job],
     schedules=[weekly_turnstile_schedule],
     sensors=[turnstile_publication_sensor, warehouse_automation_sensor, turnstile_failure_alert],

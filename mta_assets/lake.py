@@ -7,11 +7,12 @@ is complete.
 """
 
 import gzip
+import io
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from pathlib import Path
@@ -213,6 +214,21 @@ class LakeWeek:
     def read_table(self) -> pa.Table:
         return self.format.deserialize(self.read_bytes())
 
+    def _parquet_source(self):
+        return self.local_path if self.local_path else pa.BufferReader(self.read_bytes())
+
+    def column_names(self) -> list[str]:
+        """The stored object's columns, read from the parquet footer or the CSV header."""
+        if self.format is LakeFormat.PARQUET:
+            return pq.read_schema(self._parquet_source()).names
+        with gzip.open(io.BytesIO(self.read_bytes()), "rt") as text:
+            return [name.strip('"') for name in text.readline().strip().split(",")]
+
+    def row_count(self) -> int:
+        if self.format is LakeFormat.PARQUET:
+            return pq.read_metadata(self._parquet_source()).num_rows
+        return self.read_table().num_rows
+
 
 class WeekFailed(Exception):
     """A week could not be produced; the message names the week and says what to do."""
@@ -232,6 +248,8 @@ class WeekBatch:
 
     keys: Sequence[str]
     produce: Callable[[str], tuple[ParsedWeek, dict]]
+    # Filled by the IO manager: the lake object of each week it stored, for checks on what was stored.
+    stored: dict[str, "LakeWeek"] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[tuple[str, tuple[ParsedWeek, dict] | WeekFailed]]:
         for key in self.keys:
@@ -276,6 +294,7 @@ class LakeIOManager(ConfigurableIOManager):
                 continue
             parsed, metadata = outcome
             stored[key] = {**metadata, **self._store_week(parsed)}
+            obj.stored[key] = self.lake_week(parsed.week)
             context.step_context.add_asset_metadata(stored[key], asset_key=context.asset_key, partition_key=key)
         if not failures:
             return

@@ -2,7 +2,8 @@
 
 from dagster import AssetExecutionContext, AutomationCondition, BackfillPolicy, MaterializeResult, asset
 
-from mta_assets.assets.turnstile_lake import WEEKS_PER_RUN
+from mta_assets.assets.turnstile_lake import OWNER, WEEKS_PER_RUN
+from mta_assets.checks import WAREHOUSE_CHECKS, warehouse_result
 from mta_assets.lake import LakeWeeks
 from mta_assets.lib.metadata import dates_covered
 from mta_assets.lib.turnstile_table import TABLE_SCHEMA
@@ -19,13 +20,16 @@ WAREHOUSE_FOLLOWS_LAKE = AutomationCondition.eager().without(AutomationCondition
 @asset(
     partitions_def=weekly_partitions,
     group_name="warehouse",
-    description="Raw turnstile readings in the warehouse table `turnstile`, partitioned by week_ending. "
-    "Re-materializing a week replaces exactly that week in one transaction.",
+    description="The lake week's readings in the warehouse table `turnstile` (DuckDB mta.turnstile or "
+    "BigQuery, partitioned by week_ending). Re-materializing a week replaces exactly that week in one "
+    "transaction.",
     metadata={"dagster/column_schema": TABLE_SCHEMA},
+    owners=[OWNER],
+    check_specs=WAREHOUSE_CHECKS,
     automation_condition=WAREHOUSE_FOLLOWS_LAKE,
     backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
 )
-def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
+def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse):
     loads = warehouse.replace_weeks(list(turnstile_lake.values()))
     for (key, lake_week), load in zip(turnstile_lake.items(), loads):
         context.log.info(f"Week {key}: {load.rows:,} rows in {load.table} (replaced {load.replaced_rows:,})")
@@ -39,4 +43,4 @@ def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeek
             },
             partition_key=key,
         )
-    return MaterializeResult()
+    return MaterializeResult(check_results=[warehouse_result(turnstile_lake, dict(zip(turnstile_lake, loads)))])

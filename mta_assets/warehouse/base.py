@@ -8,6 +8,7 @@ from datetime import date, datetime
 from dagster import ConfigurableResource
 
 from mta_assets.lake import LakeWeek
+from mta_assets.lib.warehouse_tables import WarehouseTable
 
 TURNSTILE_TABLE = "turnstile"
 
@@ -58,3 +59,23 @@ class Warehouse(ConfigurableResource, ABC):
 
     def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
         return self.replace_weeks([lake_week])[0]
+
+    @abstractmethod
+    def name(self, table: str) -> str:
+        """The table's name as this warehouse's SQL refers to it."""
+
+    @abstractmethod
+    def query(self, sql: str) -> list[tuple]:
+        """Rows of a query (the SQL is shared by both warehouses)."""
+
+    @abstractmethod
+    def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+        """Replace the weeks' rows of `table` with the rows of `select_sql`, in one transaction.
+
+        Creates the table (partitioned by week_ending) when it is missing; returns rows by week.
+        """
+
+
+def sql_dates(weeks) -> str:
+    """Weeks as SQL date literals: the emulator takes no query parameters inside scripts, so both use these."""
+    return ", ".join(f"DATE '{week.isoformat()}'" for week in weeks)

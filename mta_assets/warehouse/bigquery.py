@@ -10,7 +10,8 @@ from pydantic import Field
 from mta_assets.lake import LakeFormat, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.turnstile_table import COLUMN_NAMES, COLUMNS
-from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, week_loads
+from mta_assets.lib.warehouse_tables import WarehouseTable
+from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, sql_dates, week_loads
 
 # Station queries filter on the unit (station) and then the booth and turnstile.
 CLUSTERING_FIELDS = ["unit", "control_area", "scp"]
@@ -33,6 +34,34 @@ class BigQueryWarehouse(Warehouse):
     @property
     def table(self) -> str:
         return f"{self.project}.{self.dataset}.{TURNSTILE_TABLE}"
+
+    def name(self, table: str) -> str:
+        return f"`{self.project}.{self.dataset}.{table}`"
+
+    def query(self, sql: str) -> list[tuple]:
+        return [tuple(row.values()) for row in self.client().query(sql).result()]
+
+    def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+        from google.cloud import bigquery
+
+        client = self.client()
+        self._ensure_dataset(client)
+        definition = bigquery.Table(
+            f"{self.project}.{self.dataset}.{table.name}",
+            schema=[bigquery.SchemaField(c.name, c.bigquery_type, description=c.description) for c in table.columns],
+        )
+        definition.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="week_ending")
+        definition.clustering_fields = list(table.clustering)
+        client.create_table(definition, exists_ok=True)
+        name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
+        client.query(
+            f"BEGIN TRANSACTION;\n"
+            f"DELETE FROM {name} WHERE week_ending IN ({in_weeks});\n"
+            f"INSERT INTO {name} ({columns}) {select_sql};\n"
+            f"COMMIT TRANSACTION;"
+        ).result()
+        rows = dict(self.query(f"SELECT week_ending, count(*) FROM {name} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"))
+        return {week: rows.get(week, 0) for week in weeks}
 
     def client(self):
         from google.cloud import bigquery
@@ -57,12 +86,17 @@ class BigQueryWarehouse(Warehouse):
 
         return [bigquery.SchemaField(column.name, column.bigquery_type, description=column.description) for column in COLUMNS]
 
-    def _ensure_table(self, client) -> None:
+    def _ensure_dataset(self, client) -> None:
         from google.cloud import bigquery
 
         dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
         dataset.location = self.location
         client.create_dataset(dataset, exists_ok=True)
+
+    def _ensure_table(self, client) -> None:
+        from google.cloud import bigquery
+
+        self._ensure_dataset(client)
         table = bigquery.Table(self.table, schema=self.schema())
         table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="week_ending")
         table.clustering_fields = CLUSTERING_FIELDS
@@ -105,14 +139,14 @@ class BigQueryWarehouse(Warehouse):
     def _counts(self, client, weeks: Sequence[date]) -> dict[date, tuple[int, datetime, datetime]]:
         sql = (
             f"SELECT week_ending, count(*), min(reading_at), max(reading_at) FROM `{self.table}` "
-            f"WHERE week_ending IN ({_dates(weeks)}) GROUP BY week_ending"
+            f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
         )
         return {row[0]: (row[1], row[2], row[3]) for row in client.query(sql).result()}
 
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         client = self.client()
         self._ensure_table(client)
-        weeks = _dates(lake_week.week for lake_week in lake_weeks)
+        weeks = sql_dates(lake_week.week for lake_week in lake_weeks)
         replaced = {week: counts[0] for week, counts in self._counts(client, [w.week for w in lake_weeks]).items()}
         staging = self._load_staging(client, lake_weeks)
         columns = ", ".join(COLUMN_NAMES)
@@ -128,7 +162,3 @@ class BigQueryWarehouse(Warehouse):
         finally:
             client.delete_table(staging, not_found_ok=True)
         return week_loads(self.table, lake_weeks, replaced, self._counts(client, [w.week for w in lake_weeks]))
-
-
-def _dates(weeks) -> str:
-    return ", ".join(f"DATE '{week.isoformat()}'" for week in weeks)

@@ -11,7 +11,8 @@ from pydantic import Field
 
 from mta_assets.lake import LakeFormat, LakeWeek
 from mta_assets.lib.turnstile_table import COLUMNS
-from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, week_loads
+from mta_assets.lib.warehouse_tables import WarehouseTable
+from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, sql_dates, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 _ROW_GROUP_SIZE = 32_768
@@ -32,7 +33,38 @@ class DuckDBWarehouse(Warehouse):
 
     @property
     def table(self) -> str:
-        return f"{self.schema_name}.{TURNSTILE_TABLE}"
+        return self.name(TURNSTILE_TABLE)
+
+    def name(self, table: str) -> str:
+        return f"{self.schema_name}.{table}"
+
+    def query(self, sql: str) -> list[tuple]:
+        with self.connect() as connection:
+            return connection.execute(sql).fetchall()
+
+    def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+        name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
+        with self.connect() as connection:
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} ("
+                + ", ".join(f"{column.name} {column.duckdb_type}" for column in table.columns)
+                + ")"
+            )
+            connection.begin()
+            try:
+                connection.execute(f"DELETE FROM {name} WHERE week_ending IN ({in_weeks})")
+                connection.execute(f"INSERT INTO {name} ({columns}) {select_sql}")
+                rows = dict(
+                    connection.execute(
+                        f"SELECT week_ending, count(*) FROM {name} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"
+                    ).fetchall()
+                )
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+        return {week: rows.get(week, 0) for week in weeks}
 
     @contextmanager
     def connect(self):

@@ -1,0 +1,221 @@
+"""Ridership from the raw counters, computed inside the warehouse with SQL shared by DuckDB and BigQuery."""
+
+import base64
+import io
+from datetime import date, timedelta
+from importlib.resources import files
+
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AutomationCondition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    TableColumnDep,
+    TableColumnLineage,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from mta_assets.assets.turnstile_lake import OWNER, WEEKS_PER_RUN
+from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
+from mta_assets.checks import RIDERSHIP_CHECKS, ridership_results
+from mta_assets.lib.warehouse_tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, WarehouseTable
+from mta_assets.partitions import week_of, weekly_partitions
+from mta_assets.warehouse import Warehouse
+from mta_assets.warehouse.base import sql_dates
+
+# A turnstile passes at most about 40 people a minute: 9,600 in a regular 4-hour audit interval. A
+# difference above this is a counter jump, not riders.
+MAX_INTERVAL_COUNT = 10_000
+# The first reading of a week is differenced against the previous week's last reading.
+THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
+# Like the warehouse: follow updates of any week upstream, historical ones included. Also when the week
+# before is missing (its first readings then have nothing to difference against); when it arrives later,
+# the week is computed again.
+FOLLOWS_UPSTREAM = (
+    AutomationCondition.eager()
+    .without(AutomationCondition.in_latest_time_window())
+    .without(~AutomationCondition.any_deps_missing())
+)
+WAREHOUSE = turnstile_warehouse.key
+
+
+def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
+    """One SQL file for both warehouses: table names and dates are filled in as literals."""
+    tables = {table: warehouse.name(table) for table in ("turnstile", STATION_DAILY_RIDERSHIP.name)}
+    return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
+
+
+def lineage(table: WarehouseTable, sources: dict[str, tuple[AssetKey, str]]) -> TableColumnLineage:
+    return TableColumnLineage(
+        deps_by_column={
+            column: [TableColumnDep(asset_key=key, column_name=source)] for column, (key, source) in sources.items()
+        }
+    )
+
+
+def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: WarehouseTable, sql: str) -> dict[date, int]:
+    weeks = [week_of(key) for key in context.partition_keys]
+    rows = warehouse.replace_weeks_with(table, weeks, sql)
+    for week, count in rows.items():
+        context.add_asset_metadata(
+            {"dagster/row_count": count, "dagster/table_name": warehouse.name(table.name).strip("`")},
+            partition_key=week.isoformat(),
+        )
+    return rows
+
+
+def _weeks(context: AssetExecutionContext) -> list[date]:
+    return [week_of(key) for key in context.partition_keys]
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    group_name="ridership",
+    deps=[turnstile_warehouse],
+    description="The station dimension: one row per remote unit (a station) and week, with its name, lines, "
+    "division and how many booths and turnstiles reported. Keyed by unit, so different stations that share "
+    "a name (23 ST) stay apart.",
+    metadata={
+        "dagster/column_schema": STATIONS.table_schema,
+        "dagster/column_lineage": lineage(
+            STATIONS,
+            {
+                "station_id": (WAREHOUSE, "unit"),
+                "station": (WAREHOUSE, "station"),
+                "line_name": (WAREHOUSE, "line_name"),
+                "division": (WAREHOUSE, "division"),
+                "week_ending": (WAREHOUSE, "week_ending"),
+            },
+        ),
+    },
+    owners=[OWNER],
+    automation_condition=FOLLOWS_UPSTREAM,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+)
+def stations(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    _replace(context, warehouse, STATIONS, render("stations", warehouse, _weeks(context)))
+    return MaterializeResult()
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    group_name="ridership",
+    deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK)],
+    description="Entries and exits per station (remote unit) and service_date, from the differences between "
+    "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
+    f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",
+    metadata={
+        "dagster/column_schema": STATION_DAILY_RIDERSHIP.table_schema,
+        "dagster/column_lineage": lineage(
+            STATION_DAILY_RIDERSHIP,
+            {
+                "station_id": (WAREHOUSE, "unit"),
+                "station": (WAREHOUSE, "station"),
+                "line_name": (WAREHOUSE, "line_name"),
+                "service_date": (WAREHOUSE, "reading_at"),
+                "entries": (WAREHOUSE, "entries"),
+                "exits": (WAREHOUSE, "exits"),
+                "week_ending": (WAREHOUSE, "week_ending"),
+            },
+        ),
+    },
+    owners=[OWNER],
+    check_specs=RIDERSHIP_CHECKS,
+    automation_condition=FOLLOWS_UPSTREAM,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+)
+def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    weeks = _weeks(context)
+    sql = render(
+        "station_daily_ridership",
+        warehouse,
+        weeks,
+        first_week_before=f"DATE '{min(weeks) - timedelta(weeks=1)}'",
+        last_week=f"DATE '{max(weeks)}'",
+        max_interval_count=MAX_INTERVAL_COUNT,
+    )
+    _replace(context, warehouse, STATION_DAILY_RIDERSHIP, sql)
+    table, in_weeks = warehouse.name(STATION_DAILY_RIDERSHIP.name), sql_dates(weeks)
+    negative = dict(
+        warehouse.query(
+            f"SELECT week_ending, COUNT(*) FROM {table} WHERE week_ending IN ({in_weeks}) "
+            f"AND (entries < 0 OR exits < 0) GROUP BY week_ending"
+        )
+    )
+    day_totals = dict(
+        warehouse.query(f"SELECT service_date, SUM(entries) FROM {table} WHERE week_ending IN ({in_weeks}) GROUP BY service_date")
+    )
+    earlier = dict(
+        warehouse.query(
+            f"SELECT service_date, SUM(entries) FROM {table} WHERE week_ending BETWEEN "
+            f"DATE '{min(weeks) - timedelta(weeks=4)}' AND DATE '{min(weeks) - timedelta(weeks=1)}' GROUP BY service_date"
+        )
+    )
+    return MaterializeResult(
+        check_results=ridership_results(
+            {week: negative.get(week, 0) for week in weeks},
+            {day: int(total) for day, total in day_totals.items()},
+            {day: int(total) for day, total in earlier.items()},
+        )
+    )
+
+
+def chart(rows: list[tuple]) -> bytes:
+    """A PNG of system-wide daily entries and exits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    days = [row[0] for row in rows]
+    figure, axes = pyplot.subplots(figsize=(10, 4), dpi=100)
+    axes.plot(days, [row[1] / 1e6 for row in rows], label="entries", marker=".")
+    axes.plot(days, [row[2] / 1e6 for row in rows], label="exits", marker=".")
+    axes.set_ylabel("millions of riders")
+    axes.set_title("NYC subway, system-wide riders per day (turnstile counts)")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    pyplot.close(figure)
+    return buffer.getvalue()
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    group_name="ridership",
+    deps=[station_daily_ridership],
+    description="System-wide entries and exits per day: 7 rows a week, small enough to chart. Each "
+    "materialization carries a chart of every week loaded.",
+    metadata={
+        "dagster/column_schema": SYSTEM_RIDERSHIP.table_schema,
+        "dagster/column_lineage": lineage(
+            SYSTEM_RIDERSHIP,
+            {
+                "service_date": (station_daily_ridership.key, "service_date"),
+                "entries": (station_daily_ridership.key, "entries"),
+                "exits": (station_daily_ridership.key, "exits"),
+                "stations": (station_daily_ridership.key, "station_id"),
+                "week_ending": (station_daily_ridership.key, "week_ending"),
+            },
+        ),
+    },
+    owners=[OWNER],
+    automation_condition=FOLLOWS_UPSTREAM,
+    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+)
+def system_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    _replace(context, warehouse, SYSTEM_RIDERSHIP, render("system_ridership", warehouse, _weeks(context)))
+    rows = warehouse.query(
+        f"SELECT service_date, entries, exits FROM {warehouse.name(SYSTEM_RIDERSHIP.name)} ORDER BY service_date"
+    )
+    image = base64.b64encode(chart(rows)).decode()
+    return MaterializeResult(
+        metadata={"chart": MetadataValue.md(f"![System-wide riders per day](data:image/png;base64,{image})")}
+    )

@@ -1,0 +1,49 @@
+-- Entries and exits per station (remote unit) and day for the weeks in {weeks}.
+--
+-- Riders are the differences between consecutive readings of a turnstile (control area, unit, SCP).
+-- The readings of {first_week_before} (the week before the first one) are read too, so that the first
+-- reading of a week has the previous week's last reading to difference against. A difference counts on
+-- the day of the reading that closes the interval. A RECOVR AUD that repeats a reading's time counts
+-- once. Differences below 0 (counter resets, counters running backwards) or above {max_interval_count}
+-- (more than a turnstile can pass in a 4-hour audit interval) are left out and counted as excluded.
+WITH readings AS (
+  SELECT
+    control_area, unit, scp, station, line_name, reading_at, entries, exits, week_ending,
+    ROW_NUMBER() OVER (
+      PARTITION BY control_area, unit, scp, reading_at
+      ORDER BY CASE WHEN description = 'REGULAR' THEN 0 ELSE 1 END, entries, exits
+    ) AS copy
+  FROM {turnstile}
+  WHERE week_ending BETWEEN {first_week_before} AND {last_week}
+),
+intervals AS (
+  SELECT
+    week_ending,
+    CAST(reading_at AS DATE) AS service_date,
+    unit,
+    station,
+    line_name,
+    entries - LAG(entries) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS entries_delta,
+    exits - LAG(exits) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS exits_delta
+  FROM readings
+  WHERE copy = 1
+),
+judged AS (
+  SELECT
+    *,
+    entries_delta BETWEEN 0 AND {max_interval_count} AND exits_delta BETWEEN 0 AND {max_interval_count} AS counted
+  FROM intervals
+  WHERE week_ending IN ({weeks}) AND entries_delta IS NOT NULL
+)
+SELECT
+  week_ending,
+  service_date,
+  unit AS station_id,
+  MIN(station) AS station,
+  MIN(line_name) AS line_name,
+  CAST(SUM(CASE WHEN counted THEN entries_delta ELSE 0 END) AS INT64) AS entries,
+  CAST(SUM(CASE WHEN counted THEN exits_delta ELSE 0 END) AS INT64) AS exits,
+  COUNT(*) AS intervals,
+  CAST(SUM(CASE WHEN counted THEN 0 ELSE 1 END) AS INT64) AS excluded_intervals
+FROM judged
+GROUP BY week_ending, service_date, unit

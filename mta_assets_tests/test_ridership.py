@@ -1,0 +1,131 @@
+"""Station-day ridership from readings with known ground truth, on DuckDB and on bqemulator (same SQL)."""
+
+import uuid
+from datetime import date, datetime
+
+import pytest
+from dagster import DagsterInstance, materialize
+
+from mta_assets.assets.ridership import station_daily_ridership, stations, system_ridership
+from mta_assets.lake import LakeFormat, LakeWeek, LocalLakeStore
+from mta_assets.parsing import parse_turnstile_file
+from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from mta_assets_tests.lib.turnstile_files import HEADER, Turnstile, line
+
+PREVIOUS, WEEK = date(2023, 5, 27), date(2023, 6, 3)
+# Two different stations with the same name: they must stay apart.
+A = Turnstile("N078", "R175", "01-00-00", "23 ST", "1", "IRT")
+B = Turnstile("A030", "R083", "01-00-00", "23 ST", "NRW", "BMT")
+C = Turnstile("R250", "R179", "00-00-00", "86 ST", "456", "IRT")
+
+
+def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2023, 5, day, hour, minute, second) if day > 3 else datetime(2023, 6, day, hour, minute, second)
+
+
+PREVIOUS_LINES = [
+    line(A, datetime(2023, 5, 26, 16), "REGULAR", 1_000, 500),
+    line(A, datetime(2023, 5, 26, 20), "REGULAR", 1_100, 540),  # A's last reading before the week
+    line(C, datetime(2023, 5, 26, 20), "REGULAR", 70_000, 9_000),
+]
+WEEK_LINES = [
+    line(A, at(27, 0), "REGULAR", 1_110, 545),  # +10 / +5 from the week before, on Saturday the 27th
+    line(A, at(27, 4), "REGULAR", 1_130, 550),  # +20 / +5
+    line(A, at(27, 4), "RECOVR AUD", 1_130, 550),  # the same reading recovered: counts once
+    line(A, at(27, 8), "REGULAR", 5, 3),  # counter reset: excluded
+    line(A, at(27, 12), "REGULAR", 25, 13),  # +20 / +10
+    line(A, at(27, 13, 22, 29), "REGULAR", 30, 14),  # irregular time: +5 / +1
+    line(A, at(28, 0), "REGULAR", 5_000_030, 20),  # a jump of millions: excluded
+    line(A, at(28, 4), "REGULAR", 5_000_070, 26),  # +40 / +6 on Sunday
+    # B has no reading in the week before: its first reading has nothing to difference against.
+    line(B, at(29, 8), "REGULAR", 200, 100),
+    line(B, at(29, 12), "REGULAR", 150, 90),  # runs backwards: excluded
+    line(B, at(29, 16), "REGULAR", 400, 190),  # +250 / +100
+    line(C, at(27, 0), "REGULAR", 70_100, 9_050),  # +100 / +50
+    line(C, at(27, 4), "REGULAR", 70_100, 9_050),  # +0
+]
+EXPECTED = {
+    ("R175", date(2023, 5, 27)): (10 + 20 + 20 + 5, 5 + 5 + 10 + 1),
+    ("R175", date(2023, 5, 28)): (40, 6),
+    ("R083", date(2023, 5, 29)): (250, 100),
+    ("R179", date(2023, 5, 27)): (100, 50),
+}
+
+
+def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]]) -> None:
+    store = LocalLakeStore(tmp_path / "lake")
+    lake_weeks = []
+    for week, lines in weeks.items():
+        source = tmp_path / f"turnstile_{week:%y%m%d}.txt"
+        source.write_text("\r\n".join([HEADER, *lines]) + "\r\n")
+        lake_week = LakeWeek(week, f"turnstile_{week:%y%m%d}.parquet", LakeFormat.PARQUET, store)
+        store.write(lake_week.name, LakeFormat.PARQUET.serialize(parse_turnstile_file(source, week, 0.01).table))
+        lake_weeks.append(lake_week)
+    warehouse.replace_weeks(lake_weeks)
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    endpoint = request.getfixturevalue("bigquery_endpoint")
+    return BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=endpoint)
+
+
+def ridership(warehouse, key: str = WEEK.isoformat()):
+    result = materialize(
+        [stations, station_daily_ridership, system_ridership],
+        partition_key=key,
+        resources={"warehouse": warehouse},
+        instance=DagsterInstance.ephemeral(),
+    )
+    rows = warehouse.query(
+        f"SELECT station_id, service_date, entries, exits FROM {warehouse.name('station_daily_ridership')} "
+        f"WHERE week_ending = DATE '{key}'"
+    )
+    return result, {(station, day): (entries, exits) for station, day, entries, exits in rows}
+
+
+def test_station_days_match_the_ground_truth(warehouse, tmp_path):
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES})
+    result, station_days = ridership(warehouse)
+    assert station_days == EXPECTED
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    assert checks == {"ridership_not_negative": True, "ridership_day_totals_plausible": True}
+
+    names = warehouse.query(f"SELECT station_id, station FROM {warehouse.name('stations')} WHERE week_ending = DATE '2023-06-03'")
+    assert sorted(names) == [("R083", "23 ST"), ("R175", "23 ST"), ("R179", "86 ST")]
+    system = warehouse.query(
+        f"SELECT service_date, entries, exits, stations FROM {warehouse.name('system_ridership')} ORDER BY service_date"
+    )
+    assert system[0] == (date(2023, 5, 27), 55 + 100, 21 + 50, 2)
+    chart = result.asset_materializations_for_node("system_ridership")[0].metadata["chart"].value
+    assert chart.startswith("![System-wide riders per day](data:image/png;base64,iVBOR")
+
+
+def test_a_week_gives_the_same_numbers_when_materialized_again(warehouse, tmp_path):
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES})
+    assert ridership(warehouse)[1] == ridership(warehouse)[1] == EXPECTED
+
+
+def test_without_the_previous_week_the_first_readings_have_nothing_to_difference(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    load_turnstile_weeks(warehouse, tmp_path, {WEEK: WEEK_LINES})
+    station_days = ridership(warehouse)[1]
+    assert station_days[("R175", date(2023, 5, 27))] == (20 + 20 + 5, 5 + 10 + 1)  # no +10/+5 at midnight
+    assert ("R179", date(2023, 5, 27)) in station_days and station_days[("R179", date(2023, 5, 27))] == (0, 0)
+    # When the week before arrives, the week's numbers are computed again with it.
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES})
+    assert ridership(warehouse)[1] == EXPECTED
+
+
+def test_the_first_week_depends_on_the_week_before_through_a_partition_mapping():
+    from dagster import AssetKey
+
+    dependency = station_daily_ridership.get_partition_mapping(AssetKey("turnstile_warehouse"))
+    upstream = dependency.get_upstream_mapped_partitions_result_for_partitions(
+        station_daily_ridership.partitions_def.subset_with_partition_keys(["2023-06-03"]),
+        station_daily_ridership.partitions_def,
+        station_daily_ridership.partitions_def,
+    ).partitions_subset
+    assert sorted(upstream.get_partition_keys()) == ["2023-05-27", "2023-06-03"]
