@@ -1,6 +1,6 @@
 """The mta_assets code location."""
 
-from dagster import Definitions, in_process_executor
+from dagster import AssetSpec, Definitions, in_process_executor, map_asset_specs
 
 from mta_assets.alerts import turnstile_failure_alert
 from mta_assets.assets.ridership import station_daily_ridership, stations, system_ridership
@@ -12,10 +12,27 @@ from mta_assets.automation import (
     warehouse_automation_sensor,
     weekly_turnstile_schedule,
 )
-from mta_assets.settings import alert_webhook_from_env, lake_io_manager_from_env, source_from_env, warehouse_from_env
+from mta_assets.settings import (
+    alert_webhook_from_env,
+    asset_kinds,
+    lake_io_manager_from_env,
+    source_from_env,
+    warehouse_from_env,
+)
+
+KINDS = asset_kinds()
+
+
+def with_kinds(spec: AssetSpec) -> AssetSpec:
+    """Kinds follow the configuration: a GCS or local lake, DuckDB or BigQuery."""
+    return spec.merge_attributes(kinds=KINDS.get(spec.group_name, set())) if spec.key != mta_turnstile_file.key else spec
+
 
 defs = Definitions(
-    assets=[mta_turnstile_file, turnstile_lake, turnstile_warehouse, stations, station_daily_ridership, system_ridership],
+    assets=map_asset_specs(
+        with_kinds,
+        [mta_turnstile_file, turnstile_lake, turnstile_warehouse, stations, station_daily_ridership, system_ridership],
+    ),
     jobs=[turnstile_job],
     schedules=[weekly_turnstile_schedule],
     sensors=[turnstile_publication_sensor, warehouse_automation_sensor, turnstile_failure_alert],

@@ -75,3 +75,15 @@ def alert_webhook_from_env(environ: Mapping[str, str] = os.environ) -> AlertWebh
         url=_setting(environ, "MTA_ALERT_WEBHOOK_URL", ""),
         ui_url=_setting(environ, "MTA_DAGSTER_UI_URL", "http://127.0.0.1:3000"),
     )
+
+
+def asset_kinds(environ: Mapping[str, str] = os.environ) -> dict[str, set[str]]:
+    """Kinds shown in the UI per asset group, from where the lake and the warehouse are."""
+    location = LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL)
+    lake_format = LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
+    warehouse = (environ.get("MTA_WAREHOUSE") or "duckdb").strip().lower()
+    return {
+        "lake": {"gcs" if location.bucket else "local", "parquet" if lake_format is LakeFormat.PARQUET else "csv"},
+        "warehouse": {warehouse},
+        "ridership": {warehouse, "sql"},
+    }

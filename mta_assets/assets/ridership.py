@@ -39,6 +39,7 @@ FOLLOWS_UPSTREAM = (
     AutomationCondition.eager()
     .without(AutomationCondition.in_latest_time_window())
     .without(~AutomationCondition.any_deps_missing())
+    & AutomationCondition.all_deps_blocking_checks_passed()
 )
 WAREHOUSE = turnstile_warehouse.key
 

@@ -14,7 +14,11 @@ from mta_assets.warehouse import Warehouse
 # materialized (by the schedule, a sensor, a backfill or by hand) brings its warehouse week up to date,
 # historical weeks included. Declarative automation rather than an asset sensor because it already
 # knows which weeks are in progress, missing upstream, or loaded by the same run.
-WAREHOUSE_FOLLOWS_LAKE = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
+# A lake week whose blocking checks failed is not followed: bad data must not flow downstream.
+WAREHOUSE_FOLLOWS_LAKE = (
+    AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
+    & AutomationCondition.all_deps_blocking_checks_passed()
+)
 
 
 @asset(

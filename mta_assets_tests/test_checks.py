@@ -1,0 +1,111 @@
+"""Each asset check, made to fail: the blocking ones stop the week's downstream, the others flag it."""
+
+from datetime import date, datetime, timedelta
+
+import pyarrow as pa
+from dagster import AssetCheckSeverity
+
+from mta_assets.checks import lake_results, ridership_results, warehouse_result, WeekFindings
+from mta_assets.lake import LakeFormat, LakeWeek, LocalLakeStore
+from mta_assets.parsing import parse_turnstile_file
+from mta_assets.warehouse.base import WeekLoad
+from mta_assets_tests.lib.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
+from mta_assets_tests.test_assets import NAME, WEEK, Project
+
+SATURDAY = date.fromisoformat(WEEK)
+
+BOOTH = turnstiles(1)[0]
+
+
+def evaluations(result) -> dict[str, tuple[bool, AssetCheckSeverity, dict]]:
+    return {
+        evaluation.check_name: (evaluation.passed, evaluation.severity, evaluation.metadata)
+        for evaluation in result.get_asset_check_evaluations()
+    }
+
+
+def test_clean_weeks_pass_every_check(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    project.run("2023-05-27")
+    result = project.run(WEEK)
+    assert result.success
+    assert all(passed for passed, _, _ in evaluations(result).values())
+    assert set(evaluations(result)) == {
+        "lake_columns", "lake_readings_in_week", "lake_no_duplicate_readings", "lake_row_count_plausible", "warehouse_matches_lake",
+    }
+
+
+def test_readings_outside_the_week_block_the_warehouse(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    lines = week_lines(date(2023, 6, 3), turnstile_count=20)
+    stray = line(BOOTH, datetime(2023, 6, 9, 4), "REGULAR", 10, 10)  # a week too late
+    mirror.files[NAME] = "\n".join([HEADER, *lines, stray]).encode()
+    result = project.run(WEEK)
+    passed, severity, metadata = evaluations(result)["lake_readings_in_week"]
+    assert (passed, severity) == (False, AssetCheckSeverity.ERROR)
+    assert metadata["readings_outside"].value == 1
+    assert not result.success
+    assert project.rows(WEEK) == 0  # blocked: the warehouse step did not run
+
+
+def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    lines = week_lines(date(2023, 6, 3), turnstile_count=20)
+    mirror.files[NAME] = "\n".join([HEADER, *lines, lines[5], lines[6]]).encode()
+    result = project.run(WEEK)
+    passed, severity, metadata = evaluations(result)["lake_no_duplicate_readings"]
+    assert (passed, severity, metadata["duplicates"].value) == (False, AssetCheckSeverity.WARN, 2)
+    assert result.success
+    assert project.rows(WEEK) == len(lines) + 2
+
+
+def test_a_week_far_smaller_than_the_weeks_before_is_flagged(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    assert project.run("2023-05-27").success
+    mirror.files[NAME] = week_file(date(2023, 6, 3), turnstile_count=3)
+    result = project.run(WEEK)
+    passed, severity, metadata = evaluations(result)["lake_row_count_plausible"]
+    assert (passed, severity) == (False, AssetCheckSeverity.WARN)
+    assert "x the median" in metadata["failing_weeks"].value["2023-06-03"]
+
+
+def stored_week(tmp_path, table: pa.Table) -> LakeWeek:
+    store = LocalLakeStore(tmp_path / "lake")
+    lake_week = LakeWeek(SATURDAY, "turnstile_230603.parquet", LakeFormat.PARQUET, store)
+    store.write(lake_week.name, LakeFormat.PARQUET.serialize(table))
+    return lake_week
+
+
+def parsed_table(tmp_path) -> pa.Table:
+    source = tmp_path / NAME
+    source.write_bytes(week_file(SATURDAY, turnstile_count=5))
+    return parse_turnstile_file(source, SATURDAY, 0.01).table
+
+
+def test_a_stored_week_with_other_columns_fails_the_column_check(tmp_path):
+    lake_week = stored_week(tmp_path, parsed_table(tmp_path).drop_columns(["division"]))
+    findings = {"2023-06-03": WeekFindings(rows=10, outside_week=0, duplicates=0)}
+    columns = next(result for result in lake_results(findings, {"2023-06-03": lake_week}, {}) if result.check_name == "lake_columns")
+    assert not columns.passed
+    assert columns.severity == AssetCheckSeverity.ERROR
+
+
+def test_a_warehouse_week_that_differs_from_the_lake_fails(tmp_path):
+    table = parsed_table(tmp_path)
+    lake_week = stored_week(tmp_path, table)
+    load = WeekLoad("mta.turnstile", table.num_rows - 1, 0, None, None)
+    result = warehouse_result({"2023-06-03": lake_week}, {"2023-06-03": load})
+    assert (result.passed, result.severity) == (False, AssetCheckSeverity.ERROR)
+    assert result.metadata["failing_weeks"].value == {"2023-06-03": f"warehouse {table.num_rows - 1:,} rows, lake {table.num_rows:,}"}
+
+
+def test_negative_ridership_fails_and_an_odd_day_is_flagged():
+    days = [date(2023, 5, 27) + timedelta(days=n) for n in range(7)]
+    earlier = {day - timedelta(weeks=weeks): 2_500_000 for day in days for weeks in range(1, 5)}
+    totals = {day: 2_400_000 for day in days}
+    totals[days[2]] = 900_000  # Memorial Day, 2023-05-29
+    negative, plausible = ridership_results({SATURDAY: 3}, totals, earlier)
+    assert (negative.passed, negative.severity, negative.metadata["negative_station_days"].value) == (False, AssetCheckSeverity.ERROR, 3)
+    assert (plausible.passed, plausible.severity) == (False, AssetCheckSeverity.WARN)
+    assert list(plausible.metadata["failing_weeks"].value) == ["2023-05-29"]
+    assert all(result.passed for result in ridership_results({SATURDAY: 0}, {days[0]: 2_400_000}, earlier))
