@@ -14,7 +14,6 @@ from dagster import (
     build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
-    instance_for_test,
     materialize,
 )
 
@@ -34,9 +33,13 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
-def instance():
-    with instance_for_test() as test_instance:
-        yield test_instance
+def instance(tmp_path):
+    """A persistent instance in a temporary DAGSTER_HOME. Not entered as a context manager: that would
+    leave Dagster's definitions-state context pointing at it after the test."""
+    (tmp_path / "dagster_home").mkdir()
+    test_instance = DagsterInstance.local_temp(tempdir=str(tmp_path / "dagster_home"))
+    yield test_instance
+    test_instance.dispose()
 
 
 def publish(mirror, key: str) -> None:
