@@ -66,3 +66,16 @@ def bigquery_endpoint(emulator_root, tmp_path_factory):
 
     with bigquery_emulator(emulator_root, tmp_path_factory.mktemp("bigquery") / "server.log") as url:
         yield url
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request, tmp_path):
+    """Each warehouse in turn: a DuckDB file, then a fresh dataset on bqemulator."""
+    import uuid
+
+    from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+
+    if request.param == "duckdb":
+        return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    endpoint = request.getfixturevalue("bigquery_endpoint")
+    return BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=endpoint)

@@ -1,15 +1,13 @@
 """Station-day ridership from readings with known ground truth, on DuckDB and on bqemulator (same SQL)."""
 
-import uuid
 from datetime import date, datetime
 
-import pytest
 from dagster import DagsterInstance, materialize
 
 from mta_assets.assets.ridership import station_daily_ridership, stations, system_ridership
 from mta_assets.lake import LakeFormat, LakeWeek, LocalLakeStore
 from mta_assets.parsing import parse_turnstile_file
-from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from mta_assets.warehouse import DuckDBWarehouse
 from mta_assets_tests.lib.turnstile_files import HEADER, Turnstile, line
 
 PREVIOUS, WEEK = date(2023, 5, 27), date(2023, 6, 3)
@@ -62,14 +60,6 @@ def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]]) -> N
         store.write(lake_week.name, LakeFormat.PARQUET.serialize(parse_turnstile_file(source, week, 0.01).table))
         lake_weeks.append(lake_week)
     warehouse.replace_weeks(lake_weeks)
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def warehouse(request, tmp_path):
-    if request.param == "duckdb":
-        return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    endpoint = request.getfixturevalue("bigquery_endpoint")
-    return BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=endpoint)
 
 
 def ridership(warehouse, key: str = WEEK.isoformat()):

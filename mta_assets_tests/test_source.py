@@ -4,7 +4,6 @@ import pytest
 
 from mta_assets.source import MtaTurnstileSource, SourceError, SourceUnavailable, WeekNotPublished
 from mta_assets_tests.lib.http_mirror import Misbehaviour
-from mta_assets_tests.lib.turnstile_files import week_file
 
 WEEK = date(2023, 6, 3)
 NAME = "turnstile_230603.txt"

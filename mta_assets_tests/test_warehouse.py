@@ -8,18 +8,10 @@ import pytest
 
 from mta_assets.lake import LakeFormat, LakeLocation, LakeWeek, LocalLakeStore
 from mta_assets.parsing import parse_turnstile_file
-from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from mta_assets.warehouse import BigQueryWarehouse
 from mta_assets_tests.lib.turnstile_files import week_file
 
 WEEKS = [date(2023, 5, 27), date(2023, 6, 3)]
-
-
-@pytest.fixture(params=["duckdb", "bigquery"])
-def warehouse(request, tmp_path):
-    if request.param == "duckdb":
-        return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    endpoint = request.getfixturevalue("bigquery_endpoint")
-    return BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=endpoint)
 
 
 def lake_week_in(store, week: date, lake_format: LakeFormat, tmp_path, turnstiles: int = 20) -> LakeWeek:
