@@ -87,11 +87,11 @@ def run_backfill(week_count: int, turnstiles: int) -> dict:
     }
 
 
-def main() -> list[dict]:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weeks", type=int, nargs="+", default=[13, 26, 52])
     parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines a week")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     results = [run_backfill(count, arguments.turnstiles) for count in arguments.weeks]
     print("seconds: from launch until every week is materialized in the warehouse. It includes the wait for")
     print("the backfill daemon, which looks for new backfills every 30 s. runs: the backfill's runs and the")

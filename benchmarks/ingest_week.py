@@ -100,10 +100,10 @@ def old_way(url: str, target: Path) -> int:
     return rows
 
 
-def main() -> dict:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines, 33 MB")
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
 
     runs: dict[str, list[dict]] = {NEW: [], OLD: []}
     with tempfile.TemporaryDirectory() as directory, serving(Path(directory) / "mirror", arguments.turnstiles) as url:
