@@ -71,8 +71,6 @@ class LakeFormat(str, Enum):
 class LakeStore(Protocol):
     """Whole-object storage under one folder or bucket prefix."""
 
-    kind: str
-
     def uri(self, name: str) -> str: ...
     def write(self, name: str, data: bytes) -> None: ...
     def read(self, name: str) -> bytes: ...
@@ -82,8 +80,6 @@ class LakeStore(Protocol):
 
 
 class LocalLakeStore:
-    kind = "local"
-
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -119,8 +115,6 @@ class LocalLakeStore:
 
 
 class GcsLakeStore:
-    kind = "gcs"
-
     def __init__(self, bucket: str, prefix: str) -> None:
         from google.cloud import storage  # imported here so a local lake never loads the GCS client
 

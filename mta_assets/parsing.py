@@ -41,10 +41,6 @@ class ParsedWeek:
     rejected_lines: list[str] = field(default_factory=list)
     blank_lines: int = 0
 
-    @property
-    def data_lines(self) -> int:
-        return self.table.num_rows + len(self.rejected_lines)
-
 
 def check_header(head: bytes, file_name: str) -> None:
     """Raise NotATurnstileFile unless `head` (the first bytes of a file) starts with the modern header."""

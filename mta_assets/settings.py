@@ -16,9 +16,6 @@ from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH
 
-WAREHOUSES = ("duckdb", "bigquery")
-
-
 def _setting(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
     """EnvVar(name) when the variable is set (the UI then shows its name, not its value), else the default."""
     return EnvVar(name) if environ.get(name, "").strip() else default

@@ -50,7 +50,7 @@ def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
 
 
-def lineage(table: WarehouseTable, sources: dict[str, tuple[AssetKey, str]]) -> TableColumnLineage:
+def lineage(sources: dict[str, tuple[AssetKey, str]]) -> TableColumnLineage:
     return TableColumnLineage(
         deps_by_column={
             column: [TableColumnDep(asset_key=key, column_name=source)] for column, (key, source) in sources.items()
@@ -83,7 +83,6 @@ def _weeks(context: AssetExecutionContext) -> list[date]:
     metadata={
         "dagster/column_schema": STATIONS.table_schema,
         "dagster/column_lineage": lineage(
-            STATIONS,
             {
                 "station_id": (WAREHOUSE, "unit"),
                 "station": (WAREHOUSE, "station"),
@@ -112,7 +111,6 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> Materializ
     metadata={
         "dagster/column_schema": STATION_DAILY_RIDERSHIP.table_schema,
         "dagster/column_lineage": lineage(
-            STATION_DAILY_RIDERSHIP,
             {
                 "station_id": (WAREHOUSE, "unit"),
                 "station": (WAREHOUSE, "station"),
@@ -197,7 +195,6 @@ def chart(rows: list[tuple]) -> bytes:
     metadata={
         "dagster/column_schema": SYSTEM_RIDERSHIP.table_schema,
         "dagster/column_lineage": lineage(
-            SYSTEM_RIDERSHIP,
             {
                 "service_date": (station_daily_ridership.key, "service_date"),
                 "entries": (station_daily_ridership.key, "entries"),

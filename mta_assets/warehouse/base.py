@@ -41,10 +41,6 @@ def week_loads(
 class Warehouse(ConfigurableResource, ABC):
     """Loads lake weeks into the `turnstile` table, replacing exactly those weeks atomically."""
 
-    @property
-    @abstractmethod
-    def kind(self) -> str: ...
-
     @abstractmethod
     def week_row_count(self, week: date) -> int:
         """Rows of `week` in the turnstile table (0 when the table does not exist yet)."""

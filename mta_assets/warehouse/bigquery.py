@@ -28,10 +28,6 @@ class BigQueryWarehouse(Warehouse):
     )
 
     @property
-    def kind(self) -> str:
-        return "bigquery"
-
-    @property
     def table(self) -> str:
         return f"{self.project}.{self.dataset}.{TURNSTILE_TABLE}"
 

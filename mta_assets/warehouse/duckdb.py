@@ -28,10 +28,6 @@ class DuckDBWarehouse(Warehouse):
     )
 
     @property
-    def kind(self) -> str:
-        return "duckdb"
-
-    @property
     def table(self) -> str:
         return self.name(TURNSTILE_TABLE)
 
