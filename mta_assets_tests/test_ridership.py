@@ -41,6 +41,7 @@ WEEK_LINES = [
     line(B, at(29, 16), "REGULAR", 400, 190),  # +250 / +100
     line(C, at(27, 0), "REGULAR", 70_100, 9_050),  # +100 / +50
     line(C, at(27, 4), "REGULAR", 70_100, 9_050),  # +0
+    line(C, datetime(2023, 6, 3, 4), "REGULAR", 70_300, 9_100),  # dated outside the file's week: no day of its own
 ]
 EXPECTED = {
     ("R175", date(2023, 5, 27)): (10 + 20 + 20 + 5, 5 + 5 + 10 + 1),

@@ -136,6 +136,9 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
         first_week_before=f"DATE '{min(weeks) - timedelta(weeks=1)}'",
         last_week=f"DATE '{max(weeks)}'",
         max_interval_count=MAX_INTERVAL_COUNT,
+        week_days="\n  UNION ALL ".join(
+            f"SELECT DATE '{week}' AS week_ending, DATE '{week - timedelta(weeks=1)}' AS first_day" for week in weeks
+        ),
     )
     _replace(context, warehouse, STATION_DAILY_RIDERSHIP, sql)
     table, in_weeks = warehouse.name(STATION_DAILY_RIDERSHIP.name), sql_dates(weeks)

@@ -28,12 +28,18 @@ intervals AS (
   FROM readings
   WHERE copy = 1
 ),
+-- Each week's own seven days (Saturday to Friday): a stray reading dated outside its file's week (the
+-- lake check flags those) would otherwise add a day that belongs to another week's partition.
+week_days AS (
+  {week_days}
+),
 judged AS (
   SELECT
-    *,
+    intervals.*,
     entries_delta BETWEEN 0 AND {max_interval_count} AND exits_delta BETWEEN 0 AND {max_interval_count} AS counted
   FROM intervals
-  WHERE week_ending IN ({weeks}) AND entries_delta IS NOT NULL
+  JOIN week_days ON intervals.week_ending = week_days.week_ending
+  WHERE entries_delta IS NOT NULL AND service_date >= week_days.first_day AND service_date < week_days.week_ending
 )
 SELECT
   week_ending,
