@@ -129,8 +129,18 @@ class GcsLakeStore:
         return f"gs://{self.bucket_name}/{self._key(name)}"
 
     def write(self, name: str, data: bytes) -> None:
+        from google.api_core.exceptions import NotFound
+
         # A GCS object becomes visible only when its upload completes, so no reader sees part of it.
-        self._bucket.blob(self._key(name)).upload_from_string(data, content_type="application/octet-stream")
+        try:
+            self._bucket.blob(self._key(name)).upload_from_string(data, content_type="application/octet-stream")
+        except NotFound:
+            if self._bucket.exists():
+                raise
+            raise ConfigurationError(
+                f"MTA_LAKE_URL points at gs://{self.bucket_name}, which does not exist: create the bucket "
+                f"(gcloud storage buckets create gs://{self.bucket_name}) or fix MTA_LAKE_URL."
+            ) from None
 
     def read(self, name: str) -> bytes:
         return self._bucket.blob(self._key(name)).download_as_bytes()

@@ -71,3 +71,9 @@ def test_lake_urls_that_are_accepted():
 def test_an_unknown_lake_format_names_the_setting():
     with pytest.raises(ConfigurationError, match=r"MTA_LAKE_FORMAT='json' is not a lake format; use 'parquet'"):
         LakeFormat.from_setting("json")
+
+
+def test_a_missing_bucket_names_the_setting(gcs_emulator):
+    store = LakeLocation.from_setting("gs://no-such-bucket/lake").open()
+    with pytest.raises(ConfigurationError, match=r"MTA_LAKE_URL points at gs://no-such-bucket, which does not exist"):
+        store.write("turnstile_230603.parquet", b"data")

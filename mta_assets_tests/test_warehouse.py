@@ -66,3 +66,16 @@ def test_bigquery_table_is_partitioned_by_week_and_clustered(bigquery_endpoint, 
     assert table.time_partitioning.field == "week_ending"
     assert table.clustering_fields == ["unit", "control_area", "scp"]
     assert [field.field_type for field in table.schema][6] == "DATETIME"
+
+
+@pytest.mark.slow
+def test_bigquery_uploads_the_weeks_itself_when_it_cannot_read_the_bucket(gcs_bucket, tmp_path, caplog):
+    from mta_assets_tests.lib.emulators import bigquery_emulator
+
+    store = LakeLocation.from_setting(f"gs://{gcs_bucket}/lake").open()
+    week = lake_week_in(store, WEEKS[1], LakeFormat.PARQUET, tmp_path)
+    (tmp_path / "unreadable").mkdir()  # this emulator resolves gs:// somewhere the GCS emulator is not
+    with bigquery_emulator(tmp_path / "unreadable", tmp_path / "bigquery.log") as endpoint:
+        warehouse = BigQueryWarehouse(project="mta-test", dataset="mta", api_endpoint=endpoint)
+        assert warehouse.replace_week(week).rows == week.read_table().num_rows
+    assert "could not load" in caplog.text and "uploading the weeks from this process" in caplog.text

@@ -1,6 +1,9 @@
 """The production warehouse: BigQuery, the turnstile table partitioned by week_ending."""
 
 import io
+
+from dagster import get_dagster_logger
+from google.api_core.exceptions import GoogleAPICallError
 from collections.abc import Sequence
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -109,6 +112,7 @@ class BigQueryWarehouse(Warehouse):
         table.expires = datetime.now(timezone.utc) + timedelta(days=1)
         client.create_table(table)
         job_config = bigquery.LoadJobConfig(schema=self.schema(), write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
+        to_upload = list(lake_weeks)
         in_gcs = [lake_week for lake_week in lake_weeks if lake_week.uri.startswith("gs://")]
         if in_gcs:
             if in_gcs[0].format is LakeFormat.PARQUET:
@@ -116,11 +120,21 @@ class BigQueryWarehouse(Warehouse):
             else:
                 job_config.source_format = bigquery.SourceFormat.CSV
                 job_config.skip_leading_rows = 1
-            client.load_table_from_uri([lake_week.uri for lake_week in in_gcs], staging, job_config=job_config).result()
+            try:
+                client.load_table_from_uri([lake_week.uri for lake_week in in_gcs], staging, job_config=job_config).result()
+                to_upload = [lake_week for lake_week in lake_weeks if lake_week not in in_gcs]
+            except GoogleAPICallError as error:
+                # A failed load job writes nothing. BigQuery may be unable to read the bucket (its service
+                # account lacks access, or it is an emulator that cannot see the GCS emulator): this
+                # process can, so it uploads the weeks itself instead.
+                get_dagster_logger().warning(
+                    f"BigQuery could not load {in_gcs[0].uri} (and {len(in_gcs) - 1} more) straight from GCS "
+                    f"({error}); uploading the weeks from this process instead. Grant BigQuery read access "
+                    f"to the bucket to load without passing the rows through here."
+                )
         job_config.source_format = bigquery.SourceFormat.PARQUET
-        for lake_week in lake_weeks:
-            if lake_week in in_gcs:
-                continue
+        job_config.skip_leading_rows = None
+        for lake_week in to_upload:
             # Parquet either way from a local lake: smaller than CSV and, unlike gzip CSV, accepted by the
             # emulator too. Columns must be in schema order: the emulator loads parquet by position.
             data = lake_week.read_bytes() if lake_week.format is LakeFormat.PARQUET else LakeFormat.PARQUET.serialize(lake_week.read_table())
