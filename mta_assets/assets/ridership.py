@@ -178,6 +178,7 @@ def chart(rows: list[tuple]) -> bytes:
     axes.plot(days, [row[1] / 1e6 for row in rows], label="entries", marker=".")
     axes.plot(days, [row[2] / 1e6 for row in rows], label="exits", marker=".")
     axes.set_ylabel("millions of riders")
+    axes.set_ylim(bottom=0)
     axes.set_title("NYC subway, system-wide riders per day (turnstile counts)")
     axes.grid(alpha=0.3)
     axes.legend()
