@@ -22,7 +22,7 @@ from dagster import (
 from mta_assets.assets.turnstile_lake import OWNER, WEEKS_PER_RUN
 from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
 from mta_assets.checks import RIDERSHIP_CHECKS, ridership_results
-from mta_assets.lib.warehouse_tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, WarehouseTable
+from mta_assets.lib.warehouse_tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, TURNSTILE, WarehouseTable
 from mta_assets.partitions import week_of, weekly_partitions
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates
@@ -46,7 +46,7 @@ WAREHOUSE = turnstile_warehouse.key
 
 def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     """One SQL file for both warehouses: table names and dates are filled in as literals."""
-    tables = {table: warehouse.name(table) for table in ("turnstile", STATION_DAILY_RIDERSHIP.name)}
+    tables = {table.name: warehouse.name(table.name) for table in (TURNSTILE, STATION_DAILY_RIDERSHIP)}
     return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
 
 

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from dagster import TableColumn, TableSchema
 
+from mta_assets.lib.turnstile_table import COLUMNS as TURNSTILE_COLUMNS
+
 
 @dataclass(frozen=True)
 class WarehouseColumn:
@@ -31,6 +33,13 @@ class WarehouseTable:
             columns=[TableColumn(column.name, column.bigquery_type, description=column.description) for column in self.columns]
         )
 
+
+# The loaded readings; station queries filter on the unit (station), then the booth and turnstile.
+TURNSTILE = WarehouseTable(
+    "turnstile",
+    tuple(WarehouseColumn(c.name, c.duckdb_type, c.bigquery_type, c.description) for c in TURNSTILE_COLUMNS),
+    clustering=("unit", "control_area", "scp"),
+)
 
 WEEK_ENDING = WarehouseColumn("week_ending", "DATE", "DATE", "The Saturday of the MTA file the rows come from.")
 SERVICE_DATE = WarehouseColumn("service_date", "DATE", "DATE", "The day the riders passed (the closing reading's date).")

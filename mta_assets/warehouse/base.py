@@ -10,8 +10,6 @@ from dagster import ConfigurableResource
 from mta_assets.lake import LakeWeek
 from mta_assets.lib.warehouse_tables import WarehouseTable
 
-TURNSTILE_TABLE = "turnstile"
-
 
 @dataclass(frozen=True)
 class WeekLoad:

@@ -1,23 +1,18 @@
 """The production warehouse: BigQuery, the turnstile table partitioned by week_ending."""
 
 import io
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, timezone
 
 from dagster import get_dagster_logger
 from google.api_core.exceptions import GoogleAPICallError
-from collections.abc import Sequence
-import uuid
-from datetime import date, datetime, timedelta, timezone
-
 from pydantic import Field
 
 from mta_assets.lake import LakeFormat, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.lib.turnstile_table import COLUMN_NAMES, COLUMNS
-from mta_assets.lib.warehouse_tables import WarehouseTable
-from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, sql_dates, week_loads
-
-# Station queries filter on the unit (station) and then the booth and turnstile.
-CLUSTERING_FIELDS = ["unit", "control_area", "scp"]
+from mta_assets.lib.warehouse_tables import TURNSTILE, WarehouseTable
+from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
 
 
 class BigQueryWarehouse(Warehouse):
@@ -32,7 +27,7 @@ class BigQueryWarehouse(Warehouse):
 
     @property
     def table(self) -> str:
-        return f"{self.project}.{self.dataset}.{TURNSTILE_TABLE}"
+        return f"{self.project}.{self.dataset}.{TURNSTILE.name}"
 
     def name(self, table: str) -> str:
         return f"`{self.project}.{self.dataset}.{table}`"
@@ -41,17 +36,8 @@ class BigQueryWarehouse(Warehouse):
         return [tuple(row.values()) for row in self.client().query(sql).result()]
 
     def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
-        from google.cloud import bigquery
-
         client = self.client()
-        self._ensure_dataset(client)
-        definition = bigquery.Table(
-            f"{self.project}.{self.dataset}.{table.name}",
-            schema=[bigquery.SchemaField(c.name, c.bigquery_type, description=c.description) for c in table.columns],
-        )
-        definition.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="week_ending")
-        definition.clustering_fields = list(table.clustering)
-        client.create_table(definition, exists_ok=True)
+        self._ensure_table(client, table)
         name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
         client.query(
             f"BEGIN TRANSACTION;\n"
@@ -80,26 +66,22 @@ class BigQueryWarehouse(Warehouse):
         return bigquery.Client(project=self.project, location=self.location)
 
     @staticmethod
-    def schema():
+    def schema(table: WarehouseTable = TURNSTILE):
         from google.cloud import bigquery
 
-        return [bigquery.SchemaField(column.name, column.bigquery_type, description=column.description) for column in COLUMNS]
+        return [bigquery.SchemaField(column.name, column.bigquery_type, description=column.description) for column in table.columns]
 
-    def _ensure_dataset(self, client) -> None:
+    def _ensure_table(self, client, table: WarehouseTable = TURNSTILE) -> None:
+        """The dataset and the table, partitioned by week_ending and clustered, unless they exist."""
         from google.cloud import bigquery
 
         dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
         dataset.location = self.location
         client.create_dataset(dataset, exists_ok=True)
-
-    def _ensure_table(self, client) -> None:
-        from google.cloud import bigquery
-
-        self._ensure_dataset(client)
-        table = bigquery.Table(self.table, schema=self.schema())
-        table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="week_ending")
-        table.clustering_fields = CLUSTERING_FIELDS
-        client.create_table(table, exists_ok=True)
+        definition = bigquery.Table(f"{self.project}.{self.dataset}.{table.name}", schema=self.schema(table))
+        definition.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="week_ending")
+        definition.clustering_fields = list(table.clustering)
+        client.create_table(definition, exists_ok=True)
 
     def _load_staging(self, client, lake_weeks: Sequence[LakeWeek]) -> str:
         """Load the lake objects into a fresh staging table: one load job straight from GCS when the lake
@@ -159,7 +141,7 @@ class BigQueryWarehouse(Warehouse):
         weeks = sql_dates(lake_week.week for lake_week in lake_weeks)
         replaced = {week: counts[0] for week, counts in self._counts(client, [w.week for w in lake_weeks]).items()}
         staging = self._load_staging(client, lake_weeks)
-        columns = ", ".join(COLUMN_NAMES)
+        columns = ", ".join(TURNSTILE.column_names)
         try:
             # One multi-statement transaction: readers see the old weeks or the new ones, never neither or
             # both. Literal values, because the emulator rejects query parameters inside scripts.

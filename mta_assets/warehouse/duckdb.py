@@ -10,9 +10,8 @@ import duckdb
 from pydantic import Field
 
 from mta_assets.lake import LakeFormat, LakeWeek
-from mta_assets.lib.turnstile_table import COLUMNS
-from mta_assets.lib.warehouse_tables import WarehouseTable
-from mta_assets.warehouse.base import TURNSTILE_TABLE, Warehouse, WeekLoad, sql_dates, week_loads
+from mta_assets.lib.warehouse_tables import TURNSTILE, WarehouseTable
+from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 _ROW_GROUP_SIZE = 32_768
@@ -29,7 +28,7 @@ class DuckDBWarehouse(Warehouse):
 
     @property
     def table(self) -> str:
-        return self.name(TURNSTILE_TABLE)
+        return self.name(TURNSTILE.name)
 
     def name(self, table: str) -> str:
         return f"{self.schema_name}.{table}"
@@ -41,12 +40,7 @@ class DuckDBWarehouse(Warehouse):
     def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
         name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
         with self.connect() as connection:
-            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} ("
-                + ", ".join(f"{column.name} {column.duckdb_type}" for column in table.columns)
-                + ")"
-            )
+            self._create_table(connection, table)
             connection.begin()
             try:
                 connection.execute(f"DELETE FROM {name} WHERE week_ending IN ({in_weeks})")
@@ -88,10 +82,10 @@ class DuckDBWarehouse(Warehouse):
         finally:
             connection.close()
 
-    def _create_table(self, connection) -> None:
-        columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in COLUMNS)
+    def _create_table(self, connection, table: WarehouseTable = TURNSTILE) -> None:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({columns})")
+        columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in table.columns)
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {self.name(table.name)} ({columns})")
 
     def week_row_count(self, week: date) -> int:
         with self.connect() as connection:
