@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 
 import pyarrow as pa
+import pytest
 from dagster import AssetCheckSeverity
 
 from mta_assets.checks import lake_results, ridership_results, warehouse_result, WeekFindings
@@ -35,29 +36,22 @@ def test_clean_weeks_pass_every_check(mirror, tmp_path):
     }
 
 
-def test_many_readings_outside_the_week_block_the_warehouse(mirror, tmp_path):
+@pytest.mark.parametrize(
+    ("strays", "severity"),
+    [(20, AssetCheckSeverity.ERROR), (1, AssetCheckSeverity.WARN)],
+    ids=["many block the warehouse", "a stray one warns"],
+)
+def test_readings_outside_the_week(mirror, tmp_path, strays, severity):
     project = Project(mirror, tmp_path)
     lines = week_lines(date(2023, 6, 3), turnstile_count=20)
-    strays = [line(BOOTH, datetime(2023, 6, 9, hour), "REGULAR", 10, 10) for hour in range(20)]  # a week too late
-    mirror.files[NAME] = "\n".join([HEADER, *lines, *strays]).encode()
+    late = [line(BOOTH, datetime(2023, 6, 9, hour), "REGULAR", 10, 10) for hour in range(strays)]  # a week too late
+    mirror.files[NAME] = "\n".join([HEADER, *lines, *late]).encode()
     result = project.run(WEEK)
-    passed, severity, metadata = evaluations(result)["lake_readings_in_week"]
-    assert (passed, severity) == (False, AssetCheckSeverity.ERROR)
-    assert metadata["readings_outside"].value == 20
-    assert not result.success
-    assert project.rows(WEEK) == 0  # blocked: the warehouse step did not run
-
-
-def test_a_stray_reading_outside_the_week_is_flagged_without_blocking(mirror, tmp_path):
-    project = Project(mirror, tmp_path)
-    lines = week_lines(date(2023, 6, 3), turnstile_count=20)
-    stray = line(BOOTH, datetime(2023, 6, 9, 4), "REGULAR", 10, 10)
-    mirror.files[NAME] = "\n".join([HEADER, *lines, stray]).encode()
-    result = project.run(WEEK)
-    passed, severity, metadata = evaluations(result)["lake_readings_in_week"]
-    assert (passed, severity, metadata["readings_outside"].value) == (False, AssetCheckSeverity.WARN, 1)
-    assert result.success
-    assert project.rows(WEEK) == len(lines) + 1
+    passed, check_severity, metadata = evaluations(result)["lake_readings_in_week"]
+    assert (passed, check_severity, metadata["readings_outside"].value) == (False, severity, strays)
+    blocked = severity == AssetCheckSeverity.ERROR
+    assert result.success is not blocked
+    assert project.rows(WEEK) == (0 if blocked else len(lines) + strays)  # blocked: the warehouse step did not run
 
 
 def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):
