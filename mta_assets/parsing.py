@@ -1,20 +1,23 @@
-"""Reading an MTA turnstile file (modern layout) into the typed turnstile table.
+"""Reading an MTA turnstile file (modern layout) into the typed turnstile table, in record batches.
 
 Real files are right-padded with spaces, sometimes CRLF, sometimes truncated mid-line. Lines that cannot
 be read are kept (never silently dropped) and counted; too large a share of them means the file is
-corrupt, and nothing is produced.
+corrupt, and nothing is produced. The typed rows go to a parquet file batch by batch, so a week never
+sits in memory whole.
 """
 
 import re
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
-from mta_assets.lib.turnstile_table import ARROW_SCHEMA, COLUMNS
+from mta_assets.lib.parquet import parquet_writer
+from mta_assets.lib.tables import TURNSTILE
 
 MODERN_HEADER = ("C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS")
 _RAW_NAMES = [name.replace("/", "") for name in MODERN_HEADER]
@@ -22,6 +25,10 @@ _LEGACY_DATE = re.compile(r"^\d{2}-\d{2}-\d{2}$")
 _COUNTER = r"^\d{1,18}$"
 _TEXT_FIELDS = ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")
 _HEADER_PROBE_BYTES = 4096
+# About 30,000 lines per batch: few enough batches that per-batch work is negligible, small enough that
+# a batch is a few MB.
+_BLOCK_BYTES = 4 << 20
+PREVIEW_ROWS = 5
 
 
 class NotATurnstileFile(ValueError):
@@ -32,14 +39,18 @@ class TooManyRejectedLines(ValueError):
     """More lines failed to parse than the configured share allows: the file is likely corrupt."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParsedWeek:
-    """One week's readings, with the lines that could not be read."""
+    """One week's typed readings, in a parquet file, with what could not be read and a summary."""
 
     week: date
-    table: pa.Table
-    rejected_lines: list[str] = field(default_factory=list)
-    blank_lines: int = 0
+    path: Path
+    rows: int
+    rejected_lines: tuple[str, ...]
+    blank_lines: int
+    first_reading: datetime | None
+    last_reading: datetime | None
+    preview: tuple[dict, ...]
 
 
 def check_header(head: bytes, file_name: str) -> None:
@@ -85,71 +96,19 @@ class _BadLines:
 
 
 class _NeedsLineChecks(Exception):
-    """The typed read found a value it cannot use; the file is read again line by line."""
+    """The typed read found a value it cannot use; the file is read again with every value checked."""
 
 
-def _read_csv(path: Path, column_types: dict[str, pa.DataType], bad_lines: _BadLines) -> pa.Table:
-    return pv.read_csv(
+def _raw_batches(path: Path, column_types: dict[str, pa.DataType], bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
+    yield from pv.open_csv(
         path,
-        read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1),
+        read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1, block_size=_BLOCK_BYTES),
         parse_options=pv.ParseOptions(invalid_row_handler=bad_lines),
         convert_options=pv.ConvertOptions(column_types=column_types),
     )
 
 
-def _strings(raw: pa.Table) -> dict[str, pa.ChunkedArray]:
-    return {name: pc.ascii_trim_whitespace(raw[name]) for name in _TEXT_FIELDS}
-
-
-def _typed_read(path: Path, bad_lines: _BadLines) -> dict[str, pa.ChunkedArray]:
-    """The fast path for a clean file: Arrow converts times and counters while it reads."""
-    column_types = {name: pa.string() for name in _RAW_NAMES}
-    column_types.update(TIME=pa.time32("s"), ENTRIES=pa.int64(), EXITS=pa.int64())
-    raw = _read_csv(path, column_types, bad_lines)
-    fields = _strings(raw)
-    day = pc.strptime(fields["DATE"], format="%m/%d/%Y", unit="s", error_is_null=True)
-    if day.null_count or not pc.all(_has_keys(fields)).as_py():
-        raise _NeedsLineChecks
-    seconds = pc.cast(pc.cast(raw["TIME"], pa.int32()), pa.int64())
-    fields["reading_at"] = pc.add(day, pc.cast(seconds, pa.duration("s")))
-    fields["ENTRIES"], fields["EXITS"] = raw["ENTRIES"], raw["EXITS"]
-    return fields
-
-
-def _checked_read(path: Path, bad_lines: _BadLines) -> dict[str, pa.ChunkedArray]:
-    """The slow path: read every field as text, keep the lines with a bad value, convert the rest."""
-    raw = _read_csv(path, {name: pa.string() for name in _RAW_NAMES}, bad_lines)
-    fields = _strings(raw)
-    for name in ("TIME", "ENTRIES", "EXITS"):
-        fields[name] = pc.ascii_trim_whitespace(raw[name])
-    reading_at = pc.strptime(
-        pc.binary_join_element_wise(fields["DATE"], fields["TIME"], " "),
-        format="%m/%d/%Y %H:%M:%S",
-        unit="s",
-        error_is_null=True,
-    )
-    valid = pc.fill_null(
-        pc.and_(
-            pc.and_(pc.is_valid(reading_at), _has_keys(fields)),
-            pc.and_(
-                pc.match_substring_regex(fields["ENTRIES"], _COUNTER),
-                pc.match_substring_regex(fields["EXITS"], _COUNTER),
-            ),
-        ),
-        False,
-    )
-    invalid = pc.invert(valid)
-    bad_lines.lines.extend(
-        pc.binary_join_element_wise(*[pc.filter(fields[name], invalid) for name in _RAW_NAMES], ",").to_pylist()
-    )
-    kept = {name: pc.filter(values, valid) for name, values in fields.items()}
-    kept["reading_at"] = pc.filter(reading_at, valid)
-    kept["ENTRIES"] = pc.cast(kept["ENTRIES"], pa.int64())
-    kept["EXITS"] = pc.cast(kept["EXITS"], pa.int64())
-    return kept
-
-
-def _has_keys(fields: dict[str, pa.ChunkedArray]) -> pa.ChunkedArray:
+def _has_keys(fields: dict[str, pa.Array]) -> pa.Array:
     """A reading needs the turnstile's identity: control area, unit and SCP."""
     return pc.and_(
         pc.and_(pc.greater(pc.utf8_length(fields["CA"]), 0), pc.greater(pc.utf8_length(fields["UNIT"]), 0)),
@@ -157,30 +116,120 @@ def _has_keys(fields: dict[str, pa.ChunkedArray]) -> pa.ChunkedArray:
     )
 
 
-def parse_turnstile_file(path: Path, week: date, max_rejected_share: float) -> ParsedWeek:
-    """Parse a downloaded modern-layout file into the typed table of `week`."""
+def _typed_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
+    """The fast path for a clean file: Arrow converts times and counters while it reads."""
+    column_types = {name: pa.string() for name in _RAW_NAMES}
+    column_types.update(TIME=pa.time32("s"), ENTRIES=pa.int64(), EXITS=pa.int64())
+    for raw in _raw_batches(path, column_types, bad_lines):
+        fields = {name: pc.ascii_trim_whitespace(raw[name]) for name in _TEXT_FIELDS}
+        day = pc.strptime(fields["DATE"], format="%m/%d/%Y", unit="s", error_is_null=True)
+        if day.null_count or not pc.all(_has_keys(fields)).as_py():
+            raise _NeedsLineChecks
+        seconds = pc.cast(pc.cast(raw["TIME"], pa.int32()), pa.int64())
+        fields["reading_at"] = pc.add(day, pc.cast(seconds, pa.duration("s")))
+        fields["ENTRIES"], fields["EXITS"] = raw["ENTRIES"], raw["EXITS"]
+        yield _typed(fields, week)
+
+
+def _checked_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
+    """The slow path: read every field as text, keep the lines with a bad value, convert the rest."""
+    for raw in _raw_batches(path, {name: pa.string() for name in _RAW_NAMES}, bad_lines):
+        fields = {name: pc.ascii_trim_whitespace(raw[name]) for name in _RAW_NAMES}
+        reading_at = pc.strptime(
+            pc.binary_join_element_wise(fields["DATE"], fields["TIME"], " "),
+            format="%m/%d/%Y %H:%M:%S",
+            unit="s",
+            error_is_null=True,
+        )
+        valid = pc.fill_null(
+            pc.and_(
+                pc.and_(pc.is_valid(reading_at), _has_keys(fields)),
+                pc.and_(
+                    pc.match_substring_regex(fields["ENTRIES"], _COUNTER),
+                    pc.match_substring_regex(fields["EXITS"], _COUNTER),
+                ),
+            ),
+            False,
+        )
+        invalid = pc.invert(valid)
+        bad_lines.lines.extend(
+            pc.binary_join_element_wise(*[pc.filter(fields[name], invalid) for name in _RAW_NAMES], ",").to_pylist()
+        )
+        kept = {name: pc.filter(values, valid) for name, values in fields.items()}
+        kept["reading_at"] = pc.filter(reading_at, valid)
+        kept["ENTRIES"] = pc.cast(kept["ENTRIES"], pa.int64())
+        kept["EXITS"] = pc.cast(kept["EXITS"], pa.int64())
+        yield _typed(kept, week)
+
+
+def _typed(fields: dict[str, pa.Array], week: date) -> pa.RecordBatch:
+    """The turnstile table's columns, in its order, from the raw fields of a batch."""
+    columns = {column.name: fields[column.source.replace("/", "")] for column in TURNSTILE.columns if column.source}
+    columns["reading_at"] = fields["reading_at"]
+    columns["week_ending"] = pa.repeat(pa.scalar(week, pa.date32()), len(fields["reading_at"]))
+    return pa.RecordBatch.from_pydict({name: columns[name] for name in TURNSTILE.column_names}, schema=TURNSTILE.arrow_schema)
+
+
+class _Summary:
+    """What the materialization reports about a week, gathered batch by batch."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self.preview: list[dict] = []
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        if len(self.preview) < PREVIEW_ROWS:
+            self.preview += batch.slice(0, PREVIEW_ROWS - len(self.preview)).to_pylist()
+        bounds = pc.min_max(batch["reading_at"]).as_py()
+        if bounds["min"] is not None:
+            self.first = min(filter(None, (self.first, bounds["min"])))
+            self.last = max(filter(None, (self.last, bounds["max"])))
+
+
+def _write(batches: Iterator[pa.RecordBatch], destination: Path) -> _Summary:
+    summary = _Summary()
+    with parquet_writer(destination, TURNSTILE.arrow_schema) as writer:
+        for batch in batches:
+            summary.add(batch)
+            writer.write_batch(batch)
+    return summary
+
+
+def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, destination: Path) -> ParsedWeek:
+    """Parse a downloaded modern-layout file into `destination` (parquet) as the typed table of `week`."""
     with open(path, "rb") as file:
         check_header(file.read(_HEADER_PROBE_BYTES), path.name)
     bad_lines = _BadLines()
     try:
-        fields = _typed_read(path, bad_lines)
+        summary = _write(_typed_batches(path, week, bad_lines), destination)
     except (pa.ArrowInvalid, _NeedsLineChecks):
         bad_lines = _BadLines()
-        fields = _checked_read(path, bad_lines)
+        summary = _write(_checked_batches(path, week, bad_lines), destination)
 
-    rows = len(fields["reading_at"])
-    total = rows + len(bad_lines.lines)
-    if len(bad_lines.lines) > max_rejected_share * total:
-        raise TooManyRejectedLines(
-            f"{path.name}: {len(bad_lines.lines):,} of {total:,} lines ({len(bad_lines.lines) / total:.1%}) "
-            f"could not be parsed, more than the allowed {max_rejected_share:.1%}, so the file looks corrupt "
-            f"and nothing was stored. First bad line: {bad_lines.lines[0][:120]!r}. If the file is right, "
-            f"raise the allowed share (MTA_MAX_REJECTED_SHARE)."
-        )
-    if rows == 0:
-        raise NotATurnstileFile(f"{path.name} has a header but no readings.")
-    columns = {column.name: fields[column.source.replace("/", "")] for column in COLUMNS if column.source}
-    columns["reading_at"] = fields["reading_at"]
-    columns["week_ending"] = pa.repeat(pa.scalar(week, pa.date32()), rows)
-    table = pa.Table.from_pydict({name: columns[name] for name in ARROW_SCHEMA.names}, schema=ARROW_SCHEMA)
-    return ParsedWeek(week=week, table=table, rejected_lines=bad_lines.lines, blank_lines=bad_lines.blank)
+    total = summary.rows + len(bad_lines.lines)
+    try:
+        if len(bad_lines.lines) > max_rejected_share * total:
+            raise TooManyRejectedLines(
+                f"{path.name}: {len(bad_lines.lines):,} of {total:,} lines ({len(bad_lines.lines) / total:.1%}) "
+                f"could not be parsed, more than the allowed {max_rejected_share:.1%}, so the file looks corrupt "
+                f"and nothing was stored. First bad line: {bad_lines.lines[0][:120]!r}. If the file is right, "
+                f"raise the allowed share (MTA_MAX_REJECTED_SHARE)."
+            )
+        if summary.rows == 0:
+            raise NotATurnstileFile(f"{path.name} has a header but no readings.")
+    except ValueError:
+        destination.unlink(missing_ok=True)
+        raise
+    return ParsedWeek(
+        week=week,
+        path=destination,
+        rows=summary.rows,
+        rejected_lines=tuple(bad_lines.lines),
+        blank_lines=bad_lines.blank,
+        first_reading=summary.first,
+        last_reading=summary.last,
+        preview=tuple(summary.preview),
+    )

@@ -19,7 +19,18 @@ weekly_partitions = WeeklyPartitionsDefinition(
 
 
 class WeekOutOfRange(ValueError):
-    """A partition key that is not a Saturday between the first modern file and today."""
+    """A partition key that is not a Saturday between the first modern file and the latest week."""
+
+
+def latest_week() -> date:
+    """The newest partition: the last Saturday, New York time."""
+    return date.fromisoformat(weekly_partitions.get_last_partition_key())
+
+
+def nearest_week(day: date) -> date:
+    """The valid week closest to `day`: the nearest Saturday, kept within the partitions."""
+    saturday = day + timedelta(days=(5 - day.weekday() + 3) % 7 - 3)
+    return min(max(saturday, FIRST_WEEK), latest_week())
 
 
 def week_of(partition_key: str) -> date:
@@ -28,24 +39,23 @@ def week_of(partition_key: str) -> date:
         week = datetime.strptime(partition_key, "%Y-%m-%d").date()
     except ValueError:
         raise WeekOutOfRange(
-            f"Week {partition_key!r} is not a date: partition keys are Saturdays written YYYY-MM-DD, "
-            f"for example 2023-06-03."
+            f"Week {partition_key!r} is not a date: weeks are keyed by Saturdays written YYYY-MM-DD, for "
+            f"example {latest_week()}."
         ) from None
     if week.weekday() != 5:
         raise WeekOutOfRange(
-            f"Week {partition_key} is a {week:%A}: MTA files are dated by Saturdays; "
-            f"use {week + timedelta(days=(5 - week.weekday()) % 7)} or the Saturday before it."
+            f"Week {partition_key} is a {week:%A}: weeks are keyed by Saturdays (the date of the MTA's "
+            f"file); the nearest week is {nearest_week(week)}."
         )
     if week < FIRST_WEEK:
         raise WeekOutOfRange(
-            f"Week {partition_key} is before {FIRST_WEEK}, the first file in the modern layout; "
-            f"earlier (legacy layout) files are not supported."
+            f"Week {partition_key} is before {FIRST_WEEK}, the first file in the modern layout; earlier "
+            f"(legacy layout) files are not supported. The nearest week is {FIRST_WEEK}."
         )
-    last = weekly_partitions.get_last_partition_key()
-    if last is None or partition_key > last:
+    if week > latest_week():
         raise WeekOutOfRange(
-            f"Week {partition_key} is in the future (the latest week is {last}); its file is published "
-            f"after that Saturday."
+            f"Week {partition_key} is in the future: weeks are keyed by Saturdays that have passed; the "
+            f"latest week is {latest_week()}."
         )
     return week
 

@@ -1,27 +1,47 @@
 """Environment settings: read and checked when the definitions load, bound to resources via EnvVar.
 
-Each resource checks its values again when a run starts, since a run may see another environment than
-the code server that loaded the definitions.
+A bad value stops the code location from loading, with a message naming the variable. Each resource
+checks its values again when a run starts, since a run may see another environment than the code
+server that loaded the definitions.
 """
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlparse
 
 from dagster import EnvVar
+from dagster_gcp import GCSResource
 
-from mta_assets.alerts import AlertWebhook
-from mta_assets.lake import DEFAULT_LAKE_URL, LakeFormat, LakeIOManager, LakeLocation
+from mta_assets.alert_webhook import AlertWebhook
+from mta_assets.lake.formats import LakeFormat
+from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
+from mta_assets.warehouse.bigquery import BigQueryEndpointResource
 from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH
+
 
 def _setting(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
     """EnvVar(name) when the variable is set (the UI then shows its name, not its value), else the default."""
     return EnvVar(name) if environ.get(name, "").strip() else default
 
 
+def check_source_url(url: str) -> None:
+    parsed = urlparse(url.strip())
+    if parsed.scheme in ("http", "https") and parsed.netloc:
+        return
+    if parsed.scheme == "file" and parsed.path:
+        return
+    raise ConfigurationError(
+        f"MTA_SOURCE_URL={url!r} is not an http(s):// or file:// URL of a folder; write it with its scheme, "
+        f"for example http://127.0.0.1:8000 or file:///srv/mta/turnstile, or unset it for the MTA's own URL."
+    )
+
+
 def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSource:
+    check_source_url(environ.get("MTA_SOURCE_URL") or MTA_TURNSTILE_URL)
     share = environ.get("MTA_MAX_REJECTED_SHARE", "0.01")
     try:
         max_rejected_share = float(share)
@@ -36,12 +56,18 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSour
     )
 
 
+def gcs_from_env(environ: Mapping[str, str] = os.environ) -> GCSResource:
+    """dagster-gcp's GCS client; credentials from the usual Google sources (or STORAGE_EMULATOR_HOST)."""
+    return GCSResource(project=_setting(environ, "MTA_GCP_PROJECT"))
+
+
 def lake_io_manager_from_env(environ: Mapping[str, str] = os.environ) -> LakeIOManager:
     LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL)
     LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
     return LakeIOManager(
         url=_setting(environ, "MTA_LAKE_URL", DEFAULT_LAKE_URL),
         format=_setting(environ, "MTA_LAKE_FORMAT", LakeFormat.PARQUET.value),
+        gcs=gcs_from_env(environ),
     )
 
 
@@ -56,12 +82,15 @@ def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
                 f"MTA_WAREHOUSE=bigquery needs {' and '.join(missing)}: set the Google Cloud project and the "
                 f"BigQuery dataset to load into, or unset MTA_WAREHOUSE for the embedded DuckDB warehouse."
             )
-        return BigQueryWarehouse(
+        # dagster-gcp's BigQuery resource: project, location and (optionally) base64 service-account
+        # credentials, as dagster-gcp documents them.
+        bigquery = BigQueryEndpointResource(
             project=EnvVar("MTA_BQ_PROJECT"),
-            dataset=EnvVar("MTA_BQ_DATASET"),
             location=_setting(environ, "MTA_BQ_LOCATION", "US"),
-            api_endpoint=_setting(environ, "MTA_BQ_API_ENDPOINT", ""),
+            gcp_credentials=_setting(environ, "MTA_GCP_CREDENTIALS"),
+            api_endpoint=_setting(environ, "MTA_BQ_API_ENDPOINT"),
         )
+        return BigQueryWarehouse(bigquery=bigquery, dataset=EnvVar("MTA_BQ_DATASET"))
     raise ConfigurationError(
         f"MTA_WAREHOUSE={environ['MTA_WAREHOUSE']!r} is not a warehouse; use 'duckdb' (the default) or 'bigquery'."
     )

@@ -1,35 +1,36 @@
-"""The MTA turnstile feed (or a mirror of it) as a Dagster resource."""
+"""The MTA turnstile feed (or a mirror of it) as a Dagster resource: one week's file onto local disk."""
 
-import random
 import shutil
-import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import requests
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
+from tenacity.wait import wait_exponential_jitter
 
-from mta_assets.parsing import check_header
 from mta_assets.partitions import file_stem
 
 MTA_TURNSTILE_URL = "http://web.mta.info/developers/data/nyct/turnstile"
 _CHUNK_BYTES = 1 << 20
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+_GONE_STATUSES = frozenset({404, 410})
 
 
 class SourceError(Exception):
-    """A week's file could not be fetched or is not a turnstile file; the message says what to do."""
+    """A week's file could not be fetched; the message says what to do."""
 
 
 class WeekNotPublished(SourceError):
-    """The source has no file for the week (HTTP 404 or a missing file in a mirror)."""
+    """The source has no file for the week (HTTP 404 or 410, or a missing file in a mirror)."""
 
 
 class SourceUnavailable(SourceError):
-    """The source kept failing (connection errors, 5xx, 429) until the retries ran out."""
+    """The source kept failing (connection errors, cuts, 5xx, 429) until the retries ran out."""
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,42 @@ class Download:
 
 
 class _Retryable(Exception):
-    """One attempt failed in a way that another attempt may fix."""
+    """One attempt failed in a way that another attempt may fix; `retry_after` is the server's wish."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class MtaTurnstileSource(ConfigurableResource):
-    """Fetches turnstile_YYMMDD.txt from the MTA, another HTTP server or a file:// mirror."""
+    """Fetches turnstile_YYMMDD.txt from the MTA, another HTTP server or a file:// mirror.
+
+    One retry layer: connection errors, cut bodies, 5xx and 429 are retried with exponential backoff and
+    jitter, or after the server's Retry-After, within `max_attempts` and `max_retry_seconds`.
+    """
 
     base_url: str = Field(default=MTA_TURNSTILE_URL, description="Folder URL holding turnstile_YYMMDD.txt files.")
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
     max_attempts: int = Field(default=5, ge=1, description="Attempts per download, the first included.")
-    backoff_seconds: float = Field(default=2.0, ge=0, description="Base delay; doubles each retry, with jitter.")
+    backoff_seconds: float = Field(default=2.0, ge=0, description="First delay between attempts; doubles, with jitter.")
+    max_retry_seconds: float = Field(
+        default=600.0, gt=0, description="No retry starts a wait that would end later than this after the first attempt."
+    )
     max_rejected_share: float = Field(
         default=0.01, ge=0, le=1, description="Share of unparseable lines above which a week fails."
     )
@@ -60,7 +86,7 @@ class MtaTurnstileSource(ConfigurableResource):
         return f"{self.base_url.rstrip('/')}/{file_stem(week)}.txt"
 
     def download(self, week: date, directory: Path) -> Download:
-        """Stream the week's file into `directory` and check that it is a modern turnstile file."""
+        """Stream the week's file into `directory`, whole or not at all."""
         url = self.file_url(week)
         path = directory / f"{file_stem(week)}.txt"
         scheme = urlparse(url).scheme
@@ -73,17 +99,13 @@ class MtaTurnstileSource(ConfigurableResource):
                 f"MTA_SOURCE_URL {self.base_url!r} is neither http(s):// nor file://; set it to the folder "
                 f"that holds the turnstile_YYMMDD.txt files."
             )
-        with open(path, "rb") as file:
-            try:
-                check_header(file.read(4096), path.name)
-            except ValueError as error:
-                raise SourceError(f"Week {week}: {error} (from {url})") from None
         return Download(week=week, url=url, path=path, bytes=size)
 
     def is_published(self, week: date) -> bool:
         """Whether the week's file exists, asked cheaply: HEAD, or a one-byte ranged GET where HEAD is not served.
 
-        Raises SourceUnavailable when the source cannot say (connection errors, 5xx, 429).
+        Raises SourceUnavailable when the source cannot say (connection errors, 5xx, 429); the caller asks
+        again later rather than retrying here.
         """
         url = self.file_url(week)
         scheme = urlparse(url).scheme
@@ -101,7 +123,7 @@ class MtaTurnstileSource(ConfigurableResource):
             raise SourceUnavailable(f"{url}: {type(error).__name__}") from None
         if response.status_code in (200, 206):
             return True
-        if response.status_code in (404, 410):
+        if response.status_code in _GONE_STATUSES:
             return False
         if response.status_code in _RETRIED_STATUSES:
             raise SourceUnavailable(f"{url} answered HTTP {response.status_code}")
@@ -118,34 +140,46 @@ class MtaTurnstileSource(ConfigurableResource):
             shutil.copyfileobj(source, target, _CHUNK_BYTES)
         return path.stat().st_size
 
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception()
+        if isinstance(error, _Retryable) and error.retry_after is not None:
+            return error.retry_after
+        return wait_exponential_jitter(initial=self.backoff_seconds, jitter=self.backoff_seconds)(state)
+
     def _fetch_with_retries(self, url: str, path: Path, week: date) -> int:
         log = get_dagster_logger()
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return self._fetch_once(url, path, week)
-            except _Retryable as error:
-                if attempt == self.max_attempts:
-                    raise SourceUnavailable(
-                        f"Week {week}: {url} failed {self.max_attempts} times; last error: {error}. The source "
-                        f"may be down: retry later, or point MTA_SOURCE_URL at a mirror."
-                    ) from None
-                delay = self.backoff_seconds * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-                log.warning(f"Week {week}: attempt {attempt} of {self.max_attempts} failed ({error}); retrying in {delay:.1f}s")
-                time.sleep(delay)
-        raise AssertionError("unreachable: max_attempts >= 1")
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_retry_seconds),
+            wait=self._wait,
+            before_sleep=lambda state: log.warning(
+                f"Week {week}: attempt {state.attempt_number} of {self.max_attempts} failed "
+                f"({state.outcome.exception()}); retrying in {state.next_action.sleep:.1f}s"
+            ),
+        )
+        try:
+            return retrying(self._fetch_once, url, path, week)
+        except RetryError as exhausted:
+            attempt = exhausted.last_attempt
+            raise SourceUnavailable(
+                f"Week {week}: {url} failed {attempt.attempt_number} times; last error: {attempt.exception()}. "
+                f"The source may be down: retry later, or point MTA_SOURCE_URL at a mirror."
+            ) from None
 
     def _fetch_once(self, url: str, path: Path, week: date) -> int:
         try:
             with requests.get(
                 url, stream=True, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
             ) as response:
-                if response.status_code == 404:
+                if response.status_code in _GONE_STATUSES:
                     raise WeekNotPublished(
-                        f"Week {week}: {url} is not published (HTTP 404). The MTA publishes a Saturday's file "
-                        f"over the following days: try again later, or check MTA_SOURCE_URL."
+                        f"Week {week}: {url} is not published (HTTP {response.status_code}). The MTA publishes a "
+                        f"Saturday's file over the following days: try again later, or check MTA_SOURCE_URL."
                     )
                 if response.status_code in _RETRIED_STATUSES:
-                    raise _Retryable(f"HTTP {response.status_code}")
+                    raise _Retryable(
+                        f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("Retry-After"))
+                    )
                 if response.status_code != 200:
                     raise SourceError(
                         f"Week {week}: {url} answered HTTP {response.status_code}; check MTA_SOURCE_URL."

@@ -8,7 +8,7 @@
 -- (more than a turnstile can pass in a 4-hour audit interval) are left out and counted as excluded.
 WITH readings AS (
   SELECT
-    control_area, unit, scp, station, line_name, reading_at, entries, exits, week_ending,
+    control_area, unit, scp, reading_at, entries, exits, week_ending,
     ROW_NUMBER() OVER (
       PARTITION BY control_area, unit, scp, reading_at
       ORDER BY CASE WHEN description = 'REGULAR' THEN 0 ELSE 1 END, entries, exits
@@ -21,8 +21,6 @@ intervals AS (
     week_ending,
     CAST(reading_at AS DATE) AS service_date,
     unit,
-    station,
-    line_name,
     entries - LAG(entries) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS entries_delta,
     exits - LAG(exits) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS exits_delta
   FROM readings
@@ -41,15 +39,17 @@ judged AS (
   JOIN week_days ON intervals.week_ending = week_days.week_ending
   WHERE entries_delta IS NOT NULL AND service_date >= week_days.first_day AND service_date < week_days.week_ending
 )
+-- Names and lines come from the week's row in the station dimension, keyed by unit.
 SELECT
-  week_ending,
-  service_date,
-  unit AS station_id,
-  MIN(station) AS station,
-  MIN(line_name) AS line_name,
+  judged.week_ending,
+  judged.service_date,
+  judged.unit AS station_id,
+  stations.station,
+  stations.line_name,
   CAST(SUM(CASE WHEN counted THEN entries_delta ELSE 0 END) AS INT64) AS entries,
   CAST(SUM(CASE WHEN counted THEN exits_delta ELSE 0 END) AS INT64) AS exits,
   COUNT(*) AS intervals,
   CAST(SUM(CASE WHEN counted THEN 0 ELSE 1 END) AS INT64) AS excluded_intervals
 FROM judged
-GROUP BY week_ending, service_date, unit
+JOIN {stations} AS stations ON stations.week_ending = judged.week_ending AND stations.station_id = judged.unit
+GROUP BY judged.week_ending, judged.service_date, judged.unit, stations.station, stations.line_name

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 from dagster import ConfigurableResource
 
-from mta_assets.lake import LakeWeek
-from mta_assets.lib.warehouse_tables import WarehouseTable
+from mta_assets.lake.week import LakeWeek
+from mta_assets.lib.tables import Table
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,11 @@ class Warehouse(ConfigurableResource, ABC):
     """Loads lake weeks into the `turnstile` table, replacing exactly those weeks atomically."""
 
     @abstractmethod
+    def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
+        """Rows of each week in the turnstile table (0 for a week not loaded, or no table yet)."""
+
     def week_row_count(self, week: date) -> int:
-        """Rows of `week` in the turnstile table (0 when the table does not exist yet)."""
+        return self.week_row_counts([week])[week]
 
     @abstractmethod
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
@@ -63,7 +66,7 @@ class Warehouse(ConfigurableResource, ABC):
         """Rows of a query (the SQL is shared by both warehouses)."""
 
     @abstractmethod
-    def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+    def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
         """Replace the weeks' rows of `table` with the rows of `select_sql`, in one transaction.
 
         Creates the table (partitioned by week_ending) when it is missing; returns rows by week.

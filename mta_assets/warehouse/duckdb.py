@@ -7,10 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 from pydantic import Field
 
-from mta_assets.lake import LakeFormat, LakeWeek
-from mta_assets.lib.warehouse_tables import TURNSTILE, WarehouseTable
+from mta_assets.lake.formats import LakeFormat
+from mta_assets.lake.week import LakeWeek
+from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
@@ -37,7 +39,7 @@ class DuckDBWarehouse(Warehouse):
         with self.connect() as connection:
             return connection.execute(sql).fetchall()
 
-    def replace_weeks_with(self, table: WarehouseTable, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+    def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
         name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
         with self.connect() as connection:
             self._create_table(connection, table)
@@ -82,15 +84,20 @@ class DuckDBWarehouse(Warehouse):
         finally:
             connection.close()
 
-    def _create_table(self, connection, table: WarehouseTable = TURNSTILE) -> None:
+    def _create_table(self, connection, table: Table = TURNSTILE) -> None:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
         columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in table.columns)
         connection.execute(f"CREATE TABLE IF NOT EXISTS {self.name(table.name)} ({columns})")
 
-    def week_row_count(self, week: date) -> int:
+    def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
         with self.connect() as connection:
             self._create_table(connection)
-            return connection.execute(f"SELECT count(*) FROM {self.table} WHERE week_ending = ?", [week]).fetchone()[0]
+            rows = dict(
+                connection.execute(
+                    f"SELECT week_ending, count(*) FROM {self.table} WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
+                ).fetchall()
+            )
+        return {week: rows.get(week, 0) for week in weeks}
 
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         weeks = [lake_week.week for lake_week in lake_weeks]
@@ -111,8 +118,9 @@ class DuckDBWarehouse(Warehouse):
                     # going through Arrow one week at a time.
                     connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [local_parquet])
                 else:
-                    for lake_week in lake_weeks:  # one week in memory at a time
-                        connection.register("week_rows", lake_week.read_table())
+                    for lake_week in lake_weeks:  # streamed a batch at a time
+                        rows = pa.RecordBatchReader.from_batches(TURNSTILE.arrow_schema, lake_week.batches())
+                        connection.register("week_rows", rows)
                         connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
                         connection.unregister("week_rows")
                 loaded = {

@@ -1,13 +1,12 @@
 """turnstile_warehouse: the lake week loaded into the warehouse table `turnstile`, replacing that week."""
 
-from dagster import AssetExecutionContext, AutomationCondition, BackfillPolicy, MaterializeResult, asset
+from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, asset
 
-from mta_assets.assets.turnstile_lake import OWNER, WEEKS_PER_RUN
-from mta_assets.checks import WAREHOUSE_CHECKS, warehouse_result
-from mta_assets.lake import LakeWeeks
+from mta_assets.defs.checks import WAREHOUSE_CHECKS, warehouse_result
+from mta_assets.lake.io_manager import LakeWeeks
+from mta_assets.lib.asset_defaults import weekly_asset
 from mta_assets.lib.metadata import dates_covered
-from mta_assets.lib.turnstile_table import TABLE_SCHEMA
-from mta_assets.partitions import weekly_partitions
+from mta_assets.lib.tables import TURNSTILE
 from mta_assets.warehouse import Warehouse
 
 # Dagster's eager condition, minus its restriction to the latest week: any week of the lake that is
@@ -15,25 +14,22 @@ from mta_assets.warehouse import Warehouse
 # historical weeks included. Declarative automation rather than an asset sensor because it already
 # knows which weeks are in progress, missing upstream, or loaded by the same run.
 # A lake week whose blocking checks failed is not followed: bad data must not flow downstream.
-WAREHOUSE_FOLLOWS_LAKE = (
+FOLLOWS_UPSTREAM = (
     AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
     & AutomationCondition.all_deps_blocking_checks_passed()
 )
 
 
 @asset(
-    partitions_def=weekly_partitions,
-    group_name="warehouse",
+    **weekly_asset("warehouse"),
     description="The lake week's readings in the warehouse table `turnstile` (DuckDB mta.turnstile or "
     "BigQuery, partitioned by week_ending). Re-materializing a week replaces exactly that week in one "
     "transaction.",
-    metadata={"dagster/column_schema": TABLE_SCHEMA},
-    owners=[OWNER],
+    metadata={"dagster/column_schema": TURNSTILE.table_schema},
     check_specs=WAREHOUSE_CHECKS,
-    automation_condition=WAREHOUSE_FOLLOWS_LAKE,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+    automation_condition=FOLLOWS_UPSTREAM,
 )
-def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse):
+def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
     loads = warehouse.replace_weeks(list(turnstile_lake.values()))
     for (key, lake_week), load in zip(turnstile_lake.items(), loads):
         context.log.info(f"Week {key}: {load.rows:,} rows in {load.table} (replaced {load.replaced_rows:,})")

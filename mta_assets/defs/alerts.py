@@ -1,36 +1,11 @@
-"""Run-failure alerts to a Slack-compatible webhook."""
+"""Run-failure alerts: every failed run posted to the alert webhook."""
 
-import requests
-from dagster import ConfigurableResource, DefaultSensorStatus, RunFailureSensorContext, get_dagster_logger, run_failure_sensor
-from pydantic import Field
+from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+
+from mta_assets.alert_webhook import AlertWebhook
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-
-
-class AlertWebhook(ConfigurableResource):
-    """Where failure alerts go; with no URL they are only logged."""
-
-    url: str = Field(default="", description="Slack-compatible incoming webhook (MTA_ALERT_WEBHOOK_URL).")
-    ui_url: str = Field(default="http://127.0.0.1:3000", description="The Dagster UI, for run links (MTA_DAGSTER_UI_URL).")
-    timeout_seconds: float = 10.0
-
-    def run_link(self, run_id: str) -> str:
-        return f"{self.ui_url.rstrip('/')}/runs/{run_id}"
-
-    def post(self, text: str) -> bool:
-        """Send the alert; a webhook that is down is logged, never raised, so the sensor keeps running."""
-        log = get_dagster_logger()
-        if not self.url:
-            log.warning(f"MTA_ALERT_WEBHOOK_URL is not set; alert not sent:\n{text}")
-            return False
-        try:
-            response = requests.post(self.url, json={"text": text}, timeout=self.timeout_seconds)
-            response.raise_for_status()
-        except requests.RequestException as error:
-            log.error(f"Could not post the alert to MTA_ALERT_WEBHOOK_URL ({error}):\n{text}")
-            return False
-        return True
 
 
 def describe_failure(context: RunFailureSensorContext, webhook: AlertWebhook) -> str:

@@ -18,8 +18,8 @@ from dagster import (
     sensor,
 )
 
-from mta_assets.assets.turnstile_lake import turnstile_lake
-from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
+from mta_assets.defs.turnstile_lake import turnstile_lake
+from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.partitions import TIMEZONE, file_stem, week_of, weekly_partitions
 from mta_assets.source import MtaTurnstileSource, SourceError
 

@@ -1,4 +1,8 @@
-"""Ridership from the raw counters, computed inside the warehouse with SQL shared by DuckDB and BigQuery."""
+"""Ridership from the raw counters, computed inside the warehouse with SQL shared by DuckDB and BigQuery.
+
+A ridership week exists only when its own turnstile week is in the warehouse: the automation waits for
+it, and a run asked for a week without readings fails naming the week instead of storing an empty one.
+"""
 
 import base64
 import io
@@ -9,8 +13,9 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetSelection,
     AutomationCondition,
-    BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumnDep,
@@ -19,11 +24,11 @@ from dagster import (
     asset,
 )
 
-from mta_assets.assets.turnstile_lake import OWNER, WEEKS_PER_RUN
-from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
-from mta_assets.checks import RIDERSHIP_CHECKS, ridership_results
-from mta_assets.lib.warehouse_tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, TURNSTILE, WarehouseTable
-from mta_assets.partitions import week_of, weekly_partitions
+from mta_assets.defs.checks import RIDERSHIP_CHECKS, ridership_results
+from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
+from mta_assets.lib.asset_defaults import weekly_asset
+from mta_assets.lib.tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, TURNSTILE, Table
+from mta_assets.partitions import week_of
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates
 
@@ -32,21 +37,12 @@ from mta_assets.warehouse.base import sql_dates
 MAX_INTERVAL_COUNT = 10_000
 # The first reading of a week is differenced against the previous week's last reading.
 THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
-# Like the warehouse: follow updates of any week upstream, historical ones included. Also when the week
-# before is missing (its first readings then have nothing to difference against); when it arrives later,
-# the week is computed again.
-FOLLOWS_UPSTREAM = (
-    AutomationCondition.eager()
-    .without(AutomationCondition.in_latest_time_window())
-    .without(~AutomationCondition.any_deps_missing())
-    & AutomationCondition.all_deps_blocking_checks_passed()
-)
 WAREHOUSE = turnstile_warehouse.key
 
 
 def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     """One SQL file for both warehouses: table names and dates are filled in as literals."""
-    tables = {table.name: warehouse.name(table.name) for table in (TURNSTILE, STATION_DAILY_RIDERSHIP)}
+    tables = {table.name: warehouse.name(table.name) for table in (TURNSTILE, STATIONS, STATION_DAILY_RIDERSHIP)}
     return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
 
 
@@ -58,24 +54,30 @@ def lineage(sources: dict[str, tuple[AssetKey, str]]) -> TableColumnLineage:
     )
 
 
-def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: WarehouseTable, sql: str) -> dict[date, int]:
+def loaded_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> list[date]:
+    """The run's weeks, each of which must have its turnstile readings in the warehouse."""
     weeks = [week_of(key) for key in context.partition_keys]
+    missing = [week for week, rows in warehouse.week_row_counts(weeks).items() if not rows]
+    if missing:
+        raise Failure(
+            description=f"Week {', '.join(map(str, missing))}: no turnstile readings in the warehouse, so there "
+            f"is no ridership to compute. Materialize turnstile_lake and turnstile_warehouse for "
+            f"{'it' if len(missing) == 1 else 'them'} first; ridership follows by itself."
+        )
+    return weeks
+
+
+def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: Table, weeks: list[date], sql: str) -> None:
     rows = warehouse.replace_weeks_with(table, weeks, sql)
     for week, count in rows.items():
         context.add_asset_metadata(
             {"dagster/row_count": count, "dagster/table_name": warehouse.name(table.name).strip("`")},
             partition_key=week.isoformat(),
         )
-    return rows
-
-
-def _weeks(context: AssetExecutionContext) -> list[date]:
-    return [week_of(key) for key in context.partition_keys]
 
 
 @asset(
-    partitions_def=weekly_partitions,
-    group_name="ridership",
+    **weekly_asset("ridership"),
     deps=[turnstile_warehouse],
     description="The station dimension: one row per remote unit (a station) and week, with its name, lines, "
     "division and how many booths and turnstiles reported. Keyed by unit, so different stations that share "
@@ -92,19 +94,25 @@ def _weeks(context: AssetExecutionContext) -> list[date]:
             },
         ),
     },
-    owners=[OWNER],
     automation_condition=FOLLOWS_UPSTREAM,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
 )
-def stations(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    _replace(context, warehouse, STATIONS, render("stations", warehouse, _weeks(context)))
-    return MaterializeResult()
+def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
+    weeks = loaded_weeks(context, warehouse)
+    _replace(context, warehouse, STATIONS, weeks, render("stations", warehouse, weeks))
+
+
+# Like the warehouse, but a week is also computed when the week before is missing (its first readings
+# then have nothing to difference against; when that week arrives, this one is computed again). The
+# week's own turnstile readings must be there: `stations` has a row for a week only once they are, so
+# of the missing-dependency rule only the part about `stations` is kept.
+FOLLOWS_ITS_WEEK = FOLLOWS_UPSTREAM.replace(
+    "any_deps_missing", AutomationCondition.any_deps_missing().allow(AssetSelection.assets(stations))
+)
 
 
 @asset(
-    partitions_def=weekly_partitions,
-    group_name="ridership",
-    deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK)],
+    **weekly_asset("ridership"),
+    deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
     description="Entries and exits per station (remote unit) and service_date, from the differences between "
     "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
     f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",
@@ -113,8 +121,8 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> Materializ
         "dagster/column_lineage": lineage(
             {
                 "station_id": (WAREHOUSE, "unit"),
-                "station": (WAREHOUSE, "station"),
-                "line_name": (WAREHOUSE, "line_name"),
+                "station": (stations.key, "station"),
+                "line_name": (stations.key, "line_name"),
                 "service_date": (WAREHOUSE, "reading_at"),
                 "entries": (WAREHOUSE, "entries"),
                 "exits": (WAREHOUSE, "exits"),
@@ -122,13 +130,11 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> Materializ
             },
         ),
     },
-    owners=[OWNER],
     check_specs=RIDERSHIP_CHECKS,
-    automation_condition=FOLLOWS_UPSTREAM,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+    automation_condition=FOLLOWS_ITS_WEEK,
 )
 def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    weeks = _weeks(context)
+    weeks = loaded_weeks(context, warehouse)
     sql = render(
         "station_daily_ridership",
         warehouse,
@@ -140,7 +146,7 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
             f"SELECT DATE '{week}' AS week_ending, DATE '{week - timedelta(weeks=1)}' AS first_day" for week in weeks
         ),
     )
-    _replace(context, warehouse, STATION_DAILY_RIDERSHIP, sql)
+    _replace(context, warehouse, STATION_DAILY_RIDERSHIP, weeks, sql)
     table, in_weeks = warehouse.name(STATION_DAILY_RIDERSHIP.name), sql_dates(weeks)
     negative = dict(
         warehouse.query(
@@ -191,8 +197,7 @@ def chart(rows: list[tuple]) -> bytes:
 
 
 @asset(
-    partitions_def=weekly_partitions,
-    group_name="ridership",
+    **weekly_asset("ridership"),
     deps=[station_daily_ridership],
     description="System-wide entries and exits per day: 7 rows a week, small enough to chart. Each "
     "materialization carries a chart of every week loaded.",
@@ -208,12 +213,11 @@ def chart(rows: list[tuple]) -> bytes:
             },
         ),
     },
-    owners=[OWNER],
     automation_condition=FOLLOWS_UPSTREAM,
-    backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
 )
 def system_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    _replace(context, warehouse, SYSTEM_RIDERSHIP, render("system_ridership", warehouse, _weeks(context)))
+    weeks = loaded_weeks(context, warehouse)
+    _replace(context, warehouse, SYSTEM_RIDERSHIP, weeks, render("system_ridership", warehouse, weeks))
     rows = warehouse.query(
         f"SELECT service_date, entries, exits FROM {warehouse.name(SYSTEM_RIDERSHIP.name)} ORDER BY service_date"
     )

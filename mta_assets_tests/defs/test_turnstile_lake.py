@@ -4,57 +4,16 @@ import re
 from datetime import date
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterUnknownPartitionError
 
-from mta_assets.assets.turnstile_lake import turnstile_lake
-from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
-from mta_assets.lake import LakeFormat, LakeIOManager
-from mta_assets.source import MtaTurnstileSource
-from mta_assets.warehouse import DuckDBWarehouse
+from mta_assets.defs.turnstile_lake import turnstile_lake
+from mta_assets.lake.formats import LakeFormat
 from mta_assets_tests.lib.http_mirror import Misbehaviour
+from mta_assets_tests.lib.project import Project, failure_message
 from mta_assets_tests.lib.turnstile_files import HEADER, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"
-
-
-class Project:
-    """One test's mirror, lake folder and DuckDB file, and a way to run weeks through them."""
-
-    def __init__(self, mirror, tmp_path, lake_format: LakeFormat = LakeFormat.PARQUET):
-        self.mirror = mirror
-        self.lake = tmp_path / "lake"
-        self.format = lake_format
-        self.warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-        self.instance = DagsterInstance.ephemeral()
-        for key in (EARLIER, WEEK):
-            week = date.fromisoformat(key)
-            mirror.files[f"turnstile_{week:%y%m%d}.txt"] = week_file(week, turnstile_count=25, crlf=True)
-
-    def run(self, key: str):
-        return materialize(
-            [turnstile_lake, turnstile_warehouse],
-            partition_key=key,
-            instance=self.instance,
-            raise_on_error=False,
-            resources={
-                "source": MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
-                "lake_io_manager": LakeIOManager(url=str(self.lake), format=self.format.value),
-                "warehouse": self.warehouse,
-            },
-        )
-
-    def lake_files(self) -> list[str]:
-        return sorted(path.name for path in self.lake.iterdir()) if self.lake.exists() else []
-
-    def rows(self, key: str) -> int:
-        return self.warehouse.week_row_count(date.fromisoformat(key))
-
-
-def failure_message(result) -> str:
-    (failure,) = result.get_step_failure_events()
-    data = failure.step_failure_data
-    return data.user_failure_data.description if data.user_failure_data else data.error.message
 
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))
@@ -89,7 +48,9 @@ def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mi
     assert result.success
     assert project.lake_files() == ["turnstile_230603.parquet", "turnstile_230603.rejected.txt"]
     assert (project.lake / "turnstile_230603.rejected.txt").read_text() == lines[-1][:40] + "\n"
-    assert result.asset_materializations_for_node("turnstile_lake")[0].metadata["rejected_lines"].value == 1
+    lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
+    assert lake_metadata["rejected_lines"].value == 1
+    assert lake_metadata["rejected_lines_uri"].value.endswith("turnstile_230603.rejected.txt")
     assert project.rows(WEEK) == len(lines)
 
     mirror.files[NAME] = "\n".join([HEADER, *lines]).encode()
@@ -99,13 +60,15 @@ def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mi
 
 BAD_INPUTS = {
     "not published (404)": (Misbehaviour(status=404), r"Week 2023-06-03: .* is not published \(HTTP 404\)"),
+    "gone (410)": (Misbehaviour(status=410), r"Week 2023-06-03: .* is not published \(HTTP 410\)"),
     "5xx until retries run out": (Misbehaviour(status=502), r"Week 2023-06-03: .* failed 2 times; last error: HTTP 502"),
     "connection cut mid-file": (Misbehaviour(cut_after_bytes=5000), r"Week 2023-06-03: .* failed 2 times"),
-    "html page with 200": (Misbehaviour(body=b"<html>Maintenance</html>", content_type="text/html"), "is an HTML page"),
+    "html page with 200": (Misbehaviour(body=b"<html>Maintenance</html>", content_type="text/html"), "Week 2023-06-03: .*is an HTML page"),
     "legacy layout": (
         Misbehaviour(body=b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585\n" * 50),
-        "legacy layout",
+        "Week 2023-06-03: .*legacy layout",
     ),
+    "empty file": (Misbehaviour(body=b""), "Week 2023-06-03: turnstile_230603.txt is empty"),
     "scrambled lines": (
         Misbehaviour(body=(HEADER + "\n" + "\n".join(text[::-1] for text in week_lines(date(2023, 6, 3), 10))).encode()),
         r"turnstile_230603.txt: .* could not be parsed",
@@ -138,34 +101,19 @@ def test_a_week_that_is_already_loaded_survives_a_failed_rerun(mirror, tmp_path)
     assert (project.lake / "turnstile_230603.parquet").read_bytes() == lake
 
 
-@pytest.mark.parametrize("key", ["2099-01-03", "2014-10-11"])
+@pytest.mark.parametrize("key", ["2099-01-03", "2014-10-11", "2023-06-04"])
 def test_weeks_outside_the_partitions_are_refused_before_anything_runs(mirror, tmp_path, key):
     project = Project(mirror, tmp_path)
-    with pytest.raises(Exception, match=key):
+    with pytest.raises(DagsterUnknownPartitionError, match=key):
         project.run(key)
     assert project.lake_files() == []
     assert sum(mirror.requests.values()) == 0
 
 
-def run_range(project: Project, first: str, last: str):
-    """One run over several weeks, as a backfill launches it (BackfillPolicy.multi_run)."""
-    return materialize(
-        [turnstile_lake, turnstile_warehouse],
-        instance=project.instance,
-        raise_on_error=False,
-        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-        resources={
-            "source": MtaTurnstileSource(base_url=project.mirror.url, backoff_seconds=0.01, max_attempts=2),
-            "lake_io_manager": LakeIOManager(url=str(project.lake), format=project.format.value),
-            "warehouse": project.warehouse,
-        },
-    )
-
-
 def test_a_run_over_several_weeks_stores_each_week_as_its_own_object(mirror, tmp_path):
     project = Project(mirror, tmp_path)
-    mirror.files["turnstile_230520.txt"] = week_file(date(2023, 5, 20), turnstile_count=10)
-    result = run_range(project, "2023-05-20", "2023-06-03")
+    project.publish("2023-05-20", turnstile_count=10)
+    result = project.run_range("2023-05-20", "2023-06-03")
     assert result.success
     assert project.lake_files() == ["turnstile_230520.parquet", "turnstile_230527.parquet", "turnstile_230603.parquet"]
     for key, name in [("2023-05-20", "turnstile_230520.txt"), ("2023-06-03", NAME)]:
@@ -179,13 +127,15 @@ def test_a_run_over_several_weeks_stores_each_week_as_its_own_object(mirror, tmp
 
 def test_a_week_that_fails_in_a_multi_week_run_does_not_stop_the_others(mirror, tmp_path):
     project = Project(mirror, tmp_path)
-    mirror.files["turnstile_230520.txt"] = week_file(date(2023, 5, 20), turnstile_count=10)
+    project.publish("2023-05-20", turnstile_count=10)
     mirror.misbehaviours["turnstile_230527.txt"] = Misbehaviour(status=404)
-    result = run_range(project, "2023-05-20", "2023-06-03")
+    result = project.run_range("2023-05-20", "2023-06-03")
     assert not result.success
     assert re.search(r"Week 2023-05-27: .* is not published", failure_message(result))
     assert project.lake_files() == ["turnstile_230520.parquet", "turnstile_230603.parquet"]
-    materialized = project.instance.get_materialized_partitions(turnstile_lake.key)
-    assert materialized == {"2023-05-20", "2023-06-03"}
+    assert project.instance.get_materialized_partitions(turnstile_lake.key) == {"2023-05-20", "2023-06-03"}
+    stored = {event.partition: event.metadata for event in result.asset_materializations_for_node("turnstile_lake")}
+    assert stored["2023-06-03"]["lake_uri"].value.endswith("turnstile_230603.parquet")
+    assert stored["2023-06-03"]["dagster/row_count"].value == mirror.files[NAME].count(b"\n") - 1
     # The warehouse step did not run; the automation condition loads the stored weeks (tested end to end).
     assert project.rows("2023-05-20") == project.rows("2023-06-03") == 0

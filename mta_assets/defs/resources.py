@@ -1,0 +1,20 @@
+"""The resources every definition uses, chosen by the environment (see settings), and the executor."""
+
+from dagster import Definitions, definitions, in_process_executor
+
+from mta_assets.settings import alert_webhook_from_env, lake_io_manager_from_env, source_from_env, warehouse_from_env
+
+
+@definitions
+def resources() -> Definitions:
+    return Definitions(
+        resources={
+            "source": source_from_env(),
+            "lake_io_manager": lake_io_manager_from_env(),
+            "warehouse": warehouse_from_env(),
+            "alert_webhook": alert_webhook_from_env(),
+        },
+        # A run's steps are sequential anyway; one process per run instead of one per step saves
+        # seconds a run, and keeps a run to a single DuckDB writer.
+        executor=in_process_executor,
+    )

@@ -1,0 +1,123 @@
+"""turnstile_lake: each week's MTA file, checked and typed, stored in the lake as one object per Saturday."""
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetMaterialization,
+    AssetSpec,
+    Failure,
+    MetadataValue,
+    Output,
+    ResourceParam,
+    asset,
+)
+
+from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lib.asset_defaults import OWNER, weekly_asset
+from mta_assets.lib.metadata import dates_covered, preview
+from mta_assets.lib.tables import TURNSTILE
+from mta_assets.parsing import NotATurnstileFile, ParsedWeek, TooManyRejectedLines, parse_turnstile_file
+from mta_assets.partitions import WeekOutOfRange, file_stem, week_of, weekly_partitions
+from mta_assets.source import MtaTurnstileSource, SourceError
+
+# Downloads from the MTA go through this Dagster pool; its limit (2 in dagster.yaml) caps the connections
+# a backfill opens however many runs it starts.
+SOURCE_POOL = "mta_source"
+
+
+class WeekFailed(Exception):
+    """A week could not be fetched or parsed; the message names the week and says what to do."""
+
+
+def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[ParsedWeek, dict]:
+    """Download one week and parse it into a parquet file in `directory`, with its metadata."""
+    try:
+        week = week_of(key)
+        download = source.download(week, directory)
+        try:
+            parsed = parse_turnstile_file(
+                download.path, week, source.max_rejected_share, directory / f"{file_stem(week)}.parquet"
+            )
+        except (NotATurnstileFile, TooManyRejectedLines) as error:
+            raise WeekFailed(f"Week {key}: {error} (from {download.url})") from error
+        finally:
+            download.path.unlink(missing_ok=True)
+    except (WeekOutOfRange, SourceError) as error:
+        raise WeekFailed(str(error)) from error
+    return parsed, {
+        "dagster/row_count": parsed.rows,
+        "source_url": MetadataValue.url(download.url),
+        "bytes_downloaded": download.bytes,
+        "dates_covered": dates_covered(parsed.first_reading, parsed.last_reading),
+        "rejected_lines": len(parsed.rejected_lines),
+        "blank_lines": parsed.blank_lines,
+        "preview": preview(parsed.preview),
+    }
+
+
+# The MTA's files themselves: not materialized here, the start of the lineage.
+mta_turnstile_file = AssetSpec(
+    "mta_turnstile_file",
+    partitions_def=weekly_partitions,
+    group_name="lake",
+    description="The MTA's weekly turnstile file turnstile_YYMMDD.txt (MTA_SOURCE_URL), one per Saturday: "
+    "cumulative entry and exit counters of every turnstile, read about every 4 hours.",
+    kinds={"csv"},
+    owners=[OWNER],
+)
+
+
+@asset(
+    **weekly_asset("lake"),
+    io_manager_key="lake_io_manager",
+    deps=[mta_turnstile_file],
+    description="The MTA's weekly turnstile file, checked, parsed into typed rows (snake_case columns, one "
+    "reading_at timestamp) and stored in the lake as one parquet or csv.gz object per Saturday, with the "
+    "lines that could not be parsed beside it.",
+    metadata={"dagster/column_schema": TURNSTILE.table_schema},
+    pool=SOURCE_POOL,
+)
+def turnstile_lake(
+    context: AssetExecutionContext,
+    source: MtaTurnstileSource,
+    # The IO manager itself, for runs with failed weeks (below); Dagster wants IO managers as ResourceParam.
+    lake_io_manager: ResourceParam[LakeIOManager],
+) -> Iterator[Output | AssetMaterialization]:
+    """Fetches and parses the run's weeks one at a time onto local disk; the lake IO manager stores them.
+
+    A week that fails does not stop the others. Dagster records one output for all of a run's weeks,
+    so a run with failed weeks hands the rest to the lake IO manager itself, records them one by one
+    (a backfill then counts them, and the warehouse follows them), and fails naming the others.
+    """
+    with tempfile.TemporaryDirectory(prefix="mta-weeks-") as directory:
+        parsed: list[ParsedWeek] = []
+        metadata: dict[str, dict] = {}
+        failures: list[str] = []
+        for key in context.partition_keys:
+            try:
+                week, metadata[key] = fetch_week(source, key, Path(directory))
+            except WeekFailed as failure:
+                context.log.error(str(failure))
+                failures.append(str(failure))
+                continue
+            context.log.info(f"Week {key}: {week.rows:,} rows parsed, {len(week.rejected_lines):,} lines rejected")
+            parsed.append(week)
+
+        if not failures:
+            for week in parsed:
+                context.add_asset_metadata(metadata[week.week.isoformat()], partition_key=week.week.isoformat())
+            yield Output(parsed)
+            return
+
+        for week in parsed:
+            key = week.week.isoformat()
+            stored = lake_io_manager.store(week)
+            yield AssetMaterialization(context.asset_key, partition=key, metadata={**metadata[key], **stored.metadata})
+        raise Failure(
+            description=failures[0]
+            if len(failures) == 1
+            else f"{len(failures)} of {len(context.partition_keys)} weeks failed ({len(parsed)} stored):\n" + "\n".join(failures)
+        )

@@ -1,0 +1,5 @@
+"""The data lake: one object per week under MTA_LAKE_URL (a local folder or gs://bucket/prefix).
+
+`formats` writes and reads a week as parquet or gzip CSV, `storage` puts whole files in a folder or a
+bucket, `week` is the handle to one stored week, and `io_manager` is what Dagster stores through.
+"""

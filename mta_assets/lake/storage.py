@@ -1,0 +1,148 @@
+"""Where the lake is: a local folder or a GCS bucket prefix, holding whole files by name.
+
+A file appears under its name whole or not at all: locally it is copied under a hidden temporary name
+and renamed; a GCS object exists only once its upload is complete.
+"""
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from dagster_gcp import GCSResource
+
+from mta_assets.lib.errors import ConfigurationError
+
+DEFAULT_LAKE_URL = "data/lake"
+# Bucket names: 3-63 characters of lowercase letters, digits, dashes, underscores and dots.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+
+
+class LakeStorage(Protocol):
+    def uri(self, name: str) -> str: ...
+    def local_path(self, name: str) -> Path | None: ...
+    def publish(self, file: Path, name: str) -> int: ...
+    def open(self, name: str) -> BinaryIO: ...
+    def exists(self, name: str) -> bool: ...
+    def delete(self, name: str) -> None: ...
+
+
+class LocalLakeStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def uri(self, name: str) -> str:
+        return str((self.root / name).absolute())
+
+    def local_path(self, name: str) -> Path | None:
+        return self.root / name
+
+    def publish(self, file: Path, name: str) -> int:
+        """Copy `file` in as `name`, replacing any earlier one atomically; returns its size."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=self.root)
+        try:
+            with os.fdopen(descriptor, "wb") as target, open(file, "rb") as source:
+                shutil.copyfileobj(source, target, 1 << 20)
+                target.flush()
+                os.fsync(target.fileno())
+            os.chmod(temporary, 0o644)  # mkstemp creates 0600; lake objects are for every reader
+            os.replace(temporary, self.root / name)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return (self.root / name).stat().st_size
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self.root / name, "rb")
+
+    def exists(self, name: str) -> bool:
+        return (self.root / name).is_file()
+
+    def delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
+
+class GcsLakeStorage:
+    def __init__(self, client, bucket: str, prefix: str) -> None:
+        self.bucket_name = bucket
+        self.prefix = prefix
+        self._bucket = client.bucket(bucket)
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def uri(self, name: str) -> str:
+        return f"gs://{self.bucket_name}/{self._key(name)}"
+
+    def local_path(self, name: str) -> Path | None:
+        return None
+
+    def publish(self, file: Path, name: str) -> int:
+        from google.api_core.exceptions import NotFound
+
+        blob = self._bucket.blob(self._key(name))
+        # The object becomes visible only when its upload completes, so no reader sees part of it.
+        try:
+            blob.upload_from_filename(str(file), content_type="application/octet-stream")
+        except NotFound:
+            if self._bucket.exists():
+                raise
+            raise ConfigurationError(
+                f"MTA_LAKE_URL points at gs://{self.bucket_name}, which does not exist: create the bucket "
+                f"(gcloud storage buckets create gs://{self.bucket_name}) or fix MTA_LAKE_URL."
+            ) from None
+        return file.stat().st_size
+
+    def open(self, name: str) -> BinaryIO:
+        return self._bucket.blob(self._key(name)).open("rb")
+
+    def exists(self, name: str) -> bool:
+        return self._bucket.blob(self._key(name)).exists()
+
+    def delete(self, name: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._bucket.blob(self._key(name)).delete()
+        except NotFound:
+            pass  # deleting what is already gone is the goal
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where the lake is, parsed and checked from MTA_LAKE_URL."""
+
+    bucket: str | None
+    path: str
+
+    @classmethod
+    def from_setting(cls, url: str) -> "LakeLocation":
+        url = url.strip()
+        if not url:
+            raise ConfigurationError(
+                "MTA_LAKE_URL is empty; unset it for the local lake (data/lake) or set a folder or gs:// URL."
+            )
+        if url.startswith("gs:"):
+            match = re.match(r"^gs://([^/]+)(?:/(.*))?$", url)
+            if not match or not _BUCKET.match(match.group(1)):
+                raise ConfigurationError(
+                    f"MTA_LAKE_URL={url!r} is not a valid gs:// URL; write it as gs://BUCKET or "
+                    f"gs://BUCKET/PREFIX, with a bucket name of 3-63 lowercase letters, digits, dots, "
+                    f"dashes or underscores."
+                )
+            return cls(bucket=match.group(1), path=(match.group(2) or "").strip("/"))
+        if "://" in url and not url.startswith("file://"):
+            raise ConfigurationError(
+                f"MTA_LAKE_URL={url!r} uses a scheme the lake does not support; use a local folder, "
+                f"file:///folder or gs://bucket/prefix."
+            )
+        return cls(bucket=None, path=url.removeprefix("file://"))
+
+    def open(self, gcs: GCSResource) -> LakeStorage:
+        if self.bucket is not None:
+            return GcsLakeStorage(gcs.get_client(), self.bucket, self.path)
+        return LocalLakeStorage(Path(self.path))

@@ -1,0 +1,26 @@
+"""What every weekly asset shares, written once: partitions, owner, backfill policy and kinds."""
+
+from dagster import BackfillPolicy
+
+from mta_assets.partitions import weekly_partitions
+from mta_assets.settings import asset_kinds
+
+OWNER = "team:data-engineering"
+# A run costs seconds to start and a week well under one to load, so backfills run up to 26 weeks (half
+# a year) per run: a year is two runs side by side (two cores) instead of 52 process start-ups. Memory
+# does not grow with it: a run holds one week at a time.
+WEEKS_PER_RUN = 26
+
+
+def weekly_asset(group_name: str) -> dict:
+    """Keyword arguments for @asset: weekly partitions, the owner, the backfill policy and the group's kinds.
+
+    Kinds follow the configuration (a local or GCS lake, parquet or csv, DuckDB or BigQuery).
+    """
+    return {
+        "partitions_def": weekly_partitions,
+        "group_name": group_name,
+        "owners": [OWNER],
+        "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+        "kinds": asset_kinds()[group_name],
+    }

@@ -1,0 +1,135 @@
+"""Every table mta_assets writes, defined once: columns, types and descriptions.
+
+The parser builds its Arrow schema from here, both warehouses their DDL, and the assets the column
+schema shown in the UI. DuckDB and BigQuery types follow from the Arrow type.
+"""
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from dagster import TableColumn, TableSchema
+
+# Arrow type -> (DuckDB, BigQuery). A timestamp without a zone is New York local time as the MTA prints
+# it: BigQuery DATETIME, not a UTC TIMESTAMP.
+_SQL_TYPES = {
+    pa.string(): ("VARCHAR", "STRING"),
+    pa.int64(): ("BIGINT", "INT64"),
+    pa.date32(): ("DATE", "DATE"),
+    pa.timestamp("s"): ("TIMESTAMP", "DATETIME"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow_type: pa.DataType
+    description: str
+    source: str | None = None  # the header field of the MTA file it is read from, if any
+
+    @property
+    def duckdb_type(self) -> str:
+        return _SQL_TYPES[self.arrow_type][0]
+
+    @property
+    def bigquery_type(self) -> str:
+        return _SQL_TYPES[self.arrow_type][1]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table partitioned by `week_ending` and replaced a week at a time."""
+
+    name: str
+    columns: tuple[Column, ...]
+    clustering: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(column.name, column.arrow_type) for column in self.columns])
+
+    @property
+    def table_schema(self) -> TableSchema:
+        return TableSchema(
+            columns=[TableColumn(column.name, column.bigquery_type, description=column.description) for column in self.columns]
+        )
+
+
+def _text(name: str, description: str, source: str | None = None) -> Column:
+    return Column(name, pa.string(), description, source)
+
+
+def _count(name: str, description: str, source: str | None = None) -> Column:
+    return Column(name, pa.int64(), description, source)
+
+
+WEEK_ENDING = Column("week_ending", pa.date32(), "The Saturday that names the MTA file the rows come from: the partition key.")
+SERVICE_DATE = Column("service_date", pa.date32(), "The day the riders passed (the closing reading's date).")
+STATION_ID = _text("station_id", "The MTA remote unit (R051): one station, unlike its name.")
+STATION = _text("station", "Station name as the MTA writes it; not unique (23 ST).", "STATION")
+LINE_NAME = _text("line_name", "Lines serving the station, e.g. NQR456W.", "LINENAME")
+DIVISION = _text("division", "BMT, IND, IRT, PTH, SRT or RIT.", "DIVISION")
+
+# The readings as the MTA publishes them; station queries filter on the unit, then booth and turnstile.
+TURNSTILE = Table(
+    "turnstile",
+    (
+        _text("control_area", "Control area (booth), e.g. A002.", "C/A"),
+        _text("unit", "Remote unit; identifies a station, e.g. R051.", "UNIT"),
+        _text("scp", "Subunit channel position: the turnstile within the booth.", "SCP"),
+        STATION,
+        LINE_NAME,
+        DIVISION,
+        Column("reading_at", pa.timestamp("s"), "When the counters were read (New York time, DATE + TIME)."),
+        _text("description", "REGULAR or RECOVR AUD (a recovered audit).", "DESC"),
+        _count("entries", "Cumulative entries counter (odometer).", "ENTRIES"),
+        _count("exits", "Cumulative exits counter (odometer).", "EXITS"),
+        WEEK_ENDING,
+    ),
+    clustering=("unit", "control_area", "scp"),
+)
+
+STATIONS = Table(
+    "stations",
+    (
+        WEEK_ENDING,
+        STATION_ID,
+        STATION,
+        LINE_NAME,
+        DIVISION,
+        _count("control_areas", "Booths (control areas) reporting that week."),
+        _count("turnstiles", "Turnstiles reporting that week."),
+    ),
+    clustering=("station_id",),
+)
+
+STATION_DAILY_RIDERSHIP = Table(
+    "station_daily_ridership",
+    (
+        WEEK_ENDING,
+        SERVICE_DATE,
+        STATION_ID,
+        STATION,
+        LINE_NAME,
+        _count("entries", "People who entered, from counter differences."),
+        _count("exits", "People who left, from counter differences."),
+        _count("intervals", "Reading intervals counted."),
+        _count("excluded_intervals", "Intervals left out: resets, backwards counters, jumps."),
+    ),
+    clustering=("station_id", "service_date"),
+)
+
+SYSTEM_RIDERSHIP = Table(
+    "system_ridership",
+    (
+        WEEK_ENDING,
+        SERVICE_DATE,
+        _count("entries", "People who entered the subway that day."),
+        _count("exits", "People who left the subway that day."),
+        _count("stations", "Stations with ridership that day."),
+    ),
+    clustering=("service_date",),
+)

@@ -1,0 +1,75 @@
+"""One test's mirror, lake folder and DuckDB file, and a way to run weeks through them as Dagster does."""
+
+from datetime import date
+from pathlib import Path
+
+from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+from dagster_gcp import GCSResource
+
+from mta_assets.defs.checks import lake_columns, lake_no_duplicate_readings, lake_readings_in_week, lake_row_count_plausible
+from mta_assets.defs.turnstile_lake import turnstile_lake
+from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets.lake.formats import LakeFormat
+from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.source import MtaTurnstileSource
+from mta_assets.warehouse import DuckDBWarehouse
+from mta_assets_tests.lib.turnstile_files import week_file
+
+LAKE_CHECKS = [lake_columns, lake_readings_in_week, lake_no_duplicate_readings, lake_row_count_plausible]
+# What `turnstile_job` runs: the lake week, its checks, and the warehouse week.
+LAKE_AND_WAREHOUSE = [turnstile_lake, *LAKE_CHECKS, turnstile_warehouse]
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def lake_io_manager(folder: Path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeIOManager:
+    return LakeIOManager(url=str(folder), format=lake_format.value, gcs=GCSResource())
+
+
+def failure_message(result: ExecuteInProcessResult) -> str:
+    (failure,) = result.get_step_failure_events()
+    data = failure.step_failure_data
+    return data.user_failure_data.description if data.user_failure_data else data.error.message
+
+
+class Project:
+    """A mirror serving `weeks`, a lake folder and a DuckDB file under tmp_path, and one instance."""
+
+    def __init__(self, mirror, tmp_path: Path, lake_format: LakeFormat = LakeFormat.PARQUET, weeks=("2023-05-27", "2023-06-03")):
+        self.mirror = mirror
+        self.lake = tmp_path / "lake"
+        self.format = lake_format
+        self.warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+        self.instance = DagsterInstance.ephemeral()
+        for key in weeks:
+            self.publish(key, turnstile_count=25)
+
+    def publish(self, key: str, **shape) -> bytes:
+        week = date.fromisoformat(key)
+        data = self.mirror.files[f"turnstile_{week:%y%m%d}.txt"] = week_file(week, crlf=True, **shape)
+        return data
+
+    def resources(self) -> dict:
+        return {
+            "source": MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
+            "lake_io_manager": lake_io_manager(self.lake, self.format),
+            "warehouse": self.warehouse,
+        }
+
+    def run(self, key: str, assets=LAKE_AND_WAREHOUSE) -> ExecuteInProcessResult:
+        return materialize(assets, partition_key=key, instance=self.instance, raise_on_error=False, resources=self.resources())
+
+    def run_range(self, first: str, last: str) -> ExecuteInProcessResult:
+        """One run over several weeks, as a backfill launches it (BackfillPolicy.multi_run)."""
+        return materialize(
+            LAKE_AND_WAREHOUSE,
+            instance=self.instance,
+            raise_on_error=False,
+            tags={RANGE_START: first, RANGE_END: last},
+            resources=self.resources(),
+        )
+
+    def lake_files(self) -> list[str]:
+        return sorted(path.name for path in self.lake.iterdir()) if self.lake.exists() else []
+
+    def rows(self, key: str) -> int:
+        return self.warehouse.week_row_count(date.fromisoformat(key))
