@@ -9,13 +9,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /opt/mta_assets
 
 # Pinned dependencies first (requirements.lock, frozen from the project's metadata), so code changes
-# do not reinstall them; then the project itself without resolving anything again.
+# do not reinstall them; then the project itself without resolving anything again. The project is
+# installed editable, as `dg` projects are deployed: the definitions load from mta_assets/defs through
+# the [tool.dg] settings in the pyproject.toml beside the package.
 COPY requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY mta_assets ./mta_assets
-RUN pip install --no-cache-dir --no-deps . \
-    && useradd --create-home --uid 10001 dagster
+RUN pip install --no-cache-dir --no-deps -e . \
+    && useradd --create-home --uid 10001 dagster \
+    && mkdir data && chown 10001 data
 
 USER 10001
 EXPOSE 4000

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import duckdb
 
-from mta_assets_tests.lib.dagster_dev import (
+from loopback.dagster_dev import (
     backfill_run_span,
     dagster_dev,
     launch_asset_backfill,
     materialized_count,
     wait_for_backfill,
 )
-from mta_assets_tests.lib.emulators import free_port
-from mta_assets_tests.lib.turnstile_files import week_file
+from loopback.emulators import free_port
+from loopback.turnstile_files import week_file
 
 LAST_WEEK = date(2023, 6, 3)
 

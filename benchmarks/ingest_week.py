@@ -27,8 +27,8 @@ from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake import LakeIOManager
 from mta_assets.source import MtaTurnstileSource
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.emulators import free_port
-from mta_assets_tests.lib.turnstile_files import week_file
+from loopback.emulators import free_port
+from loopback.turnstile_files import week_file
 
 WARM_UP = date(2023, 5, 27)
 WEEKS = [date(2023, 6, 3) + timedelta(weeks=offset) for offset in range(5)]

@@ -1,5 +1,6 @@
 """The MTA turnstile feed (or a mirror of it) as a Dagster resource: one week's file onto local disk."""
 
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -50,17 +51,17 @@ class _Retryable(Exception):
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date; None if it is neither."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:  # HTTP dates are GMT; "-0000" and zone-less dates parse without a zone
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class MtaTurnstileSource(ConfigurableResource):
@@ -144,7 +145,7 @@ class MtaTurnstileSource(ConfigurableResource):
         error = state.outcome.exception()
         if isinstance(error, _Retryable) and error.retry_after is not None:
             return error.retry_after
-        return wait_exponential_jitter(initial=self.backoff_seconds, jitter=self.backoff_seconds)(state)
+        return wait_exponential_jitter(multiplier=self.backoff_seconds, jitter=self.backoff_seconds)(state)
 
     def _fetch_with_retries(self, url: str, path: Path, week: date) -> int:
         log = get_dagster_logger()
@@ -162,11 +163,24 @@ class MtaTurnstileSource(ConfigurableResource):
         except RetryError as exhausted:
             attempt = exhausted.last_attempt
             raise SourceUnavailable(
-                f"Week {week}: {url} failed {attempt.attempt_number} times; last error: {attempt.exception()}. "
+                f"Week {week}: {url} failed {attempt.attempt_number} time{'s' if attempt.attempt_number > 1 else ''}; "
+                f"last error: {attempt.exception()}. "
                 f"The source may be down: retry later, or point MTA_SOURCE_URL at a mirror."
             ) from None
 
     def _fetch_once(self, url: str, path: Path, week: date) -> int:
+        """One attempt: the body goes to a temporary name, renamed to `path` only when it is whole."""
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            size, expected = self._stream(url, partial, week)
+            if expected is not None and size != int(expected):
+                raise _Retryable(f"received {size:,} of {int(expected):,} bytes")
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return size
+
+    def _stream(self, url: str, target: Path, week: date) -> tuple[int, str | None]:
         try:
             with requests.get(
                 url, stream=True, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
@@ -187,12 +201,10 @@ class MtaTurnstileSource(ConfigurableResource):
                 # With a Content-Encoding, requests decodes the body and the length no longer applies.
                 expected = None if response.headers.get("Content-Encoding") else response.headers.get("Content-Length")
                 size = 0
-                with open(path, "wb") as file:
+                with open(target, "wb") as file:
                     for chunk in response.iter_content(_CHUNK_BYTES):
                         file.write(chunk)
                         size += len(chunk)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
             raise _Retryable(f"{type(error).__name__}: {error}") from None
-        if expected is not None and size != int(expected):
-            raise _Retryable(f"received {size:,} of {int(expected):,} bytes")
-        return size
+        return size, expected

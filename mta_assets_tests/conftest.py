@@ -1,13 +1,11 @@
 import os
+import uuid
 from datetime import date
 
 import pytest
 
-# Step retries (RetryPolicy) wait this long; the tests that fail on purpose should not wait minutes.
-os.environ.setdefault("MTA_RETRY_DELAY_SECONDS", "0.1")
-
-from mta_assets_tests.lib.http_mirror import HttpMirror
-from mta_assets_tests.lib.turnstile_files import week_file
+from loopback.http_mirror import HttpMirror
+from loopback.turnstile_files import week_file
 
 WEEK = date(2023, 6, 3)
 
@@ -28,7 +26,7 @@ def week_bytes() -> bytes:
 @pytest.fixture(scope="session")
 def gcs_emulator(emulator_root, tmp_path_factory):
     """The Go fake-gcs-server on loopback; STORAGE_EMULATOR_HOST points the GCS client at it."""
-    from mta_assets_tests.lib.emulators import fake_gcs_server
+    from loopback.emulators import fake_gcs_server
 
     with fake_gcs_server(emulator_root, tmp_path_factory.mktemp("gcs") / "server.log") as url:
         previous = os.environ.get("STORAGE_EMULATOR_HOST")
@@ -62,20 +60,28 @@ def emulator_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bigquery_endpoint(emulator_root, tmp_path_factory):
     """bqemulator on loopback: its API endpoint, for MTA_BQ_API_ENDPOINT."""
-    from mta_assets_tests.lib.emulators import bigquery_emulator
+    from loopback.emulators import bigquery_emulator
 
     with bigquery_emulator(emulator_root, tmp_path_factory.mktemp("bigquery") / "server.log") as url:
         yield url
 
 
-@pytest.fixture(params=["duckdb", "bigquery"])
-def warehouse(request, tmp_path):
-    """Each warehouse in turn: a DuckDB file, then a fresh dataset on bqemulator."""
-    import uuid
+def bigquery_warehouse(endpoint: str, dataset: str | None = None):
+    """A BigQuery warehouse on the emulator, through dagster-gcp's resource, in a fresh dataset."""
+    from mta_assets.warehouse import BigQueryWarehouse
+    from mta_assets.warehouse.bigquery import BigQueryEndpointResource
 
-    from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+    return BigQueryWarehouse(
+        bigquery=BigQueryEndpointResource(project="mta-test", api_endpoint=endpoint),
+        dataset=dataset or f"mta_{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(params=["duckdb", pytest.param("bigquery", marks=pytest.mark.slow)])
+def warehouse(request, tmp_path):
+    """Each warehouse in turn: a DuckDB file, then (slow: it starts the emulator) a dataset on bqemulator."""
+    from mta_assets.warehouse import DuckDBWarehouse
 
     if request.param == "duckdb":
         return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    endpoint = request.getfixturevalue("bigquery_endpoint")
-    return BigQueryWarehouse(project="mta-test", dataset=f"mta_{uuid.uuid4().hex[:8]}", api_endpoint=endpoint)
+    return bigquery_warehouse(request.getfixturevalue("bigquery_endpoint"))

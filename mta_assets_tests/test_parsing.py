@@ -3,9 +3,11 @@ from datetime import date, datetime
 
 import pytest
 
-from mta_assets.lib.turnstile_table import ARROW_SCHEMA
+import pyarrow.parquet as pq
+
+from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import NotATurnstileFile, TooManyRejectedLines, check_header, parse_turnstile_file
-from mta_assets_tests.lib.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
+from loopback.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
 
 WEEK = date(2023, 6, 3)
 BOOTH = Turnstile("A002", "R051", "02-00-00", "59 ST", "NQR456W", "BMT")
@@ -17,13 +19,21 @@ def write(tmp_path, data: bytes):
     return path
 
 
+def parse(path, week=WEEK, max_rejected_share=0.01):
+    return parse_turnstile_file(path, week, max_rejected_share, path.with_suffix(".parquet"))
+
+
+def rows(parsed) -> list[dict]:
+    return pq.read_table(parsed.path).cast(TURNSTILE.arrow_schema).to_pylist()
+
+
 @pytest.mark.parametrize("crlf", [False, True])
 def test_every_data_line_becomes_a_typed_row(tmp_path, crlf):
     data = week_file(WEEK, turnstile_count=30, crlf=crlf)
-    parsed = parse_turnstile_file(write(tmp_path, data), WEEK, max_rejected_share=0.01)
-    assert parsed.table.schema == ARROW_SCHEMA
-    assert parsed.table.num_rows == data.count(b"\n") - 1
-    assert parsed.rejected_lines == []
+    parsed = parse(write(tmp_path, data))
+    assert pq.read_schema(parsed.path).names == list(TURNSTILE.column_names)
+    assert parsed.rows == len(rows(parsed)) == data.count(b"\n") - 1
+    assert parsed.rejected_lines == ()
 
 
 def test_padding_recovered_audits_and_counters_are_normalised(tmp_path):
@@ -31,9 +41,9 @@ def test_padding_recovered_audits_and_counters_are_normalised(tmp_path):
         line(BOOTH, datetime(2023, 5, 27, 0, 0), "REGULAR", 6224816, 2107317),
         line(BOOTH, datetime(2023, 5, 27, 13, 22, 29), "RECOVR AUD", 6224850, 2107322),
     ]
-    parsed = parse_turnstile_file(write(tmp_path, "\r\n".join([HEADER, *lines]).encode()), WEEK, 0.01)
-    rows = parsed.table.to_pylist()
-    assert rows[1] == {
+    parsed = parse(write(tmp_path, "\r\n".join([HEADER, *lines]).encode()))
+    parsed_rows = rows(parsed)
+    assert parsed_rows[1] == {
         "control_area": "A002",
         "unit": "R051",
         "scp": "02-00-00",
@@ -46,15 +56,17 @@ def test_padding_recovered_audits_and_counters_are_normalised(tmp_path):
         "exits": 2107322,
         "week_ending": WEEK,
     }
-    assert rows[0]["entries"] == 6224816
+    assert parsed_rows[0]["entries"] == 6224816
+    assert parsed.preview == tuple(parsed_rows)
+    assert (parsed.first_reading, parsed.last_reading) == (datetime(2023, 5, 27, 0, 0), datetime(2023, 5, 27, 13, 22, 29))
 
 
 def test_a_line_cut_mid_file_is_kept_and_counted_not_dropped(tmp_path):
     lines = week_lines(WEEK, turnstile_count=30)
     cut = lines[-1][:52]  # the real truncated file: last line without its newline or padding
-    parsed = parse_turnstile_file(write(tmp_path, "\n".join([HEADER, *lines[:-1], cut]).encode()), WEEK, 0.01)
-    assert parsed.table.num_rows == len(lines) - 1
-    assert parsed.rejected_lines == [cut]
+    parsed = parse(write(tmp_path, "\n".join([HEADER, *lines[:-1], cut]).encode()))
+    assert parsed.rows == len(lines) - 1
+    assert parsed.rejected_lines == (cut,)
 
 
 def test_lines_with_bad_values_are_kept_and_the_rest_parsed(tmp_path):
@@ -65,31 +77,31 @@ def test_lines_with_bad_values_are_kept_and_the_rest_parsed(tmp_path):
         ",,,59 ST,NQR456W,BMT,05/27/2023,00:00:00,REGULAR,0000000001,0000000002",
     ]
     data = "\n".join([HEADER, *lines[:10], *bad, *lines[10:]]).encode()
-    parsed = parse_turnstile_file(write(tmp_path, data), WEEK, 0.01)
-    assert parsed.table.num_rows == len(lines)
+    parsed = parse(write(tmp_path, data))
+    assert parsed.rows == len(lines)
     assert [rejected.split(",")[6] for rejected in parsed.rejected_lines] == ["13/45/2023", "05/27/2023", "05/27/2023"]
 
 
 def test_blank_lines_are_counted_apart_from_rejected_ones(tmp_path):
     lines = week_lines(WEEK, turnstile_count=5)
     data = "\n".join([HEADER, *lines, " " * 130, ""]).encode()
-    parsed = parse_turnstile_file(write(tmp_path, data), WEEK, 0.01)
-    assert (parsed.table.num_rows, parsed.blank_lines, parsed.rejected_lines) == (len(lines), 1, [])
+    parsed = parse(write(tmp_path, data))
+    assert (parsed.rows, parsed.blank_lines, parsed.rejected_lines) == (len(lines), 1, ())
 
 
 def test_scrambled_lines_fail_the_week(tmp_path):
     rng = random.Random(7)
     lines = ["".join(rng.sample(text.rstrip(), len(text.rstrip()))) for text in week_lines(WEEK, turnstile_count=30)]
     with pytest.raises(TooManyRejectedLines, match=r"turnstile_230603.txt: .* could not be parsed.*MTA_MAX_REJECTED_SHARE"):
-        parse_turnstile_file(write(tmp_path, "\n".join([HEADER, *lines]).encode()), WEEK, 0.01)
+        parse(write(tmp_path, "\n".join([HEADER, *lines]).encode()))
 
 
 def test_the_allowed_share_of_bad_lines_is_configurable(tmp_path):
     lines = week_lines(WEEK, turnstile_count=2)  # about 90 lines
     data = "\n".join([HEADER, *lines, "garbage", "more garbage"]).encode()
     with pytest.raises(TooManyRejectedLines):
-        parse_turnstile_file(write(tmp_path, data), WEEK, max_rejected_share=0.01)
-    assert len(parse_turnstile_file(write(tmp_path, data), WEEK, max_rejected_share=0.05).rejected_lines) == 2
+        parse(write(tmp_path, data))
+    assert len(parse(write(tmp_path, data), max_rejected_share=0.05).rejected_lines) == 2
 
 
 @pytest.mark.parametrize(
@@ -109,4 +121,19 @@ def test_files_that_are_not_modern_turnstile_files_are_refused(head, message):
 
 def test_a_header_without_readings_is_refused(tmp_path):
     with pytest.raises(NotATurnstileFile, match="no readings"):
-        parse_turnstile_file(write(tmp_path, (HEADER + "\n").encode()), WEEK, 0.01)
+        parse(write(tmp_path, (HEADER + "\n").encode()))
+
+
+def test_a_corrupt_file_leaves_no_parquet_behind(tmp_path):
+    lines = ["garbage"] * 50
+    source = write(tmp_path, "\n".join([HEADER, *lines]).encode())
+    with pytest.raises(TooManyRejectedLines):
+        parse(source)
+    assert not source.with_suffix(".parquet").exists()
+
+
+def test_a_large_file_is_written_in_several_batches_with_the_same_rows(tmp_path):
+    data = week_file(WEEK, turnstile_count=800)  # about 40,000 lines: more than one 4 MB block
+    parsed = parse(write(tmp_path, data))
+    assert pq.ParquetFile(parsed.path).metadata.num_row_groups > 1
+    assert parsed.rows == pq.read_metadata(parsed.path).num_rows == data.count(b"\n") - 1

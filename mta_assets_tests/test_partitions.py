@@ -29,7 +29,8 @@ def test_partition_names_the_mta_file():
     [
         ("2099-01-03", "in the future"),
         ("2014-10-11", "before 2014-10-18"),
-        ("2023-06-04", "is a Sunday"),
+        ("2023-06-04", "is a Sunday: weeks are keyed by Saturdays .* the nearest week is 2023-06-03"),
+        ("2023-06-07", "is a Wednesday: weeks are keyed by Saturdays .* the nearest week is 2023-06-10"),
         ("last week", "is not a date"),
     ],
 )

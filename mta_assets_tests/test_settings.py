@@ -2,25 +2,40 @@
 
 import pytest
 from dagster import EnvVar
+from dagster_gcp import BigQueryResource, GCSResource
 
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.settings import lake_io_manager_from_env, source_from_env, warehouse_from_env
+from mta_assets.settings import asset_kinds, lake_io_manager_from_env, source_from_env, warehouse_from_env
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
 
 def test_defaults_are_the_local_lake_and_duckdb():
     lake = lake_io_manager_from_env({})
     assert (lake.url, lake.format) == ("data/lake", "parquet")
+    assert isinstance(lake.gcs, GCSResource)
     assert isinstance(warehouse_from_env({}), DuckDBWarehouse)
     assert source_from_env({}).base_url == "http://web.mta.info/developers/data/nyct/turnstile"
+    assert asset_kinds({}) == {"lake": {"local", "parquet"}, "warehouse": {"duckdb"}, "ridership": {"duckdb", "sql"}}
 
 
 def test_set_variables_are_bound_by_name():
-    lake = lake_io_manager_from_env({"MTA_LAKE_URL": "gs://bucket/lake", "MTA_LAKE_FORMAT": "csv.gz"})
-    assert lake.url == EnvVar("MTA_LAKE_URL")
-    warehouse = warehouse_from_env({"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p", "MTA_BQ_DATASET": "d"})
+    lake = lake_io_manager_from_env({"MTA_LAKE_URL": "gs://bucket/lake", "MTA_LAKE_FORMAT": "csv.gz", "MTA_GCP_PROJECT": "p"})
+    assert (lake.url, lake.format, lake.gcs.project) == (EnvVar("MTA_LAKE_URL"), EnvVar("MTA_LAKE_FORMAT"), EnvVar("MTA_GCP_PROJECT"))
+    assert source_from_env({"MTA_SOURCE_URL": "file:///srv/mta"}).base_url == EnvVar("MTA_SOURCE_URL")
+
+
+def test_bigquery_is_reached_through_dagster_gcp_with_its_settings():
+    warehouse = warehouse_from_env(
+        {"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p", "MTA_BQ_DATASET": "d", "MTA_GCP_CREDENTIALS": "e30="}
+    )
     assert isinstance(warehouse, BigQueryWarehouse)
-    assert warehouse.project == EnvVar("MTA_BQ_PROJECT")
+    assert isinstance(warehouse.bigquery, BigQueryResource)
+    assert warehouse.dataset == EnvVar("MTA_BQ_DATASET")
+    assert (warehouse.bigquery.project, warehouse.bigquery.location, warehouse.bigquery.gcp_credentials) == (
+        EnvVar("MTA_BQ_PROJECT"),
+        "US",
+        EnvVar("MTA_GCP_CREDENTIALS"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -28,14 +43,49 @@ def test_set_variables_are_bound_by_name():
     [
         ({"MTA_LAKE_FORMAT": "json"}, "MTA_LAKE_FORMAT='json'"),
         ({"MTA_LAKE_URL": "gs://"}, "MTA_LAKE_URL='gs://' is not a valid gs:// URL"),
+    ],
+)
+def test_bad_lake_settings_are_refused_with_the_setting_named(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        lake_io_manager_from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
         ({"MTA_WAREHOUSE": "bigquery"}, "needs MTA_BQ_PROJECT and MTA_BQ_DATASET"),
         ({"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p"}, "needs MTA_BQ_DATASET"),
         ({"MTA_WAREHOUSE": "snowflake"}, "MTA_WAREHOUSE='snowflake' is not a warehouse"),
-        ({"MTA_MAX_REJECTED_SHARE": "lots"}, "MTA_MAX_REJECTED_SHARE='lots'"),
     ],
 )
-def test_bad_settings_are_refused_with_the_setting_named(environ, message):
+def test_bad_warehouse_settings_are_refused_with_the_setting_named(environ, message):
     with pytest.raises(ConfigurationError, match=message):
-        lake_io_manager_from_env(environ)
         warehouse_from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MTA_MAX_REJECTED_SHARE": "lots"}, "MTA_MAX_REJECTED_SHARE='lots'"),
+        ({"MTA_MAX_REJECTED_SHARE": "1.5"}, "MTA_MAX_REJECTED_SHARE='1.5'"),
+        ({"MTA_SOURCE_URL": "127.0.0.1:8765"}, r"MTA_SOURCE_URL='127.0.0.1:8765' is not an http\(s\):// or file:// URL"),
+        ({"MTA_SOURCE_URL": "ftp://example.org/turnstile"}, "MTA_SOURCE_URL='ftp://example.org/turnstile'"),
+        ({"MTA_SOURCE_URL": "http://"}, "MTA_SOURCE_URL='http://'"),
+    ],
+)
+def test_bad_source_settings_are_refused_with_the_setting_named(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
         source_from_env(environ)
+
+
+def test_the_code_location_does_not_load_with_a_bad_setting(monkeypatch):
+    """The settings are read when the definitions load, not when a run starts."""
+    from dagster.components.core.component_tree import ComponentTreeException
+
+    from mta_assets.definitions import defs
+
+    monkeypatch.setenv("MTA_SOURCE_URL", "127.0.0.1:8765")
+    with pytest.raises(ComponentTreeException, match="resources.py") as raised:
+        defs()
+    assert isinstance(raised.value.__cause__, ConfigurationError)
+    assert "MTA_SOURCE_URL='127.0.0.1:8765'" in str(raised.value.__cause__)

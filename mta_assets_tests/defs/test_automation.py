@@ -17,17 +17,17 @@ from dagster import (
     materialize,
 )
 
-from mta_assets.alerts import AlertWebhook, turnstile_failure_alert
-from mta_assets.assets.turnstile_lake import turnstile_lake
-from mta_assets.assets.turnstile_warehouse import turnstile_warehouse
-from mta_assets.automation import CHECKS_PER_TICK, turnstile_publication_sensor, weekly_turnstile_schedule
-from mta_assets.lake import LakeIOManager
+from mta_assets.alert_webhook import AlertWebhook
+from mta_assets.defs.alerts import turnstile_failure_alert
+from mta_assets.defs.automation import CHECKS_PER_TICK, turnstile_publication_sensor, weekly_turnstile_schedule
+from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.partitions import weekly_partitions
 from mta_assets.source import MtaTurnstileSource
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.emulators import free_port
-from mta_assets_tests.lib.http_mirror import Misbehaviour
-from mta_assets_tests.lib.turnstile_files import week_file
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, lake_io_manager
+from loopback.emulators import free_port
+from loopback.http_mirror import Misbehaviour
+from loopback.turnstile_files import week_file
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -124,13 +124,13 @@ def test_the_sensor_skips_with_a_reason_when_the_source_is_down(instance):
 
 def failed_run(instance: DagsterInstance, mirror, tmp_path):
     result = materialize(
-        [turnstile_lake, turnstile_warehouse],
+        LAKE_AND_WAREHOUSE,
         partition_key="2023-06-03",
         instance=instance,
         raise_on_error=False,
         resources={
             "source": MtaTurnstileSource(base_url=mirror.url),
-            "lake_io_manager": LakeIOManager(url=str(tmp_path / "lake")),
+            "lake_io_manager": lake_io_manager(tmp_path / "lake"),
             "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
         },
     )

@@ -2,19 +2,19 @@
 
 from datetime import date, datetime, timedelta
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckSeverity
 
-from mta_assets.checks import lake_results, ridership_results, warehouse_result, WeekFindings
-from mta_assets.lake import LakeFormat, LakeWeek, LocalLakeStore
+from mta_assets.defs.checks import lake_columns, ridership_results, warehouse_result
+from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse.base import WeekLoad
-from mta_assets_tests.lib.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
-from mta_assets_tests.test_assets import NAME, WEEK, Project
+from mta_assets_tests.lib.project import Project, lake_io_manager
+from loopback.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
 
+WEEK, NAME = "2023-06-03", "turnstile_230603.txt"
 SATURDAY = date.fromisoformat(WEEK)
-
 BOOTH = turnstiles(1)[0]
 
 
@@ -43,7 +43,7 @@ def test_clean_weeks_pass_every_check(mirror, tmp_path):
 )
 def test_readings_outside_the_week(mirror, tmp_path, strays, severity):
     project = Project(mirror, tmp_path)
-    lines = week_lines(date(2023, 6, 3), turnstile_count=20)
+    lines = week_lines(SATURDAY, turnstile_count=20)
     late = [line(BOOTH, datetime(2023, 6, 9, hour), "REGULAR", 10, 10) for hour in range(strays)]  # a week too late
     mirror.files[NAME] = "\n".join([HEADER, *lines, *late]).encode()
     result = project.run(WEEK)
@@ -56,7 +56,7 @@ def test_readings_outside_the_week(mirror, tmp_path, strays, severity):
 
 def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):
     project = Project(mirror, tmp_path)
-    lines = week_lines(date(2023, 6, 3), turnstile_count=20)
+    lines = week_lines(SATURDAY, turnstile_count=20)
     mirror.files[NAME] = "\n".join([HEADER, *lines, lines[5], lines[6]]).encode()
     result = project.run(WEEK)
     passed, severity, metadata = evaluations(result)["lake_no_duplicate_readings"]
@@ -68,41 +68,37 @@ def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):
 def test_a_week_far_smaller_than_the_weeks_before_is_flagged(mirror, tmp_path):
     project = Project(mirror, tmp_path)
     assert project.run("2023-05-27").success
-    mirror.files[NAME] = week_file(date(2023, 6, 3), turnstile_count=3)
+    project.publish(WEEK, turnstile_count=3)
     result = project.run(WEEK)
     passed, severity, metadata = evaluations(result)["lake_row_count_plausible"]
     assert (passed, severity) == (False, AssetCheckSeverity.WARN)
     assert "x the median" in metadata["failing_weeks"].value["2023-06-03"]
 
 
-def stored_week(tmp_path, table: pa.Table) -> LakeWeek:
-    store = LocalLakeStore(tmp_path / "lake")
-    lake_week = LakeWeek(SATURDAY, "turnstile_230603.parquet", LakeFormat.PARQUET, store)
-    store.write(lake_week.name, LakeFormat.PARQUET.serialize(table))
-    return lake_week
-
-
-def parsed_table(tmp_path) -> pa.Table:
+def stored_week(tmp_path, drop_column: str | None = None) -> LakeWeeks:
+    """The week parsed and stored in a lake folder, optionally without one column."""
     source = tmp_path / NAME
     source.write_bytes(week_file(SATURDAY, turnstile_count=5))
-    return parse_turnstile_file(source, SATURDAY, 0.01).table
+    parsed = parse_turnstile_file(source, SATURDAY, 0.01, tmp_path / "parsed.parquet")
+    if drop_column:
+        pq.write_table(pq.read_table(parsed.path).drop_columns([drop_column]), parsed.path)
+    return LakeWeeks({WEEK: lake_io_manager(tmp_path / "lake").store(parsed).lake_week})
 
 
 def test_a_stored_week_with_other_columns_fails_the_column_check(tmp_path):
-    lake_week = stored_week(tmp_path, parsed_table(tmp_path).drop_columns(["division"]))
-    findings = {"2023-06-03": WeekFindings(rows=10, outside_week=0, duplicates=0)}
-    columns = next(result for result in lake_results(findings, {"2023-06-03": lake_week}, {}) if result.check_name == "lake_columns")
-    assert not columns.passed
-    assert columns.severity == AssetCheckSeverity.ERROR
+    result = lake_columns(stored_week(tmp_path, drop_column="division"))
+    assert (result.passed, result.severity) == (False, AssetCheckSeverity.ERROR)
+    assert "division" not in result.metadata["failing_weeks"].value[WEEK]
+    assert lake_columns(stored_week(tmp_path)).passed
 
 
 def test_a_warehouse_week_that_differs_from_the_lake_fails(tmp_path):
-    table = parsed_table(tmp_path)
-    lake_week = stored_week(tmp_path, table)
-    load = WeekLoad("mta.turnstile", table.num_rows - 1, 0, None, None)
-    result = warehouse_result({"2023-06-03": lake_week}, {"2023-06-03": load})
+    lake_weeks = stored_week(tmp_path)
+    rows = lake_weeks[WEEK].row_count()
+    result = warehouse_result(lake_weeks, {WEEK: WeekLoad("mta.turnstile", rows - 1, 0, None, None)})
     assert (result.passed, result.severity) == (False, AssetCheckSeverity.ERROR)
-    assert result.metadata["failing_weeks"].value == {"2023-06-03": f"warehouse {table.num_rows - 1:,} rows, lake {table.num_rows:,}"}
+    assert result.metadata["failing_weeks"].value == {WEEK: f"warehouse {rows - 1:,} rows, lake {rows:,}"}
+    assert warehouse_result(lake_weeks, {WEEK: WeekLoad("mta.turnstile", rows, 0, None, None)}).passed
 
 
 def test_negative_ridership_fails_and_an_odd_day_is_flagged():

@@ -2,13 +2,15 @@
 
 from datetime import date, datetime
 
+import re
+
 from dagster import DagsterInstance, materialize
 
-from mta_assets.assets.ridership import station_daily_ridership, stations, system_ridership
-from mta_assets.lake import LakeFormat, LakeWeek, LocalLakeStore
+from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.turnstile_files import HEADER, Turnstile, line
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager
+from loopback.turnstile_files import HEADER, Turnstile, line
 
 PREVIOUS, WEEK = date(2023, 5, 27), date(2023, 6, 3)
 # Two different stations with the same name: they must stay apart.
@@ -52,14 +54,13 @@ EXPECTED = {
 
 
 def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]]) -> None:
-    store = LocalLakeStore(tmp_path / "lake")
+    lake = lake_io_manager(tmp_path / "lake")
     lake_weeks = []
     for week, lines in weeks.items():
         source = tmp_path / f"turnstile_{week:%y%m%d}.txt"
         source.write_text("\r\n".join([HEADER, *lines]) + "\r\n")
-        lake_week = LakeWeek(week, f"turnstile_{week:%y%m%d}.parquet", LakeFormat.PARQUET, store)
-        store.write(lake_week.name, LakeFormat.PARQUET.serialize(parse_turnstile_file(source, week, 0.01).table))
-        lake_weeks.append(lake_week)
+        parsed = parse_turnstile_file(source, week, 0.01, tmp_path / f"turnstile_{week:%y%m%d}.parquet")
+        lake_weeks.append(lake.store(parsed).lake_week)
     warehouse.replace_weeks(lake_weeks)
 
 
@@ -70,6 +71,7 @@ def ridership(warehouse, key: str = WEEK.isoformat()):
         resources={"warehouse": warehouse},
         instance=DagsterInstance.ephemeral(),
     )
+    assert result.success
     rows = warehouse.query(
         f"SELECT station_id, service_date, entries, exits FROM {warehouse.name('station_daily_ridership')} "
         f"WHERE week_ending = DATE '{key}'"
@@ -120,3 +122,49 @@ def test_the_first_week_depends_on_the_week_before_through_a_partition_mapping()
         station_daily_ridership.partitions_def,
     ).partitions_subset
     assert sorted(upstream.get_partition_keys()) == ["2023-05-27", "2023-06-03"]
+
+
+def test_a_week_without_its_turnstile_readings_is_refused_not_stored_empty(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES})
+    result = materialize(
+        [stations, station_daily_ridership, system_ridership],
+        partition_key="2023-06-10",
+        resources={"warehouse": warehouse},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert re.search(r"Week 2023-06-10: no turnstile readings in the warehouse.*Materialize turnstile_lake", failure_message(result))
+    assert result.get_asset_materialization_events() == []
+
+
+def test_the_automation_computes_exactly_the_weeks_whose_readings_are_loaded(mirror, tmp_path):
+    """Tick after tick, as the automation sensor runs them: after two weeks run through lake and warehouse,
+    ridership is computed for those two and never for the week after them, although that week's
+    partition mapping reads the second one as its week before."""
+    from dagster import Definitions, evaluate_automation_conditions
+
+    project = Project(mirror, tmp_path)
+    ridership_assets = [stations, station_daily_ridership, system_ridership]
+    defs = Definitions(assets=[*LAKE_AND_WAREHOUSE, *ridership_assets], resources=project.resources())
+    result = evaluate_automation_conditions(defs=defs, instance=project.instance)  # the first tick records state
+    assert project.run_range("2023-05-27", "2023-06-03").success
+
+    requested: dict[str, set[str]] = {asset.key.to_user_string(): set() for asset in ridership_assets}
+    for _ in range(4):
+        result = evaluate_automation_conditions(defs=defs, instance=project.instance, cursor=result.cursor)
+        for asset in ridership_assets:
+            keys = result.get_requested_partitions(asset.key)
+            requested[asset.key.to_user_string()] |= keys
+            for key in sorted(keys):
+                run = materialize(
+                    [*LAKE_AND_WAREHOUSE, *ridership_assets],
+                    selection=[asset],
+                    partition_key=key,
+                    instance=project.instance,
+                    resources=project.resources(),
+                )
+                assert run.success
+    assert requested == {name: {"2023-05-27", "2023-06-03"} for name in requested}
+    assert result.total_requested == 0

@@ -12,12 +12,12 @@ import pytest
 
 from mta_assets.partitions import weekly_partitions
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.dagster_dev import dagster_dev, materialized_count
-from mta_assets_tests.lib.turnstile_files import week_file
+from loopback.dagster_dev import dagster_dev, materialized_count
+from loopback.turnstile_files import week_file
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 WEEKS = [date(2023, 5, 20), date(2023, 5, 27), date(2023, 6, 3)]
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -3,15 +3,14 @@
 import os
 import subprocess
 import sys
-import uuid
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from mta_assets.warehouse import BigQueryWarehouse
-from mta_assets_tests.lib.turnstile_files import week_file
+from mta_assets_tests.conftest import bigquery_warehouse
+from loopback.turnstile_files import week_file
 
 pytestmark = pytest.mark.slow
 WEEK = date(2023, 6, 3)
@@ -63,17 +62,16 @@ def test_the_cli_with_the_lake_on_gcs(mirror, served_week, tmp_path, gcs_bucket)
 
 @pytest.mark.parametrize("lake", ["local", "gcs"])
 def test_the_cli_with_the_warehouse_on_bigquery(mirror, served_week, tmp_path, bigquery_endpoint, request, lake):
-    dataset = f"mta_{uuid.uuid4().hex[:8]}"
+    warehouse = bigquery_warehouse(bigquery_endpoint)
     settings = {
         "MTA_SOURCE_URL": mirror.url,
         "MTA_WAREHOUSE": "bigquery",
         "MTA_BQ_PROJECT": "mta-test",
-        "MTA_BQ_DATASET": dataset,
+        "MTA_BQ_DATASET": warehouse.dataset,
         "MTA_BQ_API_ENDPOINT": bigquery_endpoint,
     }
     if lake == "gcs":
         settings["MTA_LAKE_URL"] = f"gs://{request.getfixturevalue('gcs_bucket')}/lake"
-    warehouse = BigQueryWarehouse(project="mta-test", dataset=dataset, api_endpoint=bigquery_endpoint)
     for _ in range(2):
         run = materialize(tmp_path, **settings)
         assert run.returncode == 0, run.stderr[-3000:]
@@ -86,21 +84,24 @@ def test_the_cli_with_the_warehouse_on_bigquery(mirror, served_week, tmp_path, b
         ({"MTA_LAKE_FORMAT": "xlsx"}, "MTA_LAKE_FORMAT='xlsx' is not a lake format"),
         ({"MTA_LAKE_URL": "gs:/bucket"}, "MTA_LAKE_URL='gs:/bucket' is not a valid gs:// URL"),
         ({"MTA_WAREHOUSE": "bigquery"}, "MTA_WAREHOUSE=bigquery needs MTA_BQ_PROJECT and MTA_BQ_DATASET"),
+        ({"MTA_SOURCE_URL": "127.0.0.1:8765"}, "MTA_SOURCE_URL='127.0.0.1:8765' is not an http(s):// or file:// URL"),
     ],
 )
 def test_bad_settings_stop_the_cli_before_anything_runs(mirror, served_week, tmp_path, settings, message):
-    run = materialize(tmp_path, MTA_SOURCE_URL=mirror.url, **settings)
+    run = materialize(tmp_path, **{"MTA_SOURCE_URL": mirror.url, **settings})
     assert run.returncode != 0
     assert message in run.stderr
     assert sum(mirror.requests.values()) == 0
     assert not (tmp_path / "data").exists()
 
 
-def test_a_future_week_is_refused_by_the_cli(mirror, tmp_path):
+@pytest.mark.parametrize("key", ["2099-01-03", "2023-06-04"])
+def test_a_future_week_or_a_sunday_is_refused_by_the_cli(mirror, tmp_path, key):
+    """Dagster itself refuses a key that is not a partition, before the project's code runs (README)."""
     dagster = Path(sys.executable).with_name("dagster")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "MTA_SOURCE_URL": mirror.url}
-    command = [str(dagster), *COMMAND[1:-1], "2099-01-03"]
+    command = [str(dagster), *COMMAND[1:-1], key]
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode != 0
-    assert "2099-01-03" in run.stderr
+    assert f"Could not find a partition with key `{key}`" in run.stderr
     assert sum(mirror.requests.values()) == 0

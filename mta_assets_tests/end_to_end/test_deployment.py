@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def test_the_dockerfile_passes_hadolint():
@@ -50,7 +50,7 @@ def test_deployment_files_point_at_a_module_that_loads(file, module_path):
     for step in module_path:
         value = value[step]
     module = importlib.import_module(value)
-    assert module.defs.resolve_asset_graph().get_all_asset_keys()
+    assert module.defs().resolve_asset_graph().get_all_asset_keys()
 
 
 def test_the_cloud_location_names_its_build_and_environment():
@@ -75,7 +75,7 @@ def install_steps(dockerfile: str) -> list[list[str]]:
 def test_the_images_install_steps_give_a_venv_where_the_location_validates(tmp_path):
     """No Docker engine here: replay the image's pip steps in a fresh venv from a copy of what it COPYs."""
     steps = install_steps((REPOSITORY / "Dockerfile").read_text())
-    assert [step[2:] for step in steps] == [["--no-cache-dir", "-r", "requirements.lock"], ["--no-cache-dir", "--no-deps", "."]]
+    assert [step[2:] for step in steps] == [["--no-cache-dir", "-r", "requirements.lock"], ["--no-cache-dir", "--no-deps", "-e", "."]]
     context = tmp_path / "image"
     context.mkdir()
     for name in ("requirements.lock", "pyproject.toml", "README.md"):
@@ -87,7 +87,7 @@ def test_the_images_install_steps_give_a_venv_where_the_location_validates(tmp_p
         subprocess.run([str(bin_dir / "python"), "-m", *step], cwd=context, check=True, capture_output=True)
     validate = subprocess.run(
         [str(bin_dir / "dagster"), "definitions", "validate", "-m", "mta_assets.definitions"],
-        cwd=tmp_path,  # not the source tree: the installed package must be what loads
+        cwd=context,  # the image's WORKDIR: a copy of what it COPYs, not this checkout
         env={key: value for key, value in os.environ.items() if not key.startswith("MTA_")},
         capture_output=True,
         text=True,

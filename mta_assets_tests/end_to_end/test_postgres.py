@@ -10,11 +10,11 @@ import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
-from mta_assets_tests.lib.postgres import postgres_server
-from mta_assets_tests.lib.turnstile_files import week_file
+from loopback.postgres import postgres_server
+from loopback.turnstile_files import week_file
 
 pytestmark = pytest.mark.slow
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

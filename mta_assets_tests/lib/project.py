@@ -13,7 +13,7 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.source import MtaTurnstileSource
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.turnstile_files import week_file
+from loopback.turnstile_files import week_file
 
 LAKE_CHECKS = [lake_columns, lake_readings_in_week, lake_no_duplicate_readings, lake_row_count_plausible]
 # What `turnstile_job` runs: the lake week, its checks, and the warehouse week.

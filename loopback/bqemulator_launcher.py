@@ -1,4 +1,4 @@
-"""Starts bqemulator offline, in the foreground: python -m mta_assets_tests.lib.bqemulator_launcher PORT ROOT.
+"""Starts bqemulator offline, in the foreground: python -m loopback.bqemulator_launcher PORT ROOT.
 
 ROOT is where gs://bucket/object resolves for load jobs; the GCS emulator's filesystem backend keeps its
 objects in the same layout, so BigQuery load jobs from the GCS lake work between the two emulators.

@@ -1,4 +1,4 @@
-"""`dagster dev` (webserver and daemon) as a user runs it, for end-to-end tests and benchmarks."""
+"""`dg dev` (webserver and daemon) as the README's quick start runs it, for end-to-end tests and benchmarks."""
 
 import os
 import signal
@@ -10,20 +10,20 @@ from pathlib import Path
 
 import requests
 
-from mta_assets_tests.lib.emulators import free_port
+from loopback.emulators import free_port
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = REPOSITORY / "dagster_home" / "dagster.yaml"
 
 
 def _reset_signals() -> None:
-    # A process started in the background inherits ignored SIGINT/SIGTERM; dagster dev must honour them.
+    # A process started in the background inherits ignored SIGINT/SIGTERM; dg dev must honour them.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop dagster dev and every process it started (its process group), by PID."""
+    """Stop dg dev and every process it started (its process group), by PID."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
@@ -40,20 +40,27 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def dagster_dev(workdir: Path, env: dict[str, str], timeout: float = 120):
-    """Run `dagster dev` in `workdir` with a fresh DAGSTER_HOME holding the project's dagster.yaml.
+    """Run `dg dev` on this project with a fresh DAGSTER_HOME holding the project's dagster.yaml.
 
-    Yields the UI's base URL once the code location has loaded.
+    The lake and the DuckDB file go under workdir/data unless `env` says otherwise; the output goes to
+    workdir/dagster-dev.log. Yields the UI's base URL once the code location has loaded.
     """
     home = workdir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(INSTANCE_CONFIG.read_text())
+    settings = {
+        "MTA_LAKE_URL": str(workdir / "data" / "lake"),
+        "MTA_DUCKDB_PATH": str(workdir / "data" / "warehouse.duckdb"),
+        **env,
+        "DAGSTER_HOME": str(home),
+    }
     port = free_port()
     log = open(workdir / "dagster-dev.log", "wb")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPOSITORY / "workspace.yaml"),
+        [str(Path(sys.executable).with_name("dg")), "dev", "--target-path", str(REPOSITORY),
          "-h", "127.0.0.1", "-p", str(port)],
         cwd=workdir,
-        env={**os.environ, **env, "DAGSTER_HOME": str(home)},
+        env={**os.environ, **settings},
         stdout=log,
         stderr=subprocess.STDOUT,
         preexec_fn=_reset_signals,
@@ -64,7 +71,7 @@ def dagster_dev(workdir: Path, env: dict[str, str], timeout: float = 120):
         deadline = time.monotonic() + timeout
         while not _location_loaded(url):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dagster dev did not come up; see {workdir / 'dagster-dev.log'}")
+                raise RuntimeError(f"dg dev did not come up; see {workdir / 'dagster-dev.log'}")
             time.sleep(0.5)
         yield url
     finally:
@@ -129,6 +136,25 @@ def materialized_count(url: str, asset_name: str) -> int:
         {"key": {"path": [asset_name]}},
     )
     return data["assetNodeOrError"]["partitionStats"]["numMaterialized"]
+
+
+def materialized_partitions(url: str, asset_name: str) -> set[str]:
+    """The partitions of a weekly asset that Dagster shows as materialized."""
+    data = graphql(
+        url,
+        "query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode { "
+        "partitionKeysByDimension { partitionKeys } "
+        "assetPartitionStatuses { ... on TimePartitionStatuses { ranges { startKey endKey status } } } } } }",
+        {"key": {"path": [asset_name]}},
+    )
+    node = data["assetNodeOrError"]
+    keys = node["partitionKeysByDimension"][0]["partitionKeys"]
+    materialized = set()
+    for status_range in node["assetPartitionStatuses"]["ranges"]:
+        if status_range["status"] == "MATERIALIZED":
+            first, last = keys.index(status_range["startKey"]), keys.index(status_range["endKey"])
+            materialized.update(keys[first : last + 1])
+    return materialized
 
 
 def backfill_run_span(url: str, backfill_id: str) -> tuple[int, float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-_REPOSITORY = Path(__file__).resolve().parents[2]
+_REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -65,7 +65,7 @@ def bigquery_emulator(gcs_root: Path, log_path: Path):
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mta_assets_tests.lib.bqemulator_launcher", str(port), str(gcs_root)],
+            [sys.executable, "-m", "loopback.bqemulator_launcher", str(port), str(gcs_root)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=_REPOSITORY,

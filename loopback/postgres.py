@@ -8,7 +8,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from mta_assets_tests.lib.emulators import free_port
+from loopback.emulators import free_port
 
 
 def _as_postgres(command: list[str]) -> list[str]:

@@ -1,0 +1,448 @@
+"""Benchmark: memory and speed of a week, measured the way a real run meets them.
+
+Real-size generated weeks (about 250,000 lines, 33 MB each) are served by a separate `python -m
+http.server` process on loopback. Every measurement runs in a fresh child process of this Python, with
+MTA_SOURCE_URL, MTA_LAKE_URL, MTA_DUCKDB_PATH and DAGSTER_HOME (the project's dagster.yaml, SQLite
+storage) pointing at the loopback server and a temporary folder, as a run worker is set up:
+
+* memory: the child loads the code location (`mta_assets.definitions.defs`), resolves `turnstile_job`
+  (the lake week, its checks and the warehouse week) and the instance, and records its resident memory
+  (RSS) as the baseline. It then runs the job once, for one week or for 26 consecutive weeks in one run
+  (the partition range tags a backfill sets), sampling RSS from /proc/self/statm every 2 ms on a thread.
+  Growth is the peak minus the baseline. The children share the lake, the warehouse and the instance, in
+  this order: one week into an empty warehouse, 26 weeks in one run, one more week into the 27 weeks.
+* time: one child runs, interleaved, N weeks through `turnstile_job` and the same N weeks through the
+  near-floor script, after one warm-up week of each: stream the file to disk, read it with pyarrow CSV
+  (typed as the turnstile table), write parquet, replace the week in DuckDB (DELETE + INSERT from the
+  parquet in one transaction). Medians, and their ratio.
+
+It reports against the targets and never fails on them.
+
+    python -m benchmarks.week [--turnstiles 5000] [--time-weeks 5] [--range-weeks 26]
+"""
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+INSTANCE_CONFIG = REPOSITORY / "dagster_home" / "dagster.yaml"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+# Weeks: memory uses FIRST_WEEK, then the range that follows it, then the week after; time uses weeks of
+# its own in another lake and warehouse (the floor has its own too).
+FIRST_WEEK = date(2022, 12, 3)
+TIME_WEEKS_START = date(2023, 7, 1)
+
+MAX_GROWTH_MB = 100
+MAX_RATIO = 1.3
+SAMPLE_SECONDS = 0.002
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+class RssSampler:
+    """Resident memory sampled every 2 ms on a thread, with the time of each sample."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.samples.append((time.time(), rss_bytes()))
+            time.sleep(SAMPLE_SECONDS)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self.samples.append((time.time(), rss_bytes()))
+
+    @property
+    def peak(self) -> int:
+        return max(rss for _, rss in self.samples)
+
+    def peak_between(self, start: float, end: float) -> int | None:
+        inside = [rss for at, rss in self.samples if start <= at <= end]
+        return max(inside) if inside else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# In the children
+
+
+def _step_windows(instance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each step's start and end (epoch seconds), from the run's event log."""
+    windows: dict[str, list[float]] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            windows[event.step_key] = [record.timestamp, record.timestamp]
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in windows:
+            windows[event.step_key][1] = record.timestamp
+    return {key: (start, end) for key, (start, end) in windows.items()}
+
+
+def _load_definitions():
+    """What a run worker has before the run: the code location's definitions, the job and the instance."""
+    from dagster import DagsterInstance
+
+    from mta_assets.definitions import defs
+
+    job = defs().resolve_job_def("turnstile_job")
+    return job, DagsterInstance.get()
+
+
+def _run_job(job, instance, weeks: list[date]):
+    if len(weeks) == 1:
+        return job.execute_in_process(partition_key=weeks[0].isoformat(), instance=instance, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        tags={RANGE_START: weeks[0].isoformat(), RANGE_END: weeks[-1].isoformat()},
+    )
+
+
+def _warehouse_rows(weeks: list[date]) -> int:
+    import duckdb
+
+    with duckdb.connect(os.environ["MTA_DUCKDB_PATH"], read_only=True) as connection:
+        return connection.execute(
+            f"SELECT count(*) FROM mta.turnstile WHERE week_ending IN ({', '.join('?' * len(weeks))})", weeks
+        ).fetchone()[0]
+
+
+def child_memory(weeks: list[date]) -> dict:
+    started = time.perf_counter()
+    job, instance = _load_definitions()
+    load_seconds = time.perf_counter() - started
+    gc.collect()
+    baseline = rss_bytes()
+    with RssSampler() as sampler:
+        started = time.perf_counter()
+        result = _run_job(job, instance, weeks)
+        seconds = time.perf_counter() - started
+    gc.collect()
+    after = rss_bytes()
+    import pyarrow as pa
+
+    steps = {
+        key: (sampler.peak_between(start, end) or baseline) - baseline
+        for key, (start, end) in _step_windows(instance, result.run_id).items()
+    }
+    return {
+        "weeks": len(weeks),
+        "success": result.success,
+        "rows": _warehouse_rows(weeks),
+        "load_seconds": load_seconds,
+        "run_seconds": seconds,
+        "baseline_mb": baseline / 1e6,
+        "peak_mb": sampler.peak / 1e6,
+        "growth_mb": (sampler.peak - baseline) / 1e6,
+        "after_mb": after / 1e6,
+        "step_growth_mb": {key: value / 1e6 for key, value in steps.items()},
+        "arrow_pool": pa.default_memory_pool().backend_name,
+        "arrow_pool_peak_mb": pa.default_memory_pool().max_memory() / 1e6,
+        "arrow_allocated_after_mb": pa.total_allocated_bytes() / 1e6,
+    }
+
+
+def floor_week(url: str, week: date, folder: Path, duckdb_path: str) -> int:
+    """The near-floor script: download, pyarrow CSV (typed), parquet, DELETE + INSERT in DuckDB."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+    import requests
+
+    from mta_assets.lib.tables import TURNSTILE
+
+    text = pa.string()
+    download = folder / f"turnstile_{week:%y%m%d}.txt"
+    with requests.get(f"{url}/{download.name}", stream=True, timeout=60) as response:
+        response.raise_for_status()
+        with open(download, "wb") as file:
+            for chunk in response.iter_content(1 << 20):
+                file.write(chunk)
+    names = ["CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS"]
+    raw = pv.read_csv(
+        download,
+        read_options=pv.ReadOptions(column_names=names, skip_rows=1),
+        convert_options=pv.ConvertOptions(
+            column_types={**{name: text for name in names}, "TIME": pa.time32("s"), "ENTRIES": pa.int64(), "EXITS": pa.int64()}
+        ),
+    )
+    trimmed = {name: pc.ascii_trim_whitespace(raw[name]) for name in ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")}
+    day = pc.strptime(trimmed["DATE"], format="%m/%d/%Y", unit="s")
+    seconds = pc.cast(pc.cast(raw["TIME"], pa.int32()), pa.int64())
+    table = pa.table(
+        {
+            "control_area": trimmed["CA"],
+            "unit": trimmed["UNIT"],
+            "scp": trimmed["SCP"],
+            "station": trimmed["STATION"],
+            "line_name": trimmed["LINENAME"],
+            "division": trimmed["DIVISION"],
+            "reading_at": pc.add(day, pc.cast(seconds, pa.duration("s"))),
+            "description": trimmed["DESC"],
+            "entries": raw["ENTRIES"],
+            "exits": raw["EXITS"],
+            "week_ending": pa.repeat(pa.scalar(week, pa.date32()), raw.num_rows),
+        },
+        schema=TURNSTILE.arrow_schema,
+    )
+    parquet = folder / f"turnstile_{week:%y%m%d}.parquet"
+    pq.write_table(table, parquet, compression="snappy")
+    download.unlink()
+    with duckdb.connect(duckdb_path) as connection:
+        columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in TURNSTILE.columns)
+        connection.execute(f"CREATE TABLE IF NOT EXISTS turnstile ({columns})")
+        connection.begin()
+        connection.execute("DELETE FROM turnstile WHERE week_ending = ?", [week])
+        connection.execute("INSERT INTO turnstile BY NAME SELECT * FROM read_parquet(?)", [str(parquet)])
+        rows = connection.execute("SELECT count(*) FROM turnstile WHERE week_ending = ?", [week]).fetchone()[0]
+        connection.commit()
+    return rows
+
+
+def child_time(weeks: list[date], floor_folder: str) -> dict:
+    job, instance = _load_definitions()
+    url = os.environ["MTA_SOURCE_URL"]
+    folder = Path(floor_folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    duckdb_path = str(folder / "floor.duckdb")
+    runs: dict[str, list[float]] = {"mta_assets": [], "floor": []}
+    steps: dict[str, list[float]] = {}
+    for number, week in enumerate(weeks):  # the first week of each is the warm-up
+        started = time.perf_counter()
+        result = _run_job(job, instance, [week])
+        assets_seconds = time.perf_counter() - started
+        if not result.success:
+            raise RuntimeError(f"turnstile_job failed for {week}")
+        assets_rows = _warehouse_rows([week])
+        started = time.perf_counter()
+        floor_rows = floor_week(url, week, folder, duckdb_path)
+        floor_seconds = time.perf_counter() - started
+        if assets_rows != floor_rows:
+            raise RuntimeError(f"{week}: mta_assets loaded {assets_rows} rows, the floor {floor_rows}")
+        if number:
+            runs["mta_assets"].append(assets_seconds)
+            runs["floor"].append(floor_seconds)
+            for key, (start, end) in _step_windows(instance, result.run_id).items():
+                steps.setdefault(key, []).append(end - start)
+    return {
+        "rows": floor_rows,
+        "runs": runs,
+        "step_seconds": {key: statistics.median(values) for key, values in steps.items()},
+    }
+
+
+def child_main(request: dict) -> None:
+    weeks = [date.fromisoformat(key) for key in request["weeks"]]
+    result = child_memory(weeks) if request["kind"] == "memory" else child_time(weeks, request["floor_folder"])
+    print("RESULT " + json.dumps(result))
+
+
+# ---------------------------------------------------------------------------------------------------
+# In the parent
+
+
+def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
+    """Real-size files for `weeks`: one generated week with its dates moved to each week. Returns lines per file."""
+    from loopback.turnstile_files import week_file
+
+    template_week = weeks[-1]
+    template = week_file(template_week, turnstiles, crlf=True)
+    for week in weeks:
+        data = template
+        for day in range(7, 0, -1):
+            old, new = template_week - timedelta(days=day), week - timedelta(days=day)
+            data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
+        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(data)
+    return template.count(b"\n") - 1
+
+
+@contextmanager
+def serving(folder: Path):
+    """`folder` served by a separate HTTP server process on loopback, as a mirror would be."""
+    import requests
+
+    from loopback.emulators import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                requests.head(url, timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run_child(request: dict, env: dict[str, str]) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.week", "--child", json.dumps(request)],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
+    if completed.returncode or not lines:
+        raise RuntimeError(f"benchmark child {request['kind']} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-5000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def child_env(folder: Path, url: str) -> dict[str, str]:
+    home = folder / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MTA_")}
+    env.update(
+        MTA_SOURCE_URL=url,
+        MTA_LAKE_URL=str(folder / "lake"),
+        MTA_DUCKDB_PATH=str(folder / "warehouse.duckdb"),
+        DAGSTER_HOME=str(home),
+    )
+    return env
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def print_report(results: dict) -> None:
+    memory, timing = results["memory"], results["time"]
+    print(f"week: {results['mb_per_week']:.1f} MB, {results['lines_per_week']:,} lines; {results['machine']}")
+    print()
+    print("MEMORY: fresh process, definitions loaded (baseline), then one run of turnstile_job")
+    print(f"{'run':38} {'load s':>6} {'run s':>6} {'baseline MB':>11} {'peak MB':>8} {'growth MB':>9} {'after MB':>8}  target")
+    for run in memory:
+        print(
+            f"{run['label']:38} {run['load_seconds']:6.1f} {run['run_seconds']:6.1f} {run['baseline_mb']:11.0f} "
+            f"{run['peak_mb']:8.0f} {run['growth_mb']:9.0f} {run['after_mb']:8.0f}  <= {MAX_GROWTH_MB} MB "
+            f"{verdict(run['growth_mb'] <= MAX_GROWTH_MB)}"
+        )
+    print("  growth at the peak of each step (MB above the baseline):")
+    for run in memory:
+        steps = ", ".join(f"{key.removeprefix('turnstile_lake_')} {value:.0f}" for key, value in run["step_growth_mb"].items())
+        print(f"    {run['label']}: {steps}")
+        print(
+            f"    {'':{len(run['label'])}}  arrow pool ({run['arrow_pool']}) peak {run['arrow_pool_peak_mb']:.0f} MB, "
+            f"{run['arrow_allocated_after_mb']:.0f} MB still allocated after the run"
+        )
+    print()
+    print(f"TIME: one process, {len(timing['runs']['floor'])} weeks interleaved after a warm-up of each")
+    print(f"{'way':38} {'median s':>8}  {'each week (s)'}")
+    for name, label in (("mta_assets", "mta_assets: turnstile_job (1 week)"), ("floor", "near-floor script")):
+        each = timing["runs"][name]
+        print(f"{label:38} {statistics.median(each):8.2f}  {', '.join(f'{s:.2f}' for s in each)}")
+    steps = ", ".join(f"{key.removeprefix('turnstile_lake_')} {value:.2f}" for key, value in timing["step_seconds"].items())
+    print(f"  mta_assets steps (median s): {steps}")
+    print(f"  ratio mta_assets / floor: {results['ratio']:.2f}x  (target <= {MAX_RATIO}x) {verdict(results['ratio'] <= MAX_RATIO)}")
+    print()
+    print("TARGETS")
+    for name, value, target, ok in targets(results):
+        print(f"  {name:48} {value:>10}  {target:>10}  {verdict(ok)}")
+
+
+def targets(results: dict) -> list[tuple[str, str, str, bool]]:
+    rows = [
+        (f"memory growth, {run['label']}", f"{run['growth_mb']:.0f} MB", f"<= {MAX_GROWTH_MB} MB", run["growth_mb"] <= MAX_GROWTH_MB)
+        for run in results["memory"]
+    ]
+    rows.append(("time, mta_assets / near-floor", f"{results['ratio']:.2f}x", f"<= {MAX_RATIO}x", results["ratio"] <= MAX_RATIO))
+    return rows
+
+
+def machine() -> str:
+    import platform
+
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    return f"{os.cpu_count()} cores, {memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines, 33 MB a week")
+    parser.add_argument("--time-weeks", type=int, default=5, help="weeks each way, after one warm-up week each")
+    parser.add_argument("--range-weeks", type=int, default=26, help="weeks of the multi-week run")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if arguments.child:
+        child_main(json.loads(arguments.child))
+        return {}
+
+    range_weeks = [FIRST_WEEK + timedelta(weeks=1 + offset) for offset in range(arguments.range_weeks)]
+    after_range = range_weeks[-1] + timedelta(weeks=1)
+    time_weeks = [TIME_WEEKS_START + timedelta(weeks=offset) for offset in range(1 + arguments.time_weeks)]
+    with tempfile.TemporaryDirectory(prefix="mta-week-bench-") as directory:
+        folder = Path(directory)
+        mirror = folder / "mirror"
+        mirror.mkdir()
+        lines = write_weeks(mirror, [FIRST_WEEK, *range_weeks, after_range, *time_weeks], arguments.turnstiles)
+        size = (mirror / f"turnstile_{FIRST_WEEK:%y%m%d}.txt").stat().st_size
+        with serving(mirror) as url:
+            memory_env = child_env(folder / "memory", url)
+            memory = []
+            for label, weeks in (
+                ("1 week, empty warehouse", [FIRST_WEEK]),
+                (f"{len(range_weeks)} weeks in one run", range_weeks),
+                (f"1 week, warehouse of {len(range_weeks) + 1} weeks", [after_range]),
+            ):
+                run = run_child({"kind": "memory", "weeks": [week.isoformat() for week in weeks]}, memory_env)
+                if not run["success"] or run["rows"] != lines * len(weeks):
+                    raise RuntimeError(f"{label}: run success {run['success']}, {run['rows']} rows for {len(weeks)} weeks")
+                memory.append({"label": label, **run})
+            timing = run_child(
+                {"kind": "time", "weeks": [week.isoformat() for week in time_weeks], "floor_folder": str(folder / "floor")},
+                child_env(folder / "time", url),
+            )
+    ratio = statistics.median(timing["runs"]["mta_assets"]) / statistics.median(timing["runs"]["floor"])
+    results = {
+        "date": datetime.now().astimezone().isoformat(timespec="minutes"),
+        "machine": machine(),
+        "lines_per_week": lines,
+        "mb_per_week": size / 1e6,
+        "memory": memory,
+        "time": timing,
+        "ratio": ratio,
+    }
+    print_report(results)
+    return results
+
+
+if __name__ == "__main__":
+    main()

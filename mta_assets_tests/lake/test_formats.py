@@ -1,0 +1,39 @@
+import gzip
+
+import pyarrow.parquet as pq
+import pytest
+
+from mta_assets.lake.formats import LakeFormat
+from mta_assets.lib.errors import ConfigurationError
+from mta_assets.lib.tables import TURNSTILE
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_both_formats_read_back_to_the_parsed_table(parsed_week, tmp_path, lake_format):
+    stored = lake_format.from_parquet(parsed_week.path, tmp_path)
+    expected = pq.read_table(parsed_week.path).cast(TURNSTILE.arrow_schema)
+    assert lake_format.read_table(stored).equals(expected)
+    assert lake_format.row_count(stored) == parsed_week.rows
+    assert lake_format.column_names(stored) == list(TURNSTILE.column_names)
+
+
+def test_parquet_is_stored_as_parsed_and_csv_gz_is_written_beside_it(parsed_week, tmp_path):
+    assert LakeFormat.PARQUET.from_parquet(parsed_week.path, tmp_path) == parsed_week.path
+    csv = LakeFormat.CSV_GZ.from_parquet(parsed_week.path, tmp_path)
+    assert csv.name == "turnstile_230603.csv.gz"
+    with gzip.open(csv, "rt") as text:
+        assert text.readline().strip() == ",".join(f'"{name}"' for name in TURNSTILE.column_names)
+        assert text.readline().count(",") == len(TURNSTILE.columns) - 1
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_a_subset_of_columns_is_read_typed(parsed_week, tmp_path, lake_format):
+    stored = lake_format.from_parquet(parsed_week.path, tmp_path)
+    table = lake_format.read_table(stored, ["reading_at", "unit"])
+    assert table.schema.names == ["reading_at", "unit"]
+    assert table.schema.field("reading_at").type == TURNSTILE.arrow_schema.field("reading_at").type
+
+
+def test_an_unknown_lake_format_names_the_setting():
+    with pytest.raises(ConfigurationError, match=r"MTA_LAKE_FORMAT='json' is not a lake format; use 'parquet'"):
+        LakeFormat.from_setting("json")
