@@ -26,7 +26,7 @@ from dagster import (
 
 from mta_assets.defs.checks import RIDERSHIP_CHECKS, ridership_results
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
-from mta_assets.lib.asset_defaults import weekly_asset
+from mta_assets.asset_defaults import weekly_asset
 from mta_assets.lib.tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, TURNSTILE, Table
 from mta_assets.partitions import week_of
 from mta_assets.warehouse import Warehouse

@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from mta_assets.lake.io_manager import LakeIOManager
-from mta_assets.lib.asset_defaults import OWNER, weekly_asset
+from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.lib.metadata import dates_covered, preview
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import NotATurnstileFile, ParsedWeek, TooManyRejectedLines, parse_turnstile_file

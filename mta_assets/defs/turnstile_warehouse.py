@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, AutomationCondition, MaterializeResul
 
 from mta_assets.defs.checks import WAREHOUSE_CHECKS, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
-from mta_assets.lib.asset_defaults import weekly_asset
+from mta_assets.asset_defaults import weekly_asset
 from mta_assets.lib.metadata import dates_covered
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.warehouse import Warehouse
