@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -48,11 +48,6 @@ MAX_GROWTH_MB = 100
 MAX_RATIO = 1.3
 SAMPLE_SECONDS = 0.002
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * _PAGE
 
 
 def rss_and_anon_bytes() -> tuple[int, int]:
@@ -181,8 +176,17 @@ def child_memory(weeks: list[date]) -> dict:
     }
 
 
-def floor_week(url: str, week: date, folder: Path, duckdb_path: str) -> int:
-    """The near-floor script: download, pyarrow CSV (typed), parquet, DELETE + INSERT in DuckDB."""
+_RAW_NAMES = ["CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS"]
+_TEXT = ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")
+
+
+def floor_week(url: str, week: date, folder: Path, duckdb_path: str, tuned: bool = False) -> int:
+    """The near-floor script: download, pyarrow CSV (typed), parquet, DELETE + INSERT in DuckDB.
+
+    The same typed rows as the lake's, in one multi-threaded read, with no checks and no Dagster. `tuned`
+    uses the package's settings: dictionaries on text columns only, DuckDB row groups of 32,768 rows,
+    insertion order not preserved.
+    """
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -192,34 +196,32 @@ def floor_week(url: str, week: date, folder: Path, duckdb_path: str) -> int:
 
     from mta_assets.lib.tables import TURNSTILE
 
-    text = pa.string()
     download = folder / f"turnstile_{week:%y%m%d}.txt"
     with requests.get(f"{url}/{download.name}", stream=True, timeout=60) as response:
         response.raise_for_status()
         with open(download, "wb") as file:
             for chunk in response.iter_content(1 << 20):
                 file.write(chunk)
-    names = ["CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS"]
+    types = {name: pa.string() for name in _RAW_NAMES}
+    types.update(TIME=pa.time32("s"), ENTRIES=pa.int64(), EXITS=pa.int64())
     raw = pv.read_csv(
         download,
-        read_options=pv.ReadOptions(column_names=names, skip_rows=1),
-        convert_options=pv.ConvertOptions(
-            column_types={**{name: text for name in names}, "TIME": pa.time32("s"), "ENTRIES": pa.int64(), "EXITS": pa.int64()}
-        ),
+        read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1),
+        convert_options=pv.ConvertOptions(column_types=types),
     )
-    trimmed = {name: pc.ascii_trim_whitespace(raw[name]) for name in ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")}
-    day = pc.strptime(trimmed["DATE"], format="%m/%d/%Y", unit="s")
+    text = {name: pc.ascii_trim_whitespace(raw[name]) for name in _TEXT}
+    day = pc.strptime(text["DATE"], format="%m/%d/%Y", unit="s")
     seconds = pc.cast(pc.cast(raw["TIME"], pa.int32()), pa.int64())
     table = pa.table(
         {
-            "control_area": trimmed["CA"],
-            "unit": trimmed["UNIT"],
-            "scp": trimmed["SCP"],
-            "station": trimmed["STATION"],
-            "line_name": trimmed["LINENAME"],
-            "division": trimmed["DIVISION"],
+            "control_area": text["CA"],
+            "unit": text["UNIT"],
+            "scp": text["SCP"],
+            "station": text["STATION"],
+            "line_name": text["LINENAME"],
+            "division": text["DIVISION"],
             "reading_at": pc.add(day, pc.cast(seconds, pa.duration("s"))),
-            "description": trimmed["DESC"],
+            "description": text["DESC"],
             "entries": raw["ENTRIES"],
             "exits": raw["EXITS"],
             "week_ending": pa.repeat(pa.scalar(week, pa.date32()), raw.num_rows),
@@ -227,9 +229,17 @@ def floor_week(url: str, week: date, folder: Path, duckdb_path: str) -> int:
         schema=TURNSTILE.arrow_schema,
     )
     parquet = folder / f"turnstile_{week:%y%m%d}.parquet"
-    pq.write_table(table, parquet, compression="snappy")
+    dictionaries = [field.name for field in table.schema if field.type in (pa.string(), pa.date32())] if tuned else True
+    pq.write_table(table, parquet, compression="snappy", use_dictionary=dictionaries)
     download.unlink()
-    with duckdb.connect(duckdb_path) as connection:
+    if tuned:
+        connection = duckdb.connect()
+        connection.execute("ATTACH ? AS floor (ROW_GROUP_SIZE 32768)", [duckdb_path])
+        connection.execute("USE floor")
+        connection.execute("SET preserve_insertion_order = false")
+    else:
+        connection = duckdb.connect(duckdb_path)
+    with connection:
         columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in TURNSTILE.columns)
         connection.execute(f"CREATE TABLE IF NOT EXISTS turnstile ({columns})")
         connection.begin()
@@ -237,44 +247,74 @@ def floor_week(url: str, week: date, folder: Path, duckdb_path: str) -> int:
         connection.execute("INSERT INTO turnstile BY NAME SELECT * FROM read_parquet(?)", [str(parquet)])
         rows = connection.execute("SELECT count(*) FROM turnstile WHERE week_ending = ?", [week]).fetchone()[0]
         connection.commit()
+    parquet.unlink()
     return rows
 
 
-def child_time(weeks: list[date], floor_folder: str) -> dict:
+# The ways timed, in the order they run for each week.
+MTA_ASSETS = "mta_assets"
+MTA_ASSETS_IN_MEMORY = "mta_assets, in-memory instance"
+FLOOR = "near-floor"
+FLOOR_TUNED = "near-floor, package's settings"
+
+
+def child_time(weeks: list[date], other_weeks: list[date], floor_folder: str) -> dict:
+    """Each way once per week, interleaved; the first week of each way is the warm-up and is not kept.
+
+    mta_assets runs `turnstile_job` on the instance of DAGSTER_HOME (the project's dagster.yaml: SQLite
+    storage, as `dagster dev` runs it) for `weeks`, and on an in-memory instance for `other_weeks` (other
+    weeks of the same warehouse, so neither replaces the other's rows); the floors load `weeks` into
+    DuckDB files of their own.
+    """
+    from dagster import DagsterInstance
+
     job, instance = _load_definitions()
+    in_memory = DagsterInstance.ephemeral()
     url = os.environ["MTA_SOURCE_URL"]
     folder = Path(floor_folder)
     folder.mkdir(parents=True, exist_ok=True)
-    duckdb_path = str(folder / "floor.duckdb")
-    runs: dict[str, list[float]] = {"mta_assets": [], "floor": []}
+    runs: dict[str, list[float]] = {MTA_ASSETS: [], MTA_ASSETS_IN_MEMORY: [], FLOOR: [], FLOOR_TUNED: []}
     steps: dict[str, list[float]] = {}
-    for number, week in enumerate(weeks):  # the first week of each is the warm-up
+    outside_steps: list[float] = []
+
+    def timed(way: str, work, keep: bool):
         started = time.perf_counter()
-        result = _run_job(job, instance, [week])
-        assets_seconds = time.perf_counter() - started
-        if not result.success:
-            raise RuntimeError(f"turnstile_job failed for {week}")
-        assets_rows = _warehouse_rows([week])
-        started = time.perf_counter()
-        floor_rows = floor_week(url, week, folder, duckdb_path)
-        floor_seconds = time.perf_counter() - started
-        if assets_rows != floor_rows:
-            raise RuntimeError(f"{week}: mta_assets loaded {assets_rows} rows, the floor {floor_rows}")
-        if number:
-            runs["mta_assets"].append(assets_seconds)
-            runs["floor"].append(floor_seconds)
-            for key, (start, end) in _step_windows(instance, result.run_id).items():
+        result = work()
+        if keep:
+            runs[way].append(time.perf_counter() - started)
+        return result
+
+    for number, (week, other_week) in enumerate(zip(weeks, other_weeks)):
+        keep = number > 0
+        result = timed(MTA_ASSETS, lambda: _run_job(job, instance, [week]), keep)
+        other = timed(MTA_ASSETS_IN_MEMORY, lambda: _run_job(job, in_memory, [other_week]), keep)
+        if not (result.success and other.success):
+            raise RuntimeError(f"turnstile_job failed for {week} or {other_week}")
+        rows = _warehouse_rows([week])
+        floor_rows = timed(FLOOR, lambda: floor_week(url, week, folder, str(folder / "floor.duckdb")), keep)
+        tuned_rows = timed(FLOOR_TUNED, lambda: floor_week(url, week, folder, str(folder / "tuned.duckdb"), tuned=True), keep)
+        if not rows == floor_rows == tuned_rows == _warehouse_rows([other_week]):
+            raise RuntimeError(f"{week}: mta_assets loaded {rows} rows, the floors {floor_rows} and {tuned_rows}")
+        if keep:
+            windows = _step_windows(instance, result.run_id)
+            for key, (start, end) in windows.items():
                 steps.setdefault(key, []).append(end - start)
+            outside_steps.append(runs[MTA_ASSETS][-1] - sum(end - start for start, end in windows.values()))
     return {
-        "rows": floor_rows,
+        "rows": rows,
         "runs": runs,
         "step_seconds": {key: statistics.median(values) for key, values in steps.items()},
+        "outside_steps_seconds": statistics.median(outside_steps),
     }
 
 
 def child_main(request: dict) -> None:
     weeks = [date.fromisoformat(key) for key in request["weeks"]]
-    result = child_memory(weeks) if request["kind"] == "memory" else child_time(weeks, request["floor_folder"])
+    if request["kind"] == "memory":
+        result = child_memory(weeks)
+    else:
+        other_weeks = [date.fromisoformat(key) for key in request["other_weeks"]]
+        result = child_time(weeks, other_weeks, request["floor_folder"])
     print("RESULT " + json.dumps(result))
 
 
@@ -356,43 +396,50 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def short(step: str) -> str:
+    return step.removeprefix("turnstile_lake_")
+
+
 def print_report(results: dict) -> None:
     memory, timing = results["memory"], results["time"]
     print(f"week: {results['mb_per_week']:.1f} MB, {results['lines_per_week']:,} lines; {results['machine']}")
     print()
-    print("MEMORY: fresh process, definitions loaded (baseline), then one run of turnstile_job")
+    print("MEMORY: a fresh process per run; baseline once the definitions are loaded, then one run of turnstile_job")
     print(
-        f"{'run':38} {'load s':>6} {'run s':>6} {'baseline MB':>11} {'peak MB':>8} {'growth MB':>9} "
+        f"{'run':34} {'load s':>6} {'run s':>6} {'baseline MB':>11} {'peak MB':>8} {'growth MB':>9} "
         f"{'anon MB':>7} {'after MB':>8}  target"
     )
     for run in memory:
         print(
-            f"{run['label']:38} {run['load_seconds']:6.1f} {run['run_seconds']:6.1f} {run['baseline_mb']:11.0f} "
+            f"{run['label']:34} {run['load_seconds']:6.1f} {run['run_seconds']:6.1f} {run['baseline_mb']:11.0f} "
             f"{run['peak_mb']:8.0f} {run['growth_mb']:9.0f} {run['anon_growth_mb']:7.0f} {run['after_mb']:8.0f}  "
             f"<= {MAX_GROWTH_MB} MB {verdict(run['growth_mb'] <= MAX_GROWTH_MB)}"
         )
-    print("  growth: peak RSS minus baseline; anon: the same for anonymous memory only (no shared-library pages);")
-    print("  after: RSS once the run has ended. How far RSS rose within each step (MB):")
+    print("  growth: peak RSS minus baseline. anon: the same for anonymous memory only, without the pages of")
+    print("  shared libraries (Arrow, DuckDB) first touched by the run. after: RSS once the run has ended.")
+    print("  How far RSS rose within each step, MB (what is not given back stays under the next steps):")
     for run in memory:
-        steps = ", ".join(f"{key.removeprefix('turnstile_lake_')} {value:.0f}" for key, value in run["step_rise_mb"].items())
-        print(f"    {run['label']}: {steps}")
+        print(f"    {run['label']}: " + ", ".join(f"{short(key)} {value:.0f}" for key, value in run["step_rise_mb"].items()))
         print(
-            f"    {'':{len(run['label'])}}  arrow pool ({run['arrow_pool']}) peak {run['arrow_pool_peak_mb']:.0f} MB, "
+            f"    {'':{len(run['label'])}}  Arrow pool ({run['arrow_pool']}): peak {run['arrow_pool_peak_mb']:.0f} MB, "
             f"{run['arrow_allocated_after_mb']:.0f} MB still allocated after the run"
         )
     print()
-    print(f"TIME: one process, {len(timing['runs']['floor'])} weeks interleaved after a warm-up of each")
-    print(f"{'way':38} {'median s':>8}  {'each week (s)'}")
-    for name, label in (("mta_assets", "mta_assets: turnstile_job (1 week)"), ("floor", "near-floor script")):
-        each = timing["runs"][name]
-        print(f"{label:38} {statistics.median(each):8.2f}  {', '.join(f'{s:.2f}' for s in each)}")
-    steps = ", ".join(f"{key.removeprefix('turnstile_lake_')} {value:.2f}" for key, value in timing["step_seconds"].items())
-    print(f"  mta_assets steps (median s): {steps}")
-    print(f"  ratio mta_assets / floor: {results['ratio']:.2f}x  (target <= {MAX_RATIO}x) {verdict(results['ratio'] <= MAX_RATIO)}")
+    runs = timing["runs"]
+    print(f"TIME: one process, {len(runs[FLOOR])} weeks each way, interleaved, after a warm-up week of each")
+    print(f"{'way':34} {'median s':>8} {'/ floor':>7}  each week (s)")
+    floor = statistics.median(runs[FLOOR])
+    for way, each in runs.items():
+        print(f"{way:34} {statistics.median(each):8.2f} {statistics.median(each) / floor:6.2f}x  {', '.join(f'{s:.2f}' for s in each)}")
+    print(
+        "  mta_assets steps (median s): "
+        + ", ".join(f"{short(key)} {value:.2f}" for key, value in timing["step_seconds"].items())
+        + f"; outside the steps {timing['outside_steps_seconds']:.2f}"
+    )
     print()
     print("TARGETS")
     for name, value, target, ok in targets(results):
-        print(f"  {name:48} {value:>10}  {target:>10}  {verdict(ok)}")
+        print(f"  {name:46} {value:>8}  {target:>9}  {verdict(ok)}")
 
 
 def targets(results: dict) -> list[tuple[str, str, str, bool]]:
@@ -425,11 +472,12 @@ def main(argv: list[str] | None = None) -> dict:
     range_weeks = [FIRST_WEEK + timedelta(weeks=1 + offset) for offset in range(arguments.range_weeks)]
     after_range = range_weeks[-1] + timedelta(weeks=1)
     time_weeks = [TIME_WEEKS_START + timedelta(weeks=offset) for offset in range(1 + arguments.time_weeks)]
+    other_weeks = [time_weeks[-1] + timedelta(weeks=1 + offset) for offset in range(len(time_weeks))]
     with tempfile.TemporaryDirectory(prefix="mta-week-bench-") as directory:
         folder = Path(directory)
         mirror = folder / "mirror"
         mirror.mkdir()
-        lines = write_weeks(mirror, [FIRST_WEEK, *range_weeks, after_range, *time_weeks], arguments.turnstiles)
+        lines = write_weeks(mirror, [FIRST_WEEK, *range_weeks, after_range, *time_weeks, *other_weeks], arguments.turnstiles)
         size = (mirror / f"turnstile_{FIRST_WEEK:%y%m%d}.txt").stat().st_size
         with serving(mirror) as url:
             memory_env = child_env(folder / "memory", url)
@@ -444,18 +492,24 @@ def main(argv: list[str] | None = None) -> dict:
                     raise RuntimeError(f"{label}: run success {run['success']}, {run['rows']} rows for {len(weeks)} weeks")
                 memory.append({"label": label, **run})
             timing = run_child(
-                {"kind": "time", "weeks": [week.isoformat() for week in time_weeks], "floor_folder": str(folder / "floor")},
+                {
+                    "kind": "time",
+                    "weeks": [week.isoformat() for week in time_weeks],
+                    "other_weeks": [week.isoformat() for week in other_weeks],
+                    "floor_folder": str(folder / "floor"),
+                },
                 child_env(folder / "time", url),
             )
-    ratio = statistics.median(timing["runs"]["mta_assets"]) / statistics.median(timing["runs"]["floor"])
+    medians = {way: statistics.median(each) for way, each in timing["runs"].items()}
     results = {
-        "date": datetime.now().astimezone().isoformat(timespec="minutes"),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "lines_per_week": lines,
         "mb_per_week": size / 1e6,
         "memory": memory,
         "time": timing,
-        "ratio": ratio,
+        "medians": medians,
+        "ratio": medians[MTA_ASSETS] / medians[FLOOR],
     }
     print_report(results)
     return results

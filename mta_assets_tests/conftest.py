@@ -85,3 +85,13 @@ def warehouse(request, tmp_path):
     if request.param == "duckdb":
         return DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
     return bigquery_warehouse(request.getfixturevalue("bigquery_endpoint"))
+
+
+EMULATOR_FIXTURES = {"gcs_emulator", "gcs_bucket", "bigquery_endpoint"}
+
+
+def pytest_collection_modifyitems(items):
+    """`pytest -m "not slow"` starts no emulator: a test that uses one must be marked slow."""
+    unmarked = [item.nodeid for item in items if EMULATOR_FIXTURES & set(item.fixturenames) and not item.get_closest_marker("slow")]
+    if unmarked:
+        raise pytest.UsageError(f"these tests start an emulator but are not marked slow: {unmarked}")

@@ -1,12 +1,14 @@
 """Data-quality checks: shown in the UI, failing with numbers in their metadata.
 
-The lake checks are asset checks of their own that read what was stored. The warehouse and ridership
-checks are computed by their assets from the load itself, with the specs and results defined here.
+The lake checks are asset checks of their own that read what was stored, a week at a time. The
+warehouse and ridership checks are computed by their assets from the load itself, with the specs and
+results defined here.
 Blocking checks stop bad data from flowing downstream; the others flag (holidays, anomalies) and pass.
 """
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pyarrow as pa
@@ -18,13 +20,15 @@ from dagster import (
     AssetCheckSpec,
     AssetKey,
     AssetRecordsFilter,
-    AutomationCondition,
-    asset_check,
+    Failure,
+    ResourceParam,
+    multi_asset_check,
 )
 
-from mta_assets.lake.io_manager import LakeWeeks
+from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
+from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.partitions import weekly_partitions
+from mta_assets.partitions import week_of, weekly_partitions
 from mta_assets.warehouse.base import WeekLoad
 
 LAKE, WAREHOUSE, RIDERSHIP = AssetKey("turnstile_lake"), AssetKey("turnstile_warehouse"), AssetKey("station_daily_ridership")
@@ -34,9 +38,19 @@ PLAUSIBLE_BAND = (0.5, 1.5)
 MAX_SHARE_OUTSIDE_WEEK = 0.01
 RECENT_WEEKS = 8
 READING_KEY = ["control_area", "unit", "scp", "reading_at", "description"]
-# A lake week stored without its checks (its run failed on another week) is checked on the next
-# automation tick, so that the warehouse, which waits for the blocking ones, can follow it.
-CHECK_WHAT_IS_STORED = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
+
+LAKE_CHECKS = [
+    AssetCheckSpec("lake_columns", asset=LAKE, blocking=True, description="The stored week has exactly the turnstile table's columns."),
+    AssetCheckSpec(
+        "lake_readings_in_week",
+        asset=LAKE,
+        blocking=True,
+        description="Every reading falls in the seven days the file covers; a few strays warn, "
+        f"more than {MAX_SHARE_OUTSIDE_WEEK:.0%} block the week.",
+    ),
+    AssetCheckSpec("lake_no_duplicate_readings", asset=LAKE, description="No reading (turnstile, time, kind) appears twice."),
+    AssetCheckSpec("lake_row_count_plausible", asset=LAKE, description=f"Rows within {PLAUSIBLE_BAND} x the median of the {RECENT_WEEKS} weeks before."),
+]
 
 
 def _result(failing: Mapping[object, object], metadata: dict, blocking: bool, **identity) -> AssetCheckResult:
@@ -48,20 +62,14 @@ def _result(failing: Mapping[object, object], metadata: dict, blocking: bool, **
     )
 
 
-@asset_check(
-    asset=LAKE,
-    partitions_def=weekly_partitions,
-    automation_condition=CHECK_WHAT_IS_STORED,
-    blocking=True,
-    description="The stored week has exactly the turnstile table's columns.",
-)
-def lake_columns(turnstile_lake: LakeWeeks) -> AssetCheckResult:
-    columns = {key: lake_week.column_names() for key, lake_week in turnstile_lake.items()}
-    return _result(
-        {key: names for key, names in columns.items() if tuple(names) != TURNSTILE.column_names},
-        {"expected": ", ".join(TURNSTILE.column_names)},
-        blocking=True,
-    )
+@dataclass(frozen=True)
+class StoredWeekFindings:
+    """What the lake checks found in one stored week, read back from the lake."""
+
+    columns: tuple[str, ...]
+    rows: int
+    outside_week: int
+    duplicates: int
 
 
 def readings_outside_week(readings: pa.Table, week: date) -> int:
@@ -71,42 +79,14 @@ def readings_outside_week(readings: pa.Table, week: date) -> int:
     return pc.sum(pc.or_(pc.less(reading_at, start), pc.greater_equal(reading_at, end))).as_py() or 0
 
 
-@asset_check(
-    asset=LAKE,
-    partitions_def=weekly_partitions,
-    automation_condition=CHECK_WHAT_IS_STORED,
-    blocking=True,
-    description="Every reading falls in the seven days the file covers; a few strays warn, "
-    f"more than {MAX_SHARE_OUTSIDE_WEEK:.0%} block the week.",
-)
-def lake_readings_in_week(turnstile_lake: LakeWeeks) -> AssetCheckResult:
-    outside, rows = {}, {}
-    for key, lake_week in turnstile_lake.items():
-        readings = lake_week.read_table(["reading_at"])
-        rows[key], outside[key] = readings.num_rows, readings_outside_week(readings, lake_week.week)
-    return _result(
-        {key: f"{count:,} of {rows[key]:,} readings outside the week" for key, count in outside.items() if count},
-        {"readings_outside": sum(outside.values())},
-        blocking=any(count > MAX_SHARE_OUTSIDE_WEEK * rows[key] for key, count in outside.items()),
-    )
-
-
-@asset_check(
-    asset=LAKE,
-    partitions_def=weekly_partitions,
-    automation_condition=CHECK_WHAT_IS_STORED,
-    description="No reading (turnstile, time, kind) appears twice.",
-)
-def lake_no_duplicate_readings(turnstile_lake: LakeWeeks) -> AssetCheckResult:
-    duplicates = {}
-    for key, lake_week in turnstile_lake.items():
-        readings = lake_week.read_table(READING_KEY)
-        duplicates[key] = readings.num_rows - readings.group_by(READING_KEY).aggregate([]).num_rows
-    return _result(
-        {key: f"{count:,} duplicate readings" for key, count in duplicates.items() if count},
-        {"duplicates": sum(duplicates.values())},
-        blocking=False,
-    )
+def inspect_stored_week(lake_week: LakeWeek) -> StoredWeekFindings:
+    """Read the stored object's columns and the readings' key columns (not the counters) back."""
+    columns = tuple(lake_week.column_names())
+    if not set(READING_KEY) <= set(columns):
+        return StoredWeekFindings(columns, lake_week.row_count(), 0, 0)
+    readings = lake_week.read_table(READING_KEY)
+    distinct = readings.group_by(READING_KEY).aggregate([]).num_rows
+    return StoredWeekFindings(columns, readings.num_rows, readings_outside_week(readings, lake_week.week), readings.num_rows - distinct)
 
 
 def _earlier_row_counts(context: AssetCheckExecutionContext, first_key: str) -> dict[str, int]:
@@ -125,24 +105,63 @@ def _earlier_row_counts(context: AssetCheckExecutionContext, first_key: str) -> 
     return counts
 
 
-@asset_check(
-    asset=LAKE,
-    partitions_def=weekly_partitions,
-    automation_condition=CHECK_WHAT_IS_STORED,
-    description=f"Rows within {PLAUSIBLE_BAND} x the median of the {RECENT_WEEKS} weeks before.",
-)
-def lake_row_count_plausible(context: AssetCheckExecutionContext, turnstile_lake: LakeWeeks) -> AssetCheckResult:
-    rows = {key: lake_week.row_count() for key, lake_week in turnstile_lake.items()}
-    known_rows = {**_earlier_row_counts(context, min(rows)), **rows}
+def lake_results(findings: Mapping[str, StoredWeekFindings], earlier_rows: Mapping[str, int]) -> list[AssetCheckResult]:
+    """The lake checks for a run's weeks; `earlier_rows` holds row counts of weeks before them."""
+    known_rows = {**earlier_rows, **{key: found.rows for key, found in findings.items()}}
     implausible = {}
-    for key, count in rows.items():
+    for key, found in findings.items():
         before = sorted(k for k in known_rows if k < key)[-RECENT_WEEKS:]
         if before:
             median = statistics.median(known_rows[k] for k in before)
-            ratio = count / median
+            ratio = found.rows / median
             if not PLAUSIBLE_BAND[0] <= ratio <= PLAUSIBLE_BAND[1]:
-                implausible[key] = f"{count:,} rows, {ratio:.2f} x the median {median:,.0f} of {len(before)} weeks before"
-    return _result(implausible, {"rows": rows}, blocking=False)
+                implausible[key] = f"{found.rows:,} rows, {ratio:.2f} x the median {median:,.0f} of {len(before)} weeks before"
+    lake = {"asset_key": LAKE}
+    return [
+        _result(
+            {key: list(found.columns) for key, found in findings.items() if found.columns != TURNSTILE.column_names},
+            {"expected": ", ".join(TURNSTILE.column_names)},
+            blocking=True,
+            check_name="lake_columns",
+            **lake,
+        ),
+        _result(
+            {key: f"{found.outside_week:,} of {found.rows:,} readings outside the week" for key, found in findings.items() if found.outside_week},
+            {"readings_outside": sum(found.outside_week for found in findings.values())},
+            blocking=any(found.outside_week > MAX_SHARE_OUTSIDE_WEEK * found.rows for found in findings.values()),
+            check_name="lake_readings_in_week",
+            **lake,
+        ),
+        _result(
+            {key: f"{found.duplicates:,} duplicate readings" for key, found in findings.items() if found.duplicates},
+            {"duplicates": sum(found.duplicates for found in findings.values())},
+            blocking=False,
+            check_name="lake_no_duplicate_readings",
+            **lake,
+        ),
+        _result(implausible, {"rows": {key: found.rows for key, found in findings.items()}}, blocking=False, check_name="lake_row_count_plausible", **lake),
+    ]
+
+
+@multi_asset_check(specs=LAKE_CHECKS, description="Reads each week of the run back from the lake, one at a time.")
+def lake_checks(
+    context: AssetCheckExecutionContext, lake_io_manager: ResourceParam[LakeIOManager]
+) -> Iterator[AssetCheckResult]:
+    """The lake checks of the weeks a run stored, read from the lake as stored.
+
+    They run after turnstile_lake, in the same run, for the run's weeks. Dagster 1.13 records an asset
+    check result per run, not per week of a multi-week run, so these are checks of the asset (not
+    partitioned), naming the failing weeks in their metadata.
+    """
+    run = context.op_execution_context
+    if not run.has_partition_key and not run.has_partition_key_range:
+        raise Failure(
+            description="The lake checks check the weeks of a run: materialize turnstile_lake for one or more "
+            "weeks (its checks run with it) rather than running the checks on their own."
+        )
+    keys = sorted(run.partition_keys)
+    findings = {key: inspect_stored_week(lake_io_manager.lake_week(week_of(key))) for key in keys}
+    yield from lake_results(findings, _earlier_row_counts(context, keys[0]))
 
 
 WAREHOUSE_CHECKS = [

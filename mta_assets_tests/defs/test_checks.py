@@ -4,13 +4,14 @@ from datetime import date, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetCheckSeverity
+from dagster import AssetCheckSeverity, AssetSelection, materialize
 
-from mta_assets.defs.checks import lake_columns, ridership_results, warehouse_result
+from mta_assets.defs.checks import inspect_stored_week, lake_results, ridership_results, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse.base import WeekLoad
-from mta_assets_tests.lib.project import Project, lake_io_manager
+from mta_assets.defs.checks import lake_checks
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager
 from loopback.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
 
 WEEK, NAME = "2023-06-03", "turnstile_230603.txt"
@@ -85,11 +86,23 @@ def stored_week(tmp_path, drop_column: str | None = None) -> LakeWeeks:
     return LakeWeeks({WEEK: lake_io_manager(tmp_path / "lake").store(parsed).lake_week})
 
 
+def column_check(lake_weeks: LakeWeeks):
+    findings = {key: inspect_stored_week(lake_week) for key, lake_week in lake_weeks.items()}
+    return next(result for result in lake_results(findings, {}) if result.check_name == "lake_columns")
+
+
 def test_a_stored_week_with_other_columns_fails_the_column_check(tmp_path):
-    result = lake_columns(stored_week(tmp_path, drop_column="division"))
+    result = column_check(stored_week(tmp_path, drop_column="division"))
     assert (result.passed, result.severity) == (False, AssetCheckSeverity.ERROR)
     assert "division" not in result.metadata["failing_weeks"].value[WEEK]
-    assert lake_columns(stored_week(tmp_path)).passed
+    assert column_check(stored_week(tmp_path)).passed
+
+
+def test_the_lake_checks_refuse_to_run_without_a_week(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    result = materialize(LAKE_AND_WAREHOUSE, selection=AssetSelection.checks(lake_checks), instance=project.instance, resources=project.resources(), raise_on_error=False)
+    assert not result.success
+    assert "materialize turnstile_lake for one or more weeks" in failure_message(result)
 
 
 def test_a_warehouse_week_that_differs_from_the_lake_fails(tmp_path):

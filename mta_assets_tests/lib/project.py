@@ -6,7 +6,7 @@ from pathlib import Path
 from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 from dagster_gcp import GCSResource
 
-from mta_assets.defs.checks import lake_columns, lake_no_duplicate_readings, lake_readings_in_week, lake_row_count_plausible
+from mta_assets.defs.checks import lake_checks
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
@@ -15,9 +15,8 @@ from mta_assets.source import MtaTurnstileSource
 from mta_assets.warehouse import DuckDBWarehouse
 from loopback.turnstile_files import week_file
 
-LAKE_CHECKS = [lake_columns, lake_readings_in_week, lake_no_duplicate_readings, lake_row_count_plausible]
 # What `turnstile_job` runs: the lake week, its checks, and the warehouse week.
-LAKE_AND_WAREHOUSE = [turnstile_lake, *LAKE_CHECKS, turnstile_warehouse]
+LAKE_AND_WAREHOUSE = [turnstile_lake, lake_checks, turnstile_warehouse]
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
