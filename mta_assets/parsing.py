@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from mta_assets.lib.arrow_memory import release_unused_memory
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import TURNSTILE
 
@@ -25,10 +26,11 @@ _LEGACY_DATE = re.compile(r"^\d{2}-\d{2}-\d{2}$")
 _COUNTER = r"^\d{1,18}$"
 _TEXT_FIELDS = ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")
 _HEADER_PROBE_BYTES = 4096
-# About 30,000 lines per batch: few enough batches that per-batch work is negligible, small enough that
-# a batch is a few MB.
-_BLOCK_BYTES = 4 << 20
+# About 2,000 lines per batch. The streaming reader keeps several blocks in flight: 256 KB blocks peak at
+# 14 MB of Arrow memory where 1 MB blocks peak at 36 MB, for a parse about 15% slower (0.18 s a week).
+_BLOCK_BYTES = 1 << 18
 PREVIEW_ROWS = 5
+ROW_GROUP_ROWS = 32_768
 
 
 class NotATurnstileFile(ValueError):
@@ -102,7 +104,9 @@ class _NeedsLineChecks(Exception):
 def _raw_batches(path: Path, column_types: dict[str, pa.DataType], bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
     yield from pv.open_csv(
         path,
-        read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1, block_size=_BLOCK_BYTES),
+        # One thread: as fast here (the typing after each batch is the larger part), and no per-thread
+        # allocator heaps left holding memory between weeks.
+        read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False),
         parse_options=pv.ParseOptions(invalid_row_handler=bad_lines),
         convert_options=pv.ConvertOptions(column_types=column_types),
     )
@@ -190,11 +194,18 @@ class _Summary:
 
 
 def _write(batches: Iterator[pa.RecordBatch], destination: Path) -> _Summary:
+    """Batches into parquet row groups of about ROW_GROUP_ROWS rows, the warehouse's row group size."""
     summary = _Summary()
+    pending: list[pa.RecordBatch] = []
     with parquet_writer(destination, TURNSTILE.arrow_schema) as writer:
         for batch in batches:
             summary.add(batch)
-            writer.write_batch(batch)
+            pending.append(batch)
+            if sum(each.num_rows for each in pending) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending))
+                pending = []
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending))
     return summary
 
 
@@ -223,6 +234,8 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
     except ValueError:
         destination.unlink(missing_ok=True)
         raise
+    finally:
+        release_unused_memory()
     return ParsedWeek(
         week=week,
         path=destination,

@@ -27,6 +27,7 @@ from dagster import (
 
 from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
 from mta_assets.lake.week import LakeWeek
+from mta_assets.lib.arrow_memory import release_unused_memory
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.partitions import week_of, weekly_partitions
 from mta_assets.warehouse.base import WeekLoad
@@ -84,9 +85,15 @@ def inspect_stored_week(lake_week: LakeWeek) -> StoredWeekFindings:
     columns = tuple(lake_week.column_names())
     if not set(READING_KEY) <= set(columns):
         return StoredWeekFindings(columns, lake_week.row_count(), 0, 0)
-    readings = lake_week.read_table(READING_KEY)
-    distinct = readings.group_by(READING_KEY).aggregate([]).num_rows
-    return StoredWeekFindings(columns, readings.num_rows, readings_outside_week(readings, lake_week.week), readings.num_rows - distinct)
+    readings = lake_week.read_table(READING_KEY, text_as_codes=True)
+    findings = StoredWeekFindings(
+        columns,
+        readings.num_rows,
+        readings_outside_week(readings, lake_week.week),
+        readings.num_rows - readings.group_by(READING_KEY).aggregate([]).num_rows,
+    )
+    release_unused_memory()
+    return findings
 
 
 def _earlier_row_counts(context: AssetCheckExecutionContext, first_key: str) -> dict[str, int]:

@@ -57,9 +57,9 @@ class LakeWeek:
         with self._source() as source:
             yield from self.format.batches(source, columns)
 
-    def read_table(self, columns: list[str] | None = None) -> pa.Table:
+    def read_table(self, columns: list[str] | None = None, text_as_codes: bool = False) -> pa.Table:
         with self._source() as source:
-            return self.format.read_table(source, columns)
+            return self.format.read_table(source, columns, text_as_codes)
 
     def column_names(self) -> list[str]:
         with self._source() as source:

@@ -27,6 +27,9 @@ class DuckDBWarehouse(Warehouse):
     lock_timeout_seconds: float = Field(
         default=120.0, description="How long to wait for another process that holds the file."
     )
+    load_memory_limit: str = Field(
+        default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
+    )
 
     @property
     def table(self) -> str:
@@ -112,17 +115,20 @@ class DuckDBWarehouse(Warehouse):
                     ).fetchall()
                 )
                 connection.execute(f"DELETE FROM {self.table} WHERE {in_weeks}", weeks)
-                local_parquet = [str(w.local_path) for w in lake_weeks if w.local_path and w.format is LakeFormat.PARQUET]
-                if len(local_parquet) == len(lake_weeks):
-                    # DuckDB's own parallel parquet reader over all the files: several times faster than
-                    # going through Arrow one week at a time.
-                    connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [local_parquet])
-                else:
-                    for lake_week in lake_weeks:  # streamed a batch at a time
-                        rows = pa.RecordBatchReader.from_batches(TURNSTILE.arrow_schema, lake_week.batches())
-                        connection.register("week_rows", rows)
-                        connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
-                        connection.unregister("week_rows")
+                # The load holds a week's rows until they are written; a bound on its memory keeps a run
+                # of many weeks to one week's worth (DuckDB writes what does not fit to disk).
+                connection.execute(f"SET memory_limit = '{self.load_memory_limit}'")
+                for lake_week in lake_weeks:  # one week at a time, all in this transaction
+                    if lake_week.local_path and lake_week.format is LakeFormat.PARQUET:
+                        # DuckDB's own parallel parquet reader: several times faster than through Arrow.
+                        connection.execute(
+                            f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
+                        )
+                        continue
+                    rows = pa.RecordBatchReader.from_batches(TURNSTILE.arrow_schema, lake_week.batches())
+                    connection.register("week_rows", rows)
+                    connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
+                    connection.unregister("week_rows")
                 loaded = {
                     week: (rows, first, last)
                     for week, rows, first, last in connection.execute(

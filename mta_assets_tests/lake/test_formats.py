@@ -1,5 +1,6 @@
 import gzip
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -37,3 +38,13 @@ def test_a_subset_of_columns_is_read_typed(parsed_week, tmp_path, lake_format):
 def test_an_unknown_lake_format_names_the_setting():
     with pytest.raises(ConfigurationError, match=r"MTA_LAKE_FORMAT='json' is not a lake format; use 'parquet'"):
         LakeFormat.from_setting("json")
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_text_can_be_read_as_codes_with_the_same_values(parsed_week, tmp_path, lake_format):
+    stored = lake_format.from_parquet(parsed_week.path, tmp_path)
+    columns = ["unit", "reading_at", "description"]
+    codes = lake_format.read_table(stored, columns, text_as_codes=True)
+    assert codes.schema.field("unit").type == pa.dictionary(pa.int32(), pa.string())
+    assert codes.num_rows == parsed_week.rows
+    assert codes["unit"].cast(pa.string()).to_pylist() == lake_format.read_table(stored, columns)["unit"].to_pylist()
