@@ -1,7 +1,7 @@
 """Benchmark: backfills of 13, 26 and 52 real-size weeks, launched as the UI launches them, run by the daemon.
 
 Each size gets a fresh project folder and DAGSTER_HOME, a separate HTTP server process serving the weeks
-on loopback, and `dagster dev` with the project's dagster.yaml. Time is from launch to the backfill's end.
+on loopback, and `dg dev` with the project's dagster.yaml. Time is from launch to the backfill's end.
 
     python -m benchmarks.backfill [--weeks 13 26 52] [--turnstiles 5000]
 """

@@ -264,7 +264,7 @@ def child_time(weeks: list[date], other_weeks: list[date], floor_folder: str) ->
     """Each way once per week, interleaved; the first week of each way is the warm-up and is not kept.
 
     mta_assets runs `turnstile_job` on the instance of DAGSTER_HOME (the project's dagster.yaml: SQLite
-    storage, as `dagster dev` runs it) for `weeks`, and on an in-memory instance for `other_weeks` (other
+    storage, as `dg dev` runs it) for `weeks`, and on an in-memory instance for `other_weeks` (other
     weeks of the same warehouse, so neither replaces the other's rows); the floors load `weeks` into
     DuckDB files of their own.
     """
