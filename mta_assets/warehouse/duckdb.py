@@ -82,6 +82,8 @@ class DuckDBWarehouse(Warehouse):
                 time.sleep(0.2)
         # Row order in the table means nothing; without it DuckDB inserts on all cores.
         connection.execute("SET preserve_insertion_order = false")
+        # What does not fit the memory limit spills beside the database, not into the working directory.
+        connection.execute("SET temp_directory = ?", [f"{self.path}.tmp"])
         try:
             yield connection
         finally:

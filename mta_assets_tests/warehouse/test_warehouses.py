@@ -83,3 +83,11 @@ def test_bigquery_uploads_the_weeks_itself_when_it_cannot_read_the_bucket(gcs_bu
         warehouse = bigquery_warehouse(endpoint, dataset="mta")
         assert warehouse.replace_week(week).rows == week.read_table().num_rows
     assert "could not load" in caplog.text and "uploading the weeks from this process" in caplog.text
+
+
+def test_duckdb_spills_beside_its_file_not_into_the_working_directory(tmp_path):
+    from mta_assets.warehouse import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    with warehouse.connect() as connection:
+        assert connection.execute("SELECT current_setting('temp_directory')").fetchone() == (f"{tmp_path}/warehouse.duckdb.tmp",)
