@@ -9,7 +9,7 @@ sits in memory whole.
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from mta_assets.lib.arrow_memory import release_unused_memory
-from mta_assets.lib.parquet import parquet_writer
+from mta_assets.lib.parquet import ROW_GROUP_ROWS, parquet_writer
 from mta_assets.lib.tables import TURNSTILE
 
 MODERN_HEADER = ("C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS")
@@ -30,7 +30,11 @@ _HEADER_PROBE_BYTES = 4096
 # 14 MB of Arrow memory where 1 MB blocks peak at 36 MB, for a parse about 15% slower (0.18 s a week).
 _BLOCK_BYTES = 1 << 18
 PREVIEW_ROWS = 5
-ROW_GROUP_ROWS = 32_768
+# A few readings dated outside the file's week are kept (the lake check flags them); more than this share
+# (and more than a handful, which in a small file can be a large share) means the file is not this
+# week's, and the week is refused like a corrupt file. A real week has about 250,000 readings.
+MAX_SHARE_OUTSIDE_WEEK = 0.01
+HANDFUL_OUTSIDE_WEEK = 100
 
 
 class NotATurnstileFile(ValueError):
@@ -39,6 +43,20 @@ class NotATurnstileFile(ValueError):
 
 class TooManyRejectedLines(ValueError):
     """More lines failed to parse than the configured share allows: the file is likely corrupt."""
+
+
+class TooManyReadingsOutsideWeek(ValueError):
+    """More readings fall outside the file's seven days than MAX_SHARE_OUTSIDE_WEEK allows."""
+
+
+def week_bounds(week: date) -> tuple[datetime, datetime]:
+    """The readings of the file dated `week`: from the Saturday before, up to (not including) `week`."""
+    return datetime.combine(week - timedelta(days=7), time()), datetime.combine(week, time())
+
+
+def readings_outside_week(reading_at: pa.Array | pa.ChunkedArray, week: date) -> int:
+    start, end = week_bounds(week)
+    return pc.sum(pc.or_(pc.less(reading_at, start), pc.greater_equal(reading_at, end))).as_py() or 0
 
 
 @dataclass(frozen=True)
@@ -107,7 +125,8 @@ def _raw_batches(path: Path, column_types: dict[str, pa.DataType], bad_lines: _B
         # One thread: as fast here (the typing after each batch is the larger part), and no per-thread
         # allocator heaps left holding memory between weeks.
         read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False),
-        parse_options=pv.ParseOptions(invalid_row_handler=bad_lines),
+        # The MTA never quotes a field; a stray quote must not join the lines after it into one.
+        parse_options=pv.ParseOptions(invalid_row_handler=bad_lines, quote_char=False),
         convert_options=pv.ConvertOptions(column_types=column_types),
     )
 
@@ -127,7 +146,8 @@ def _typed_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.
     for raw in _raw_batches(path, column_types, bad_lines):
         fields = {name: pc.ascii_trim_whitespace(raw[name]) for name in _TEXT_FIELDS}
         day = pc.strptime(fields["DATE"], format="%m/%d/%Y", unit="s", error_is_null=True)
-        if day.null_count or not pc.all(_has_keys(fields)).as_py():
+        negative = pc.or_(pc.less(raw["ENTRIES"], 0), pc.less(raw["EXITS"], 0))
+        if day.null_count or not pc.all(_has_keys(fields)).as_py() or pc.any(negative).as_py():
             raise _NeedsLineChecks
         seconds = pc.cast(pc.cast(raw["TIME"], pa.int32()), pa.int64())
         fields["reading_at"] = pc.add(day, pc.cast(seconds, pa.duration("s")))
@@ -177,14 +197,17 @@ def _typed(fields: dict[str, pa.Array], week: date) -> pa.RecordBatch:
 class _Summary:
     """What the materialization reports about a week, gathered batch by batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, week: date) -> None:
+        self.week = week
         self.rows = 0
+        self.outside_week = 0
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.preview: list[dict] = []
 
     def add(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
+        self.outside_week += readings_outside_week(batch["reading_at"], self.week)
         if len(self.preview) < PREVIEW_ROWS:
             self.preview += batch.slice(0, PREVIEW_ROWS - len(self.preview)).to_pylist()
         bounds = pc.min_max(batch["reading_at"]).as_py()
@@ -193,9 +216,9 @@ class _Summary:
             self.last = max(filter(None, (self.last, bounds["max"])))
 
 
-def _write(batches: Iterator[pa.RecordBatch], destination: Path) -> _Summary:
+def _write(batches: Iterator[pa.RecordBatch], week: date, destination: Path) -> _Summary:
     """Batches into parquet row groups of about ROW_GROUP_ROWS rows, the warehouse's row group size."""
-    summary = _Summary()
+    summary = _Summary(week)
     pending: list[pa.RecordBatch] = []
     with parquet_writer(destination, TURNSTILE.arrow_schema) as writer:
         for batch in batches:
@@ -215,10 +238,14 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
         check_header(file.read(_HEADER_PROBE_BYTES), path.name)
     bad_lines = _BadLines()
     try:
-        summary = _write(_typed_batches(path, week, bad_lines), destination)
+        summary = _write(_typed_batches(path, week, bad_lines), week, destination)
     except (pa.ArrowInvalid, _NeedsLineChecks):
         bad_lines = _BadLines()
-        summary = _write(_checked_batches(path, week, bad_lines), destination)
+        try:
+            summary = _write(_checked_batches(path, week, bad_lines), week, destination)
+        except pa.ArrowInvalid as error:  # not text at all: bytes that are not UTF-8, say
+            destination.unlink(missing_ok=True)
+            raise NotATurnstileFile(f"{path.name} cannot be read as a text file ({error}).") from None
 
     total = summary.rows + len(bad_lines.lines)
     try:
@@ -231,6 +258,15 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
             )
         if summary.rows == 0:
             raise NotATurnstileFile(f"{path.name} has a header but no readings.")
+        if summary.outside_week > max(MAX_SHARE_OUTSIDE_WEEK * summary.rows, HANDFUL_OUTSIDE_WEEK):
+            start, end = week_bounds(week)
+            raise TooManyReadingsOutsideWeek(
+                f"{path.name}: {summary.outside_week:,} of {summary.rows:,} readings "
+                f"({summary.outside_week / summary.rows:.1%}) fall outside its week ({start:%Y-%m-%d} to "
+                f"{end - timedelta(days=1):%Y-%m-%d}), more than {MAX_SHARE_OUTSIDE_WEEK:.0%}: it does not look "
+                f"like this week's file, and nothing was stored. Check that MTA_SOURCE_URL serves the MTA's "
+                f"files under their own names."
+            )
     except ValueError:
         destination.unlink(missing_ok=True)
         raise

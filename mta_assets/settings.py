@@ -1,10 +1,13 @@
 """Environment settings: read and checked when the definitions load, bound to resources via EnvVar.
 
-A bad value stops the code location from loading, with a message naming the variable. Each resource
-checks its values again when a run starts, since a run may see another environment than the code
-server that loaded the definitions.
+A bad value stops the code location from loading, with a message naming the variable. The lake and
+the warehouse check their values again when a run uses them, since a run may see another environment
+than the code server that loaded the definitions.
 """
 
+import base64
+import binascii
+import json
 import os
 from collections.abc import Mapping
 from urllib.parse import urlparse
@@ -28,20 +31,20 @@ def _setting(environ: Mapping[str, str], name: str, default: str | None = None) 
     return EnvVar(name) if environ.get(name, "").strip() else default
 
 
-def check_source_url(url: str) -> None:
-    parsed = urlparse(url.strip())
-    if parsed.scheme in ("http", "https") and parsed.netloc:
+def check_url(environ: Mapping[str, str], name: str, example: str, allow_file: bool = False) -> None:
+    """An http(s):// URL with a host (or a file:// path, where allowed), if the variable is set."""
+    url = environ.get(name, "").strip()
+    if not url:
         return
-    if parsed.scheme == "file" and parsed.path:
+    parsed = urlparse(url)
+    if parsed.scheme in ("http", "https") and parsed.netloc or allow_file and parsed.scheme == "file" and parsed.path:
         return
-    raise ConfigurationError(
-        f"MTA_SOURCE_URL={url!r} is not an http(s):// or file:// URL of a folder; write it with its scheme, "
-        f"for example http://127.0.0.1:8000 or file:///srv/mta/turnstile, or unset it for the MTA's own URL."
-    )
+    kinds = "an http(s):// or file:// URL" if allow_file else "an http(s):// URL"
+    raise ConfigurationError(f"{name}={url!r} is not {kinds}; write it with its scheme, for example {example}, or unset it.")
 
 
 def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSource:
-    check_source_url(environ.get("MTA_SOURCE_URL") or MTA_TURNSTILE_URL)
+    check_url(environ, "MTA_SOURCE_URL", "http://127.0.0.1:8000 or file:///srv/mta/turnstile", allow_file=True)
     share = environ.get("MTA_MAX_REJECTED_SHARE", "0.01")
     try:
         max_rejected_share = float(share)
@@ -82,6 +85,8 @@ def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
                 f"MTA_WAREHOUSE=bigquery needs {' and '.join(missing)}: set the Google Cloud project and the "
                 f"BigQuery dataset to load into, or unset MTA_WAREHOUSE for the embedded DuckDB warehouse."
             )
+        check_url(environ, "MTA_BQ_API_ENDPOINT", "http://127.0.0.1:9050")
+        check_credentials(environ)
         # dagster-gcp's BigQuery resource: project, location and (optionally) base64 service-account
         # credentials, as dagster-gcp documents them.
         bigquery = BigQueryEndpointResource(
@@ -96,7 +101,23 @@ def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
     )
 
 
+def check_credentials(environ: Mapping[str, str]) -> None:
+    """MTA_GCP_CREDENTIALS, if set, is a base64-encoded JSON key, as dagster-gcp takes it."""
+    value = environ.get("MTA_GCP_CREDENTIALS", "").strip()
+    if not value:
+        return
+    try:
+        json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(
+            "MTA_GCP_CREDENTIALS is not a base64-encoded JSON key: set it to the output of "
+            "`base64 -w0 key.json`, or unset it to use the usual Google credentials."
+        ) from None
+
+
 def alert_webhook_from_env(environ: Mapping[str, str] = os.environ) -> AlertWebhook:
+    check_url(environ, "MTA_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/...")
+    check_url(environ, "MTA_DAGSTER_UI_URL", "http://127.0.0.1:3000")
     return AlertWebhook(
         url=_setting(environ, "MTA_ALERT_WEBHOOK_URL", ""),
         ui_url=_setting(environ, "MTA_DAGSTER_UI_URL", "http://127.0.0.1:3000"),

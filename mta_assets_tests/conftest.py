@@ -1,11 +1,11 @@
 import os
-import uuid
 from datetime import date
 
 import pytest
 
 from loopback.http_mirror import HttpMirror
 from loopback.turnstile_files import week_file
+from mta_assets_tests.lib.warehouses import bigquery_warehouse
 
 WEEK = date(2023, 6, 3)
 
@@ -64,17 +64,6 @@ def bigquery_endpoint(emulator_root, tmp_path_factory):
 
     with bigquery_emulator(emulator_root, tmp_path_factory.mktemp("bigquery") / "server.log") as url:
         yield url
-
-
-def bigquery_warehouse(endpoint: str, dataset: str | None = None):
-    """A BigQuery warehouse on the emulator, through dagster-gcp's resource, in a fresh dataset."""
-    from mta_assets.warehouse import BigQueryWarehouse
-    from mta_assets.warehouse.bigquery import BigQueryEndpointResource
-
-    return BigQueryWarehouse(
-        bigquery=BigQueryEndpointResource(project="mta-test", api_endpoint=endpoint),
-        dataset=dataset or f"mta_{uuid.uuid4().hex[:8]}",
-    )
 
 
 @pytest.fixture(params=["duckdb", pytest.param("bigquery", marks=pytest.mark.slow)])

@@ -6,7 +6,7 @@ import pytest
 import pyarrow.parquet as pq
 
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import NotATurnstileFile, TooManyRejectedLines, check_header, parse_turnstile_file
+from mta_assets.parsing import NotATurnstileFile, TooManyReadingsOutsideWeek, TooManyRejectedLines, check_header, parse_turnstile_file
 from loopback.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
 
 WEEK = date(2023, 6, 3)
@@ -92,16 +92,18 @@ def test_blank_lines_are_counted_apart_from_rejected_ones(tmp_path):
 def test_scrambled_lines_fail_the_week(tmp_path):
     rng = random.Random(7)
     lines = ["".join(rng.sample(text.rstrip(), len(text.rstrip()))) for text in week_lines(WEEK, turnstile_count=30)]
+    path = write(tmp_path, "\n".join([HEADER, *lines]).encode())
     with pytest.raises(TooManyRejectedLines, match=r"turnstile_230603.txt: .* could not be parsed.*MTA_MAX_REJECTED_SHARE"):
-        parse(write(tmp_path, "\n".join([HEADER, *lines]).encode()))
+        parse(path)
 
 
 def test_the_allowed_share_of_bad_lines_is_configurable(tmp_path):
     lines = week_lines(WEEK, turnstile_count=2)  # about 90 lines
     data = "\n".join([HEADER, *lines, "garbage", "more garbage"]).encode()
+    path = write(tmp_path, data)
     with pytest.raises(TooManyRejectedLines):
-        parse(write(tmp_path, data))
-    assert len(parse(write(tmp_path, data), max_rejected_share=0.05).rejected_lines) == 2
+        parse(path, max_rejected_share=0.01)
+    assert len(parse(path, max_rejected_share=0.05).rejected_lines) == 2
 
 
 @pytest.mark.parametrize(
@@ -120,8 +122,9 @@ def test_files_that_are_not_modern_turnstile_files_are_refused(head, message):
 
 
 def test_a_header_without_readings_is_refused(tmp_path):
+    path = write(tmp_path, (HEADER + "\n").encode())
     with pytest.raises(NotATurnstileFile, match="no readings"):
-        parse(write(tmp_path, (HEADER + "\n").encode()))
+        parse(path)
 
 
 def test_a_corrupt_file_leaves_no_parquet_behind(tmp_path):
@@ -133,7 +136,40 @@ def test_a_corrupt_file_leaves_no_parquet_behind(tmp_path):
 
 
 def test_a_large_file_is_written_in_several_batches_with_the_same_rows(tmp_path):
-    data = week_file(WEEK, turnstile_count=800)  # about 40,000 lines: more than one 4 MB block
+    data = week_file(WEEK, turnstile_count=800)  # about 40,000 lines: more than one 256 KB block
     parsed = parse(write(tmp_path, data))
     assert pq.ParquetFile(parsed.path).metadata.num_row_groups > 1
     assert parsed.rows == pq.read_metadata(parsed.path).num_rows == data.count(b"\n") - 1
+
+
+def test_a_stray_quote_does_not_swallow_the_lines_after_it(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=30)
+    lines[10] = lines[10].replace("REGULAR", 'REG"ULAR')
+    parsed = parse(write(tmp_path, "\n".join([HEADER, *lines]).encode()))
+    assert parsed.rows == len(lines)
+    assert 'REG"ULAR' in {row["description"] for row in rows(parsed)}
+
+
+def test_bytes_that_are_not_text_fail_the_file_with_its_name(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=5)
+    data = "\n".join([HEADER, *lines]).encode().replace(b"59 ST", b"59 \xff\xfe", 1)
+    path = write(tmp_path, data)
+    with pytest.raises(NotATurnstileFile, match=r"turnstile_230603.txt cannot be read as a text file"):
+        parse(path)
+    assert not path.with_suffix(".parquet").exists()
+
+
+def test_a_negative_counter_is_rejected_whichever_path_reads_the_file(tmp_path):
+    lines = week_lines(WEEK, turnstile_count=30)
+    negative = line(BOOTH, datetime(2023, 5, 27, 4), "REGULAR", 100, 50).replace("0000000100", "-000000100")
+    parsed = parse(write(tmp_path, "\n".join([HEADER, *lines, negative]).encode()))
+    assert parsed.rejected_lines == (negative.rstrip(),)
+    assert parsed.rows == len(lines)
+
+
+def test_a_file_of_another_week_is_refused(tmp_path):
+    data = week_file(date(2023, 5, 20), turnstile_count=30)  # the week before, under this week's name
+    path = write(tmp_path, data)
+    with pytest.raises(TooManyReadingsOutsideWeek, match=r"turnstile_230603.txt: .* fall outside its week \(2023-05-27 to 2023-06-02\)"):
+        parse(path)
+    assert not path.with_suffix(".parquet").exists()

@@ -5,7 +5,7 @@ from dagster import EnvVar
 from dagster_gcp import BigQueryResource, GCSResource
 
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.settings import asset_kinds, lake_io_manager_from_env, source_from_env, warehouse_from_env
+from mta_assets.settings import alert_webhook_from_env, asset_kinds, lake_io_manager_from_env, source_from_env, warehouse_from_env
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
 
@@ -56,6 +56,14 @@ def test_bad_lake_settings_are_refused_with_the_setting_named(environ, message):
         ({"MTA_WAREHOUSE": "bigquery"}, "needs MTA_BQ_PROJECT and MTA_BQ_DATASET"),
         ({"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p"}, "needs MTA_BQ_DATASET"),
         ({"MTA_WAREHOUSE": "snowflake"}, "MTA_WAREHOUSE='snowflake' is not a warehouse"),
+        (
+            {"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p", "MTA_BQ_DATASET": "d", "MTA_BQ_API_ENDPOINT": "localhost:9050"},
+            r"MTA_BQ_API_ENDPOINT='localhost:9050' is not an http\(s\):// URL",
+        ),
+        (
+            {"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p", "MTA_BQ_DATASET": "d", "MTA_GCP_CREDENTIALS": "{not base64}"},
+            "MTA_GCP_CREDENTIALS is not a base64-encoded JSON key",
+        ),
     ],
 )
 def test_bad_warehouse_settings_are_refused_with_the_setting_named(environ, message):
@@ -76,6 +84,18 @@ def test_bad_warehouse_settings_are_refused_with_the_setting_named(environ, mess
 def test_bad_source_settings_are_refused_with_the_setting_named(environ, message):
     with pytest.raises(ConfigurationError, match=message):
         source_from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MTA_ALERT_WEBHOOK_URL": "hooks.slack.com/services/x"}, "MTA_ALERT_WEBHOOK_URL='hooks.slack.com/services/x' is not"),
+        ({"MTA_DAGSTER_UI_URL": "dagster:3000"}, "MTA_DAGSTER_UI_URL='dagster:3000' is not an http"),
+    ],
+)
+def test_bad_alert_settings_are_refused_with_the_setting_named(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        alert_webhook_from_env(environ)
 
 
 def test_the_code_location_does_not_load_with_a_bad_setting(monkeypatch):

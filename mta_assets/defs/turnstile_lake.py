@@ -19,7 +19,13 @@ from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.lib.metadata import dates_covered, preview
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import NotATurnstileFile, ParsedWeek, TooManyRejectedLines, parse_turnstile_file
+from mta_assets.parsing import (
+    NotATurnstileFile,
+    ParsedWeek,
+    TooManyReadingsOutsideWeek,
+    TooManyRejectedLines,
+    parse_turnstile_file,
+)
 from mta_assets.partitions import WeekOutOfRange, file_stem, week_of, weekly_partitions
 from mta_assets.source import MtaTurnstileSource, SourceError
 
@@ -41,7 +47,7 @@ def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[P
             parsed = parse_turnstile_file(
                 download.path, week, source.max_rejected_share, directory / f"{file_stem(week)}.parquet"
             )
-        except (NotATurnstileFile, TooManyRejectedLines) as error:
+        except (NotATurnstileFile, TooManyRejectedLines, TooManyReadingsOutsideWeek) as error:
             raise WeekFailed(f"Week {key}: {error} (from {download.url})") from error
         finally:
             download.path.unlink(missing_ok=True)

@@ -13,7 +13,9 @@ from mta_assets.warehouse import Warehouse
 # materialized (by the schedule, a sensor, a backfill or by hand) brings its warehouse week up to date,
 # historical weeks included. Declarative automation rather than an asset sensor because it already
 # knows which weeks are in progress, missing upstream, or loaded by the same run.
-# A lake week whose blocking checks failed is not followed: bad data must not flow downstream.
+# Nor does it follow while the lake's blocking check has failed. Dagster 1.13 records that check per run,
+# not per week (see checks.py), so this holds back every pending week, not just the bad one; the parser
+# refuses the other kind of bad week (another week's file) before it is stored.
 FOLLOWS_UPSTREAM = (
     AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
     & AutomationCondition.all_deps_blocking_checks_passed()

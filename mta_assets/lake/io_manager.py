@@ -72,18 +72,14 @@ class LakeIOManager(ConfigurableIOManager):
         lake_week = self.lake_week(parsed.week)
         rejected = rejected_lines_name(parsed.week)
         with tempfile.TemporaryDirectory(prefix="mta-lake-") as directory:
+            # The week first: if it fails, the lake keeps the earlier object and its rejected lines.
+            size = lake_week.storage.publish(lake_week.format.from_parquet(parsed.path, Path(directory)), lake_week.name)
             if parsed.rejected_lines:
                 lines = Path(directory) / rejected
                 lines.write_text("\n".join(parsed.rejected_lines) + "\n")
                 lake_week.storage.publish(lines, rejected)
-            try:
-                size = lake_week.storage.publish(lake_week.format.from_parquet(parsed.path, Path(directory)), lake_week.name)
-            except BaseException:
-                if parsed.rejected_lines:
-                    lake_week.storage.delete(rejected)
-                raise
-        if not parsed.rejected_lines:
-            lake_week.storage.delete(rejected)  # left by an earlier run of the same week
+            else:
+                lake_week.storage.delete(rejected)  # left by an earlier run of the same week
         release_unused_memory()
         return StoredWeek(lake_week, size, lake_week.storage.uri(rejected) if parsed.rejected_lines else None)
 

@@ -5,6 +5,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# Row groups of the parsed weeks, and of the DuckDB warehouse that loads them.
+ROW_GROUP_ROWS = 32_768
+
 
 def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     """Snappy, with dictionaries on the text and date columns only.

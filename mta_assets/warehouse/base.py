@@ -43,9 +43,6 @@ class Warehouse(ConfigurableResource, ABC):
     def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
         """Rows of each week in the turnstile table (0 for a week not loaded, or no table yet)."""
 
-    def week_row_count(self, week: date) -> int:
-        return self.week_row_counts([week])[week]
-
     @abstractmethod
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         """Make each week's rows in `turnstile` exactly its lake object's rows, all in one transaction.
@@ -53,9 +50,6 @@ class Warehouse(ConfigurableResource, ABC):
         Loading a run's weeks together costs a fraction of loading them one by one (one transaction,
         one checkpoint or load job); other weeks are untouched, and no reader sees a week twice or gone.
         """
-
-    def replace_week(self, lake_week: LakeWeek) -> WeekLoad:
-        return self.replace_weeks([lake_week])[0]
 
     @abstractmethod
     def name(self, table: str) -> str:

@@ -99,10 +99,9 @@ class BigQueryWarehouse(Warehouse):
         definition.clustering_fields = list(table.clustering)
         client.create_table(definition, exists_ok=True)
 
-    def _load_staging(self, client: bigquery.Client, lake_weeks: Sequence[LakeWeek]) -> str:
+    def _load_staging(self, client: bigquery.Client, staging: str, lake_weeks: Sequence[LakeWeek]) -> None:
         """Load the lake objects into a fresh staging table: one load job straight from GCS when the lake
         is there (no rows pass through this process), else one parquet upload per week."""
-        staging = f"{self.project}.{self.dataset}._turnstile_load_{uuid.uuid4().hex}"
         table = bigquery.Table(staging, schema=self.schema())
         # A crash between load and drop leaves nothing behind for long (the emulator ignores expiry).
         table.expires = datetime.now(timezone.utc) + timedelta(days=1)
@@ -133,7 +132,6 @@ class BigQueryWarehouse(Warehouse):
         for lake_week in to_upload:
             with _parquet_file(lake_week) as parquet, open(parquet, "rb") as file:
                 client.load_table_from_file(file, staging, job_config=job_config).result()
-        return staging
 
     def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
         with self.bigquery.get_client() as client:
@@ -155,8 +153,9 @@ class BigQueryWarehouse(Warehouse):
         with self.bigquery.get_client() as client:
             self._ensure_table(client)
             replaced = {week: counts[0] for week, counts in self._counts(client, weeks).items()}
-            staging = self._load_staging(client, lake_weeks)
+            staging = f"{self.project}.{self.dataset}._turnstile_load_{uuid.uuid4().hex}"
             try:
+                self._load_staging(client, staging, lake_weeks)
                 # One multi-statement transaction: readers see the old weeks or the new ones, never neither
                 # or both. Literal values, because the emulator rejects query parameters inside scripts.
                 client.query(

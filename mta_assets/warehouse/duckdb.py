@@ -12,11 +12,11 @@ from pydantic import Field
 
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.week import LakeWeek
+from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
-_ROW_GROUP_SIZE = 32_768
 
 
 class DuckDBWarehouse(Warehouse):
@@ -72,7 +72,7 @@ class DuckDBWarehouse(Warehouse):
                 # Each load appends to the table's last, partly filled row group, which DuckDB rewrites
                 # at checkpoint: with the default 122,880-row groups that rewrite cost as much as the
                 # load itself; a quarter of that size makes it negligible.
-                connection.execute(f"ATTACH ? AS warehouse (ROW_GROUP_SIZE {_ROW_GROUP_SIZE})", [self.path])
+                connection.execute(f"ATTACH ? AS warehouse (ROW_GROUP_SIZE {ROW_GROUP_ROWS})", [self.path])
                 connection.execute("USE warehouse")
                 break
             except duckdb.IOException as error:

@@ -1,9 +1,10 @@
 """Each asset check, made to fail: the blocking ones stop the week's downstream, the others flag it."""
 
+import re
+
 from datetime import date, datetime, timedelta
 
 import pyarrow.parquet as pq
-import pytest
 from dagster import AssetCheckSeverity, AssetSelection, materialize
 
 from mta_assets.defs.checks import inspect_stored_week, lake_results, ridership_results, warehouse_result
@@ -37,22 +38,31 @@ def test_clean_weeks_pass_every_check(mirror, tmp_path):
     }
 
 
-@pytest.mark.parametrize(
-    ("strays", "severity"),
-    [(20, AssetCheckSeverity.ERROR), (1, AssetCheckSeverity.WARN)],
-    ids=["many block the warehouse", "a stray one warns"],
-)
-def test_readings_outside_the_week(mirror, tmp_path, strays, severity):
+def test_a_stray_reading_outside_the_week_is_stored_and_flagged(mirror, tmp_path):
     project = Project(mirror, tmp_path)
     lines = week_lines(SATURDAY, turnstile_count=20)
-    late = [line(BOOTH, datetime(2023, 6, 9, hour), "REGULAR", 10, 10) for hour in range(strays)]  # a week too late
+    late = line(BOOTH, datetime(2023, 6, 9, 1), "REGULAR", 10, 10)  # dated a week too late
+    mirror.files[NAME] = "\n".join([HEADER, *lines, late]).encode()
+    result = project.run(WEEK)
+    passed, severity, metadata = evaluations(result)["lake_readings_in_week"]
+    assert (passed, severity, metadata["readings_outside"].value) == (False, AssetCheckSeverity.WARN, 1)
+    assert result.success
+    assert project.rows(WEEK) == len(lines) + 1
+
+
+def test_a_file_with_many_readings_outside_its_week_is_refused(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    lines = week_lines(SATURDAY, turnstile_count=20)
+    late = [line(BOOTH, datetime(2023, 6, 9) + timedelta(minutes=minute), "REGULAR", 10, 10) for minute in range(150)]
     mirror.files[NAME] = "\n".join([HEADER, *lines, *late]).encode()
     result = project.run(WEEK)
-    passed, check_severity, metadata = evaluations(result)["lake_readings_in_week"]
-    assert (passed, check_severity, metadata["readings_outside"].value) == (False, severity, strays)
-    blocked = severity == AssetCheckSeverity.ERROR
-    assert result.success is not blocked
-    assert project.rows(WEEK) == (0 if blocked else len(lines) + strays)  # blocked: the warehouse step did not run
+    assert not result.success
+    assert re.search(
+        r"Week 2023-06-03: turnstile_230603.txt: 150 of .* readings .* fall outside its week \(2023-05-27 to 2023-06-02\)",
+        failure_message(result),
+    )
+    assert project.lake_files() == []
+    assert project.rows(WEEK) == 0
 
 
 def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):

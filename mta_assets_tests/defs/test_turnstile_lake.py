@@ -10,7 +10,7 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
-from loopback.turnstile_files import HEADER, week_file, week_lines
+from loopback.turnstile_files import HEADER, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"

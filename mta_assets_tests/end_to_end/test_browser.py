@@ -87,4 +87,4 @@ def test_a_user_sees_the_lineage_and_backfills_three_weeks_from_the_ui(browser, 
 
         warehouse = DuckDBWarehouse(path=str(tmp_path / "data" / "warehouse.duckdb"))
         for week, data in files.items():
-            assert warehouse.week_row_count(week) == data.count(b"\n") - 1
+            assert warehouse.week_row_counts([week])[week] == data.count(b"\n") - 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mta_assets_tests.conftest import bigquery_warehouse
+from mta_assets_tests.lib.warehouses import bigquery_warehouse
 from loopback.turnstile_files import week_file
 
 pytestmark = pytest.mark.slow
@@ -75,7 +75,7 @@ def test_the_cli_with_the_warehouse_on_bigquery(mirror, served_week, tmp_path, b
     for _ in range(2):
         run = materialize(tmp_path, **settings)
         assert run.returncode == 0, run.stderr[-3000:]
-        assert warehouse.week_row_count(WEEK) == served_week
+        assert warehouse.week_row_counts([WEEK])[WEEK] == served_week
 
 
 @pytest.mark.parametrize(

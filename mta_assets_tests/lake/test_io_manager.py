@@ -1,3 +1,6 @@
+from dataclasses import replace
+from datetime import date
+
 import pytest
 from dagster import PartitionKeyRange, build_input_context
 from dagster_gcp import GCSResource
@@ -5,7 +8,9 @@ from dagster_gcp import GCSResource
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager, WeekNotInLake
 from mta_assets.partitions import weekly_partitions
-from mta_assets_tests.lake.conftest import WEEK
+
+
+WEEK = date(2023, 6, 3)
 
 
 def manager(tmp_path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeIOManager:
@@ -42,3 +47,14 @@ def test_a_week_that_is_not_in_the_lake_is_named(tmp_path):
     )
     with pytest.raises(WeekNotInLake, match=r"Week 2023-05-27: .*turnstile_230527.parquet is not in the lake"):
         manager(tmp_path).load_input(context)
+
+
+def test_a_week_that_fails_to_store_leaves_the_earlier_one_whole(parsed_week, tmp_path):
+    lake = manager(tmp_path)
+    earlier = lake.store(replace(parsed_week, rejected_lines=("a bad line",)))
+    before = {path.name: path.read_bytes() for path in (tmp_path / "lake").iterdir()}
+    parsed_week.path.unlink()  # the parsed file is gone: storing fails
+    with pytest.raises(FileNotFoundError):
+        lake.store(parsed_week)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "lake").iterdir()} == before
+    assert earlier.rejected_lines_uri.endswith("turnstile_230603.rejected.txt")

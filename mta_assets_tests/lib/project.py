@@ -71,4 +71,4 @@ class Project:
         return sorted(path.name for path in self.lake.iterdir()) if self.lake.exists() else []
 
     def rows(self, key: str) -> int:
-        return self.warehouse.week_row_count(date.fromisoformat(key))
+        return self.warehouse.week_row_counts([date.fromisoformat(key)])[date.fromisoformat(key)]

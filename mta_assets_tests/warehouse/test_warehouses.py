@@ -12,7 +12,8 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.week import LakeWeek
 from mta_assets.parsing import parse_turnstile_file
-from mta_assets_tests.conftest import bigquery_warehouse
+from mta_assets.warehouse import BigQueryWarehouse
+from mta_assets_tests.lib.warehouses import bigquery_warehouse
 from loopback.turnstile_files import week_file
 
 WEEKS = [date(2023, 5, 27), date(2023, 6, 3)]
@@ -29,28 +30,31 @@ def lake_week_in(lake_url: str, week: date, lake_format: LakeFormat, tmp_path, t
 def test_replacing_a_week_twice_never_doubles_it_and_leaves_other_weeks_alone(warehouse, tmp_path, lake_format):
     lake = str(tmp_path / "lake")
     earlier, week = (lake_week_in(lake, each, lake_format, tmp_path, turnstiles) for each, turnstiles in zip(WEEKS, (10, 20)))
-    earlier_rows = warehouse.replace_week(earlier).rows
-    first = warehouse.replace_week(week)
-    second = warehouse.replace_week(week)
+    earlier_rows = warehouse.replace_weeks([earlier])[0].rows
+    first = warehouse.replace_weeks([week])[0]
+    second = warehouse.replace_weeks([week])[0]
     expected = week.read_table().num_rows
     assert (first.rows, first.replaced_rows) == (expected, 0)
     assert (second.rows, second.replaced_rows) == (expected, expected)
-    assert warehouse.week_row_count(week.week) == expected
-    assert warehouse.week_row_count(earlier.week) == earlier_rows == earlier.read_table().num_rows
+    assert warehouse.week_row_counts([week.week])[week.week] == expected
+    assert warehouse.week_row_counts([earlier.week])[earlier.week] == earlier_rows == earlier.read_table().num_rows
     assert first.first_reading.date() == date(2023, 5, 27) and first.last_reading.date() == date(2023, 6, 2)
 
 
 def test_a_failed_replace_leaves_the_week_as_it_was(warehouse, tmp_path):
     week = lake_week_in(str(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path)
-    rows = warehouse.replace_week(week).rows
+    rows = warehouse.replace_weeks([week])[0].rows
     broken = week.read_table().set_column(8, "entries", pa.array(["not a number"] * week.read_table().num_rows))
     pq.write_table(broken, week.local_path)
     # The engine's own conversion error: DuckDB's, or the BigQuery API's answer to the load job.
     from google.api_core.exceptions import GoogleAPICallError
 
-    with pytest.raises((duckdb.ConversionException, GoogleAPICallError)):
-        warehouse.replace_week(week)
-    assert warehouse.week_row_count(week.week) == rows
+    with pytest.raises((duckdb.ConversionException, GoogleAPICallError), match="not a number"):
+        warehouse.replace_weeks([week])
+    assert warehouse.week_row_counts([week.week]) == {week.week: rows}
+    if isinstance(warehouse, BigQueryWarehouse):  # its staging table is gone too
+        with warehouse.bigquery.get_client() as client:
+            assert [table.table_id for table in client.list_tables(f"{warehouse.project}.{warehouse.dataset}")] == ["turnstile"]
 
 
 @pytest.mark.slow
@@ -58,14 +62,14 @@ def test_a_failed_replace_leaves_the_week_as_it_was(warehouse, tmp_path):
 def test_bigquery_loads_straight_from_a_gcs_lake(bigquery_endpoint, gcs_bucket, tmp_path, lake_format):
     week = lake_week_in(f"gs://{gcs_bucket}/lake", WEEKS[1], lake_format, tmp_path)
     warehouse = bigquery_warehouse(bigquery_endpoint)
-    assert warehouse.replace_week(week).rows == week.read_table().num_rows
-    assert warehouse.replace_week(week).rows == week.read_table().num_rows
+    assert warehouse.replace_weeks([week])[0].rows == week.read_table().num_rows
+    assert warehouse.replace_weeks([week])[0].rows == week.read_table().num_rows
 
 
 @pytest.mark.slow
 def test_bigquery_table_is_partitioned_by_week_and_clustered(bigquery_endpoint, tmp_path):
     warehouse = bigquery_warehouse(bigquery_endpoint)
-    warehouse.replace_week(lake_week_in(str(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path))
+    warehouse.replace_weeks([lake_week_in(str(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path)])
     with warehouse.bigquery.get_client() as client:
         table = client.get_table(warehouse.table)
     assert table.time_partitioning.field == "week_ending"
@@ -81,7 +85,7 @@ def test_bigquery_uploads_the_weeks_itself_when_it_cannot_read_the_bucket(gcs_bu
     (tmp_path / "unreadable").mkdir()  # this emulator resolves gs:// somewhere the GCS emulator is not
     with bigquery_emulator(tmp_path / "unreadable", tmp_path / "bigquery.log") as endpoint:
         warehouse = bigquery_warehouse(endpoint, dataset="mta")
-        assert warehouse.replace_week(week).rows == week.read_table().num_rows
+        assert warehouse.replace_weeks([week])[0].rows == week.read_table().num_rows
     assert "could not load" in caplog.text and "uploading the weeks from this process" in caplog.text
 
 
