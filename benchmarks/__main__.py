@@ -7,25 +7,15 @@ the output file, with the date it was run.
 """
 
 import argparse
-import os
-import platform
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import backfill, week
+from benchmarks.machine import machine
 
 BACKFILL_HEADING = "## Backfills launched as the UI launches them, run by the daemon"
 WEEK_HEADING = "## Memory and speed of a week, as a real run meets them"
-
-
-def machine() -> str:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-        platform.processor() or "unknown CPU",
-    )
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} cores ({cpu}), {memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def now() -> str:

@@ -24,22 +24,9 @@ from loopback.dagster_dev import (
     wait_for_backfill,
 )
 from loopback.emulators import free_port
-from loopback.turnstile_files import week_file
+from loopback.turnstile_files import write_weeks
 
 LAST_WEEK = date(2023, 6, 3)
-
-
-def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
-    """Real-size files for `weeks`: one generated week with its dates moved to each week. Returns lines per file."""
-    template_week = weeks[-1]
-    template = week_file(template_week, turnstiles, crlf=True)
-    for week in weeks:
-        data = template
-        for day in range(7, 0, -1):
-            old, new = template_week - timedelta(days=day), week - timedelta(days=day)
-            data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
-        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(data)
-    return template.count(b"\n") - 1
 
 
 def run_backfill(week_count: int, turnstiles: int) -> dict:

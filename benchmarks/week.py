@@ -38,6 +38,9 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from benchmarks.machine import machine
+from loopback.turnstile_files import write_weeks
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = REPOSITORY / "dagster_home" / "dagster.yaml"
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
@@ -324,21 +327,6 @@ def child_main(request: dict) -> None:
 # In the parent
 
 
-def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
-    """Real-size files for `weeks`: one generated week with its dates moved to each week. Returns lines per file."""
-    from loopback.turnstile_files import week_file
-
-    template_week = weeks[-1]
-    template = week_file(template_week, turnstiles, crlf=True)
-    for week in weeks:
-        data = template
-        for day in range(7, 0, -1):
-            old, new = template_week - timedelta(days=day), week - timedelta(days=day)
-            data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
-        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(data)
-    return template.count(b"\n") - 1
-
-
 @contextmanager
 def serving(folder: Path):
     """`folder` served by a separate HTTP server process on loopback, as a mirror would be."""
@@ -451,13 +439,6 @@ def targets(results: dict) -> list[tuple[str, str, str, bool]]:
     ]
     rows.append(("time, mta_assets / near-floor", f"{results['ratio']:.2f}x", f"<= {MAX_RATIO}x", results["ratio"] <= MAX_RATIO))
     return rows
-
-
-def machine() -> str:
-    import platform
-
-    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} cores, {memory_kb / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -8,6 +8,7 @@ backwards and jump by millions.
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 HEADER = "C/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS" + " " * 63
 LINE_WIDTH = 130
@@ -87,3 +88,17 @@ def week_file(week: date, turnstile_count: int = 60, seed: int = 0, crlf: bool =
     """A whole file: padded header and lines, LF or CRLF, newline-terminated."""
     newline = "\r\n" if crlf else "\n"
     return (newline.join([HEADER, *week_lines(week, turnstile_count, seed)]) + newline).encode("ascii")
+
+
+def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
+    """Files for `weeks` in `folder`: one generated week with its dates moved to each week (generating is
+    slower than the pipeline it feeds). Returns the lines per file."""
+    template_week = weeks[-1]
+    template = week_file(template_week, turnstiles, crlf=True)
+    for week in weeks:
+        data = template
+        for day in range(7, 0, -1):
+            old, new = template_week - timedelta(days=day), week - timedelta(days=day)
+            data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
+        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(data)
+    return template.count(b"\n") - 1
