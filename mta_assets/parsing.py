@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
-from mta_assets.lib.arrow_memory import release_unused_memory
 from mta_assets.lib.parquet import ROW_GROUP_ROWS, parquet_writer
 from mta_assets.lib.tables import TURNSTILE
 
@@ -270,8 +269,6 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
     except ValueError:
         destination.unlink(missing_ok=True)
         raise
-    finally:
-        release_unused_memory()
     return ParsedWeek(
         week=week,
         path=destination,

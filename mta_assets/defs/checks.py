@@ -25,7 +25,6 @@ from dagster import (
 
 from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
 from mta_assets.lake.week import LakeWeek
-from mta_assets.lib.arrow_memory import release_unused_memory
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import MAX_SHARE_OUTSIDE_WEEK, readings_outside_week
 from mta_assets.partitions import week_of, weekly_partitions
@@ -75,14 +74,12 @@ def inspect_stored_week(lake_week: LakeWeek) -> StoredWeekFindings:
     if not set(READING_KEY) <= set(columns):
         return StoredWeekFindings(columns, lake_week.row_count(), 0, 0)
     readings = lake_week.read_table(READING_KEY, text_as_codes=True)
-    findings = StoredWeekFindings(
+    return StoredWeekFindings(
         columns,
         readings.num_rows,
         readings_outside_week(readings["reading_at"], lake_week.week),
         readings.num_rows - readings.group_by(READING_KEY).aggregate([]).num_rows,
     )
-    release_unused_memory()
-    return findings
 
 
 def _earlier_row_counts(context: AssetCheckExecutionContext, first_key: str) -> dict[str, int]:

@@ -18,7 +18,6 @@ from pydantic import Field, PrivateAttr
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage
 from mta_assets.lake.week import LakeWeek, rejected_lines_name
-from mta_assets.lib.arrow_memory import release_unused_memory
 from mta_assets.parsing import ParsedWeek
 from mta_assets.partitions import week_of
 
@@ -80,7 +79,6 @@ class LakeIOManager(ConfigurableIOManager):
                 lake_week.storage.publish(lines, rejected)
             else:
                 lake_week.storage.delete(rejected)  # left by an earlier run of the same week
-        release_unused_memory()
         return StoredWeek(lake_week, size, lake_week.storage.uri(rejected) if parsed.rejected_lines else None)
 
     def handle_output(self, context: OutputContext, obj: Sequence[ParsedWeek]) -> None:
