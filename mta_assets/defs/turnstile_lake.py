@@ -1,6 +1,5 @@
 """turnstile_lake: each week's MTA file, checked and typed, stored in the lake as one object per Saturday."""
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from dagster import (
     asset,
 )
 
-from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek
 from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.lib.leftovers import scratch_directory
 from mta_assets.lib.metadata import dates_covered, preview
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import (
@@ -94,36 +94,42 @@ def turnstile_lake(
 ) -> Iterator[Output | AssetMaterialization]:
     """Fetches and parses the run's weeks one at a time onto local disk; the lake IO manager stores them.
 
-    A week that fails does not stop the others. Dagster records one output for all of a run's weeks,
-    so a run with failed weeks hands the rest to the lake IO manager itself, records them one by one
-    (a backfill then counts them, and the warehouse follows them), and fails naming the others.
+    Each week's materialization records its lake object (lake_uri, lake_md5), which is what the
+    warehouse loads. A week that fails does not stop the others. Dagster records one output for all of a
+    run's weeks, so a run with failed weeks publishes the rest through the lake IO manager itself,
+    records them one by one (a backfill then counts them, and the warehouse follows them), and fails
+    naming the others.
     """
-    with tempfile.TemporaryDirectory(prefix="mta-weeks-") as directory:
-        parsed: list[ParsedWeek] = []
+    # A lake that cannot be written fails the run before anything is downloaded.
+    lake_io_manager.storage().check_writable()
+    # Downloads and conversions go to a scratch folder; one left by a killed run is removed here.
+    with scratch_directory("mta-weeks-") as directory:
+        prepared: list[PreparedWeek] = []
         metadata: dict[str, dict] = {}
         failures: list[str] = []
         for key in context.partition_keys:
             try:
-                week, metadata[key] = fetch_week(source, key, Path(directory))
+                week, metadata[key] = fetch_week(source, key, directory)
             except WeekFailed as failure:
                 context.log.error(str(failure))
                 failures.append(str(failure))
                 continue
             context.log.info(f"Week {key}: {week.rows:,} rows parsed, {len(week.rejected_lines):,} lines rejected")
-            parsed.append(week)
+            prepared.append(lake_io_manager.prepare(week, directory))
+            metadata[key].update(prepared[-1].metadata)
 
         if not failures:
-            for week in parsed:
-                context.add_asset_metadata(metadata[week.week.isoformat()], partition_key=week.week.isoformat())
-            yield Output(parsed)
+            for week in prepared:
+                context.add_asset_metadata(metadata[week.parsed.week.isoformat()], partition_key=week.parsed.week.isoformat())
+            yield Output(prepared)
             return
 
-        for week in parsed:
-            key = week.week.isoformat()
-            stored = lake_io_manager.store(week)
-            yield AssetMaterialization(context.asset_key, partition=key, metadata={**metadata[key], **stored.metadata})
+        for week in prepared:
+            lake_io_manager.publish(week)
+            key = week.parsed.week.isoformat()
+            yield AssetMaterialization(context.asset_key, partition=key, metadata=metadata[key])
         raise Failure(
             description=failures[0]
             if len(failures) == 1
-            else f"{len(failures)} of {len(context.partition_keys)} weeks failed ({len(parsed)} stored):\n" + "\n".join(failures)
+            else f"{len(failures)} of {len(context.partition_keys)} weeks failed ({len(prepared)} stored):\n" + "\n".join(failures)
         )

@@ -2,28 +2,28 @@
 
 The asset gives it the weeks of a run as parsed parquet files on local disk; it writes each one in the
 lake's format and location, one at a time, so a run's memory does not grow with its weeks. Readers get
-`LakeWeeks`: handles that read an object when asked, never all of a run's weeks at once.
+`LakeWeeks`: handles to the objects the latest materialization of each week recorded (name and MD5),
+checked to be there and unchanged, never read before they are asked for.
 """
 
 from collections.abc import Sequence
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext, ResourceDependency
+from dagster import AssetRecordsFilter, ConfigurableIOManager, InputContext, MetadataValue, OutputContext, ResourceDependency
 from dagster_gcp import GCSResource
 from pydantic import Field, PrivateAttr
 
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage
-from mta_assets.lake.week import LakeWeek, rejected_lines_name
+from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage, file_md5
+from mta_assets.lake.week import LakeWeek, object_name, rejected_lines_name
 from mta_assets.parsing import ParsedWeek
 from mta_assets.partitions import week_of
 
 
 class WeekNotInLake(FileNotFoundError):
-    """A week asked for is not in the lake."""
+    """A week asked for is not in the lake, or not as its latest materialization recorded it."""
 
 
 class LakeWeeks(dict[str, LakeWeek]):
@@ -31,16 +31,25 @@ class LakeWeeks(dict[str, LakeWeek]):
 
 
 @dataclass(frozen=True)
-class StoredWeek:
+class PreparedWeek:
+    """A parsed week as the file its lake object will be, with that file's MD5, ready to publish."""
+
+    parsed: ParsedWeek
     lake_week: LakeWeek
+    file: Path
+    md5: str
     bytes: int
-    rejected_lines_uri: str | None
 
     @property
     def metadata(self) -> dict:
-        metadata = {"lake_uri": MetadataValue.path(self.lake_week.uri), "bytes_stored": self.bytes}
-        if self.rejected_lines_uri:
-            metadata["rejected_lines_uri"] = MetadataValue.path(self.rejected_lines_uri)
+        """What the materialization records, so that readers load exactly this object."""
+        metadata = {
+            "lake_uri": MetadataValue.path(self.lake_week.uri),
+            "lake_md5": self.md5,
+            "bytes_stored": self.bytes,
+        }
+        if self.parsed.rejected_lines:
+            metadata["rejected_lines_uri"] = MetadataValue.path(self.lake_week.storage.uri(rejected_lines_name(self.parsed.week)))
         return metadata
 
 
@@ -66,42 +75,76 @@ class LakeIOManager(ConfigurableIOManager):
     def lake_week(self, week: date) -> LakeWeek:
         return LakeWeek(week, self.lake_format, self.storage())
 
-    def store(self, parsed: ParsedWeek) -> StoredWeek:
-        """Write one parsed week into the lake, with its unreadable lines beside it (or none left over)."""
+    def prepare(self, parsed: ParsedWeek, directory: Path) -> PreparedWeek:
+        """The week as its lake object's file (the parsed parquet, or a csv.gz written in `directory`)."""
         lake_week = self.lake_week(parsed.week)
-        rejected = rejected_lines_name(parsed.week)
-        with tempfile.TemporaryDirectory(prefix="mta-lake-") as directory:
-            # The week first: if it fails, the lake keeps the earlier object and its rejected lines.
-            size = lake_week.storage.publish(lake_week.format.from_parquet(parsed.path, Path(directory)), lake_week.name)
-            if parsed.rejected_lines:
-                lines = Path(directory) / rejected
-                lines.write_text("\n".join(parsed.rejected_lines) + "\n")
-                lake_week.storage.publish(lines, rejected)
-            else:
-                lake_week.storage.delete(rejected)  # left by an earlier run of the same week
-        return StoredWeek(lake_week, size, lake_week.storage.uri(rejected) if parsed.rejected_lines else None)
+        file = lake_week.format.from_parquet(parsed.path, directory)
+        return PreparedWeek(parsed, lake_week, file, file_md5(file), file.stat().st_size)
 
-    def handle_output(self, context: OutputContext, obj: Sequence[ParsedWeek]) -> None:
-        stored = [self.store(parsed) for parsed in obj]
-        if len(stored) == 1:
-            context.add_output_metadata(stored[0].metadata)
+    def publish(self, prepared: PreparedWeek) -> None:
+        """Write one week into the lake: its object, its unreadable lines beside it, and nothing else of it.
+
+        The object first: if it fails, the lake keeps the earlier object and its rejected lines. Then
+        the week's object in the other format and stale rejected lines go, so a week is one object.
+        """
+        storage, week = prepared.lake_week.storage, prepared.parsed.week
+        storage.publish(prepared.file, prepared.lake_week.name)
+        for other in LakeFormat:
+            if other is not prepared.lake_week.format:
+                storage.delete(object_name(week, other))
+        rejected = rejected_lines_name(week)
+        if prepared.parsed.rejected_lines:
+            lines = prepared.file.with_name(rejected)
+            lines.write_text("\n".join(prepared.parsed.rejected_lines) + "\n")
+            storage.publish(lines, rejected)
         else:
-            # Output metadata is shared by every week of a run; each week's object is named after its file.
-            context.add_output_metadata(
-                {
-                    "lake_uri": MetadataValue.path(self.storage().uri("")),
-                    "bytes_stored": sum(week.bytes for week in stored),
-                }
-            )
+            storage.delete(rejected)  # left by an earlier run of the same week
+
+    def handle_output(self, context: OutputContext, obj: Sequence[PreparedWeek]) -> None:
+        # The asset records each week's object (lake_uri, lake_md5) itself: output metadata would be
+        # shared by every week of a multi-week run.
+        for prepared in obj:
+            self.publish(prepared)
 
     def load_input(self, context: InputContext) -> LakeWeeks:
+        keys = sorted(context.asset_partition_keys)
         weeks = LakeWeeks()
-        for key in sorted(context.asset_partition_keys):
-            lake_week = self.lake_week(week_of(key))
-            if not lake_week.exists():
-                raise WeekNotInLake(
-                    f"Week {key}: {lake_week.uri} is not in the lake; materialize turnstile_lake for {key} "
-                    f"first (MTA_LAKE_URL and MTA_LAKE_FORMAT must match the run that wrote it)."
-                )
-            weeks[key] = lake_week
+        for key in keys:
+            weeks[key] = self.recorded_week(context, key)
         return weeks
+
+    def recorded_week(self, context: InputContext, key: str) -> LakeWeek:
+        """The object the latest materialization of the week recorded, checked to be there, unchanged."""
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[key]), limit=1
+        ).records
+        redo = f"materialize turnstile_lake for {key} again"
+        if not records:
+            raise WeekNotInLake(f"Week {key}: turnstile_lake has no materialization for this week; {redo} first.")
+        metadata = records[0].asset_materialization.metadata
+        if "lake_uri" not in metadata or "lake_md5" not in metadata:
+            raise WeekNotInLake(
+                f"Week {key}: the latest turnstile_lake materialization records no lake object (lake_uri, "
+                f"lake_md5): it was stored by an earlier version of mta_assets; {redo}."
+            )
+        uri, md5 = str(metadata["lake_uri"].value), str(metadata["lake_md5"].value)
+        week = week_of(key)
+        lake_week = next(
+            (LakeWeek(week, lake_format, self.storage()) for lake_format in LakeFormat
+             if self.storage().uri(object_name(week, lake_format)) == uri),
+            None,
+        )
+        if lake_week is None:
+            raise WeekNotInLake(
+                f"Week {key}: its lake object is {uri}, outside the lake MTA_LAKE_URL={self.url!r} names now; set "
+                f"MTA_LAKE_URL back, or {redo} into this lake."
+            )
+        found = lake_week.storage.md5(lake_week.name)
+        if found is None:
+            raise WeekNotInLake(f"Week {key}: {uri}, recorded by its latest turnstile_lake materialization, is gone; {redo}.")
+        if found != md5:
+            raise WeekNotInLake(
+                f"Week {key}: {uri} is not the object its latest turnstile_lake materialization recorded (MD5 "
+                f"{found}, recorded {md5}): something else wrote it; {redo}."
+            )
+        return lake_week

@@ -4,6 +4,8 @@ A file appears under its name whole or not at all: locally it is copied under a 
 and renamed; a GCS object exists only once its upload is complete.
 """
 
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ from typing import BinaryIO, Protocol
 from dagster_gcp import GCSResource
 
 from mta_assets.lib.errors import ConfigurationError
+from mta_assets.lib.leftovers import owned_prefix, remove_leftovers
 
 DEFAULT_LAKE_URL = "data/lake"
 # Bucket names: 3-63 characters of lowercase letters, digits, dashes, underscores and dots.
@@ -28,6 +31,17 @@ class LakeStorage(Protocol):
     def open(self, name: str) -> BinaryIO: ...
     def exists(self, name: str) -> bool: ...
     def delete(self, name: str) -> None: ...
+    def check_writable(self) -> None: ...
+    def md5(self, name: str) -> str | None: ...
+
+
+def file_md5(path: Path) -> str:
+    """A file's MD5 in base64, as GCS reports an object's: what the lake records to know an object again."""
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
 
 
 class LocalLakeStorage:
@@ -40,10 +54,27 @@ class LocalLakeStorage:
     def local_path(self, name: str) -> Path | None:
         return self.root / name
 
+    def check_writable(self) -> None:
+        """Raise ConfigurationError naming MTA_LAKE_URL unless files can be created in the lake folder."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as error:
+            raise ConfigurationError(
+                f"MTA_LAKE_URL={str(self.root)!r}: the lake folder cannot be written ({error.strerror or error}). "
+                f"Give this user write access to it, or point MTA_LAKE_URL at a writable folder."
+            ) from None
+
     def publish(self, file: Path, name: str) -> int:
-        """Copy `file` in as `name`, replacing any earlier one atomically; returns its size."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=self.root)
+        """Copy `file` in as `name`, replacing any earlier one atomically; returns its size.
+
+        The copy is written under a hidden name carrying this process's PID; copies left by killed runs
+        are removed first.
+        """
+        self.check_writable()
+        remove_leftovers(self.root, f".{name}.")
+        descriptor, temporary = tempfile.mkstemp(prefix=owned_prefix(f".{name}."), suffix=".partial", dir=self.root)
         try:
             with os.fdopen(descriptor, "wb") as target, open(file, "rb") as source:
                 shutil.copyfileobj(source, target, 1 << 20)
@@ -65,6 +96,9 @@ class LocalLakeStorage:
     def delete(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
 
+    def md5(self, name: str) -> str | None:
+        return file_md5(self.root / name) if self.exists(name) else None
+
 
 class GcsLakeStorage:
     def __init__(self, client, bucket: str, prefix: str) -> None:
@@ -81,6 +115,17 @@ class GcsLakeStorage:
     def local_path(self, name: str) -> Path | None:
         return None
 
+    def check_writable(self) -> None:
+        """Raise ConfigurationError naming MTA_LAKE_URL when the bucket does not exist."""
+        if not self._bucket.exists():
+            raise self._missing_bucket()
+
+    def _missing_bucket(self) -> ConfigurationError:
+        return ConfigurationError(
+            f"MTA_LAKE_URL points at gs://{self.bucket_name}, which does not exist: create the bucket "
+            f"(gcloud storage buckets create gs://{self.bucket_name}) or fix MTA_LAKE_URL."
+        )
+
     def publish(self, file: Path, name: str) -> int:
         from google.api_core.exceptions import NotFound
 
@@ -91,10 +136,7 @@ class GcsLakeStorage:
         except NotFound:
             if self._bucket.exists():
                 raise
-            raise ConfigurationError(
-                f"MTA_LAKE_URL points at gs://{self.bucket_name}, which does not exist: create the bucket "
-                f"(gcloud storage buckets create gs://{self.bucket_name}) or fix MTA_LAKE_URL."
-            ) from None
+            raise self._missing_bucket() from None
         return file.stat().st_size
 
     def open(self, name: str) -> BinaryIO:
@@ -110,6 +152,10 @@ class GcsLakeStorage:
             self._bucket.blob(self._key(name)).delete()
         except NotFound:
             pass  # deleting what is already gone is the goal
+
+    def md5(self, name: str) -> str | None:
+        blob = self._bucket.get_blob(self._key(name))
+        return blob.md5_hash if blob is not None else None
 
 
 @dataclass(frozen=True)

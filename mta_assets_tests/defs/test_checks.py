@@ -12,7 +12,7 @@ from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse.base import WeekLoad
 from mta_assets.defs.checks import lake_checks
-from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager, stored
 from loopback.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
 
 WEEK, NAME = "2023-06-03", "turnstile_230603.txt"
@@ -93,7 +93,7 @@ def stored_week(tmp_path, drop_column: str | None = None) -> LakeWeeks:
     parsed = parse_turnstile_file(source, SATURDAY, 0.01, tmp_path / "parsed.parquet")
     if drop_column:
         pq.write_table(pq.read_table(parsed.path).drop_columns([drop_column]), parsed.path)
-    return LakeWeeks({WEEK: lake_io_manager(tmp_path / "lake").store(parsed).lake_week})
+    return LakeWeeks({WEEK: stored(lake_io_manager(tmp_path / "lake"), parsed)})
 
 
 def column_check(lake_weeks: LakeWeeks):

@@ -9,7 +9,7 @@ from dagster import DagsterInstance, materialize
 from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager, stored
 from loopback.turnstile_files import HEADER, Turnstile, line
 
 PREVIOUS, WEEK = date(2023, 5, 27), date(2023, 6, 3)
@@ -60,7 +60,7 @@ def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]]) -> N
         source = tmp_path / f"turnstile_{week:%y%m%d}.txt"
         source.write_text("\r\n".join([HEADER, *lines]) + "\r\n")
         parsed = parse_turnstile_file(source, week, 0.01, tmp_path / f"turnstile_{week:%y%m%d}.parquet")
-        lake_weeks.append(lake.store(parsed).lake_week)
+        lake_weeks.append(stored(lake, parsed))
     warehouse.replace_weeks(lake_weeks)
 
 

@@ -11,6 +11,8 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.week import LakeWeek
+from mta_assets.parsing import ParsedWeek
 from mta_assets.source import MtaTurnstileSource
 from mta_assets.warehouse import DuckDBWarehouse
 from loopback.turnstile_files import week_file
@@ -22,6 +24,13 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 
 def lake_io_manager(folder: Path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeIOManager:
     return LakeIOManager(url=str(folder), format=lake_format.value, gcs=GCSResource())
+
+
+def stored(lake: LakeIOManager, parsed: ParsedWeek) -> LakeWeek:
+    """The parsed week published into the lake as the asset publishes it (converted beside the parsed file)."""
+    prepared = lake.prepare(parsed, parsed.path.parent)
+    lake.publish(prepared)
+    return prepared.lake_week
 
 
 def failure_message(result: ExecuteInProcessResult) -> str:

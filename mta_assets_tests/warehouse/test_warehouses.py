@@ -13,6 +13,7 @@ from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.week import LakeWeek
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse import BigQueryWarehouse
+from mta_assets_tests.lib.project import stored
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 from loopback.turnstile_files import week_file
 
@@ -23,7 +24,7 @@ def lake_week_in(lake_url: str, week: date, lake_format: LakeFormat, tmp_path, t
     path = tmp_path / f"turnstile_{week:%y%m%d}.txt"
     path.write_bytes(week_file(week, turnstile_count=turnstiles))
     parsed = parse_turnstile_file(path, week, 0.01, tmp_path / f"turnstile_{week:%y%m%d}.parquet")
-    return LakeIOManager(url=lake_url, format=lake_format.value, gcs=GCSResource()).store(parsed).lake_week
+    return stored(LakeIOManager(url=lake_url, format=lake_format.value, gcs=GCSResource()), parsed)
 
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))

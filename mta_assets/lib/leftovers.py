@@ -1,0 +1,53 @@
+"""Files and folders named after the process that writes them, so that what a killed run left is found.
+
+A run killed with SIGKILL cannot clean up. Its scratch names carry its PID (`<prefix><pid>...`); the
+next writer of the same kind removes those whose process is gone, so nothing accumulates.
+"""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def owned_prefix(prefix: str) -> str:
+    """The name prefix of this process's scratch files: `prefix` then the PID then a dot."""
+    return f"{prefix}{os.getpid()}."
+
+
+def remove_leftovers(directory: Path, prefix: str) -> list[Path]:
+    """Remove the entries `<prefix><pid>.…` in `directory` whose process no longer runs; returns them."""
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for entry in directory.iterdir():
+        pid_text = entry.name[len(prefix):].split(".", 1)[0] if entry.name.startswith(prefix) else ""
+        if not pid_text.isdigit() or is_running(int(pid_text)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+@contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A temporary folder of this process, after removing the ones of `prefix` that killed runs left."""
+    root = Path(tempfile.gettempdir())
+    remove_leftovers(root, prefix)
+    with tempfile.TemporaryDirectory(prefix=owned_prefix(prefix)) as directory:
+        yield Path(directory)
