@@ -9,7 +9,9 @@ import base64
 import binascii
 import json
 import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlparse
 
 from dagster import EnvVar
@@ -65,7 +67,7 @@ def gcs_from_env(environ: Mapping[str, str] = os.environ) -> GCSResource:
 
 
 def lake_io_manager_from_env(environ: Mapping[str, str] = os.environ) -> LakeIOManager:
-    LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL)
+    check_lake_folder(LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL))
     LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
     return LakeIOManager(
         url=_setting(environ, "MTA_LAKE_URL", DEFAULT_LAKE_URL),
@@ -77,6 +79,7 @@ def lake_io_manager_from_env(environ: Mapping[str, str] = os.environ) -> LakeIOM
 def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
     choice = (environ.get("MTA_WAREHOUSE") or "duckdb").strip().lower()
     if choice == "duckdb":
+        check_duckdb_path(environ)
         return DuckDBWarehouse(path=_setting(environ, "MTA_DUCKDB_PATH", DEFAULT_DUCKDB_PATH))
     if choice == "bigquery":
         missing = [name for name in ("MTA_BQ_PROJECT", "MTA_BQ_DATASET") if not environ.get(name, "").strip()]
@@ -99,6 +102,45 @@ def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
     raise ConfigurationError(
         f"MTA_WAREHOUSE={environ['MTA_WAREHOUSE']!r} is not a warehouse; use 'duckdb' (the default) or 'bigquery'."
     )
+
+
+def _cannot_write(path: Path, folder: bool) -> str | None:
+    """Why `path` (a file, or with `folder` a folder) cannot be written or created here; None if it can.
+
+    Tried, not inferred from permission bits: root ignores those, a read-only mount does not.
+    """
+    if path.exists() and path.is_dir() != folder:
+        return "is a folder" if path.is_dir() else "is a file"
+    existing = path if path.exists() else next(parent for parent in path.absolute().parents if parent.exists())
+    try:
+        if existing.is_dir():
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        else:
+            open(existing, "ab").close()  # appends nothing: only asks for write access
+    except OSError as error:
+        where = "" if existing == path else f" (in {existing})"
+        return f"cannot be written{where}: {error.strerror or error}"
+    return None
+
+
+def check_duckdb_path(environ: Mapping[str, str]) -> None:
+    """MTA_DUCKDB_PATH names a file (not a folder) that this user can create or write."""
+    path = Path(environ.get("MTA_DUCKDB_PATH", "").strip() or DEFAULT_DUCKDB_PATH)
+    if problem := _cannot_write(path, folder=False):
+        raise ConfigurationError(
+            f"MTA_DUCKDB_PATH={str(path)!r} {problem}: point it at a DuckDB database file in a folder this user can "
+            f"write (for example data/warehouse.duckdb), or unset it for the default."
+        )
+
+
+def check_lake_folder(location: LakeLocation) -> None:
+    """A local lake (MTA_LAKE_URL) is a folder this user can create or write."""
+    if location.bucket is None and (problem := _cannot_write(Path(location.path), folder=True)):
+        raise ConfigurationError(
+            f"MTA_LAKE_URL={location.path!r} {problem}: point it at a folder this user can write, or unset it for "
+            f"the default ({DEFAULT_LAKE_URL})."
+        )
 
 
 def check_credentials(environ: Mapping[str, str]) -> None:

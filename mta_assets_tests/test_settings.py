@@ -109,3 +109,20 @@ def test_the_code_location_does_not_load_with_a_bad_setting(monkeypatch):
         defs()
     assert isinstance(raised.value.__cause__, ConfigurationError)
     assert "MTA_SOURCE_URL='127.0.0.1:8765'" in str(raised.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("MTA_DUCKDB_PATH", "{tmp}", r"MTA_DUCKDB_PATH='.*' is a folder: point it at a DuckDB database file"),
+        ("MTA_DUCKDB_PATH", "/sys/mta/warehouse.duckdb", r"MTA_DUCKDB_PATH='/sys/mta/warehouse.duckdb' cannot be written \(in /sys\)"),
+        ("MTA_LAKE_URL", "{tmp}/file", r"MTA_LAKE_URL='.*/file' is a file: point it at a folder this user can write"),
+        ("MTA_LAKE_URL", "/sys/mta-lake", r"MTA_LAKE_URL='/sys/mta-lake' cannot be written \(in /sys\)"),
+    ],
+)
+def test_a_warehouse_file_or_lake_folder_that_cannot_be_written_is_named(tmp_path, variable, value, message):
+    # /sys refuses new files even to root, who ignores permission bits: a place no user can write.
+    (tmp_path / "file").write_text("")
+    environ = {variable: value.format(tmp=tmp_path)}
+    with pytest.raises(ConfigurationError, match=message):
+        lake_io_manager_from_env(environ) if variable == "MTA_LAKE_URL" else warehouse_from_env(environ)

@@ -1,5 +1,6 @@
 """A week's object in the lake: where it is, and how to read it a batch at a time."""
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,23 @@ def object_name(week: date, lake_format: LakeFormat) -> str:
 def rejected_lines_name(week: date) -> str:
     """Where a week's unreadable lines are kept, beside its object."""
     return f"{file_stem(week)}.rejected.txt"
+
+
+class LakeObjectUnreadable(ValueError):
+    """A lake object that cannot be read back (truncated, corrupt, or not what its name says)."""
+
+    @classmethod
+    def of(cls, lake_week: "LakeWeek", error: BaseException) -> "LakeObjectUnreadable":
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return cls(
+            f"Week {lake_week.week}: the lake object {lake_week.uri} cannot be read ({detail}); "
+            f"materialize turnstile_lake for {lake_week.week} again to rewrite it."
+        )
+
+
+# What reading a damaged parquet or gzip CSV raises: a short gzip stream, a bad deflate block, Arrow's
+# errors on a bad footer or a broken CSV, and I/O errors from the storage.
+_UNREADABLE = (EOFError, zlib.error, OSError, pa.ArrowException)
 
 
 @dataclass(frozen=True)
@@ -54,17 +72,24 @@ class LakeWeek:
             yield stream
 
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-        with self._source() as source:
-            yield from self.format.batches(source, columns)
+        try:
+            with self._source() as source:
+                yield from self.format.batches(source, columns)
+        except _UNREADABLE as error:
+            raise LakeObjectUnreadable.of(self, error) from None
 
     def read_table(self, columns: list[str] | None = None, text_as_codes: bool = False) -> pa.Table:
-        with self._source() as source:
-            return self.format.read_table(source, columns, text_as_codes)
+        return self._read(lambda source: self.format.read_table(source, columns, text_as_codes))
 
     def column_names(self) -> list[str]:
-        with self._source() as source:
-            return self.format.column_names(source)
+        return self._read(self.format.column_names)
 
     def row_count(self) -> int:
-        with self._source() as source:
-            return self.format.row_count(source)
+        return self._read(self.format.row_count)
+
+    def _read(self, read):
+        try:
+            with self._source() as source:
+                return read(source)
+        except _UNREADABLE as error:
+            raise LakeObjectUnreadable.of(self, error) from None

@@ -1,7 +1,8 @@
 """The embedded warehouse: a DuckDB file."""
 
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -11,12 +12,36 @@ import pyarrow as pa
 from pydantic import Field
 
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.week import LakeWeek
+from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
+from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+# DuckDB names the process that holds its lock: 'Conflicting lock is held in /usr/bin/python3 (PID 1234)'.
+_LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
+
+
+def _noting(batches: Iterator[pa.RecordBatch], unreadable: list) -> Iterator[pa.RecordBatch]:
+    """The batches, keeping a LakeObjectUnreadable they raise where the caller finds it again."""
+    try:
+        yield from batches
+    except LakeObjectUnreadable as error:
+        unreadable.append(error)
+        raise
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process held the DuckDB file for longer than the warehouse waits."""
+
+
+def weeks_label(weeks: Sequence[date]) -> str:
+    """'week 2023-06-03' or 'weeks 2023-01-07 to 2023-06-03', for messages; 'the warehouse' for none."""
+    if not weeks:
+        return "the warehouse"
+    first, last = min(weeks), max(weeks)
+    return f"week {first}" if first == last else f"weeks {first} to {last}"
 
 
 class DuckDBWarehouse(Warehouse):
@@ -44,7 +69,7 @@ class DuckDBWarehouse(Warehouse):
 
     def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
         name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
-        with self.connect() as connection:
+        with self.connect(weeks) as connection:
             self._create_table(connection, table)
             connection.begin()
             try:
@@ -62,23 +87,40 @@ class DuckDBWarehouse(Warehouse):
         return {week: rows.get(week, 0) for week in weeks}
 
     @contextmanager
-    def connect(self):
-        """A connection; waits while another process holds DuckDB's one-writer lock on the file."""
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+    def connect(self, weeks: Sequence[date] = ()):
+        """A connection; waits while another process holds DuckDB's one-writer lock on the file.
+
+        `weeks` are what the connection is for, named in the errors: a file that cannot be opened (the
+        setting's fault) and a lock held past `lock_timeout_seconds` (another process's).
+        """
         deadline = time.monotonic() + self.lock_timeout_seconds
         while True:
             connection = duckdb.connect()
             try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                 # Each load appends to the table's last, partly filled row group, which DuckDB rewrites
                 # at checkpoint: with the default 122,880-row groups that rewrite cost as much as the
                 # load itself; a quarter of that size makes it negligible.
                 connection.execute(f"ATTACH ? AS warehouse (ROW_GROUP_SIZE {ROW_GROUP_ROWS})", [self.path])
                 connection.execute("USE warehouse")
                 break
-            except duckdb.IOException as error:
+            except (duckdb.IOException, OSError) as error:
                 connection.close()
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                    raise
+                if "Could not set lock" not in str(error):
+                    raise ConfigurationError(
+                        f"{weeks_label(weeks).capitalize()}: the DuckDB warehouse MTA_DUCKDB_PATH={self.path!r} cannot "
+                        f"be opened ({error}). Point MTA_DUCKDB_PATH at a database file in a folder this user can "
+                        f"write (not at a folder), or unset it for {DEFAULT_DUCKDB_PATH}."
+                    ) from None
+                if time.monotonic() > deadline:
+                    holder = _LOCK_HOLDER.search(str(error))
+                    by = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+                    raise WarehouseLocked(
+                        f"{weeks_label(weeks).capitalize()}: {by} has held the DuckDB warehouse {self.path} for more "
+                        f"than {self.lock_timeout_seconds:.0f} s. Close it there (a DuckDB shell or notebook), then "
+                        f"materialize {weeks_label(weeks)} again; mta_assets' own steps wait their turn in the "
+                        f"mta_warehouse pool."
+                    ) from None
                 time.sleep(0.2)
         # Row order in the table means nothing; without it DuckDB inserts on all cores.
         connection.execute("SET preserve_insertion_order = false")
@@ -95,7 +137,7 @@ class DuckDBWarehouse(Warehouse):
         connection.execute(f"CREATE TABLE IF NOT EXISTS {self.name(table.name)} ({columns})")
 
     def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
-        with self.connect() as connection:
+        with self.connect(weeks) as connection:
             self._create_table(connection)
             rows = dict(
                 connection.execute(
@@ -107,7 +149,7 @@ class DuckDBWarehouse(Warehouse):
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         weeks = [lake_week.week for lake_week in lake_weeks]
         in_weeks = f"week_ending IN ({', '.join('?' * len(weeks))})"
-        with self.connect() as connection:
+        with self.connect(weeks) as connection:
             self._create_table(connection)
             connection.begin()
             try:
@@ -123,13 +165,22 @@ class DuckDBWarehouse(Warehouse):
                 for lake_week in lake_weeks:  # one week at a time, all in this transaction
                     if lake_week.local_path and lake_week.format is LakeFormat.PARQUET:
                         # DuckDB's own parallel parquet reader: several times faster than through Arrow.
-                        connection.execute(
-                            f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
-                        )
+                        try:
+                            connection.execute(
+                                f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
+                            )
+                        except (duckdb.IOException, duckdb.InvalidInputException) as error:
+                            raise LakeObjectUnreadable.of(lake_week, error) from None
                         continue
-                    rows = pa.RecordBatchReader.from_batches(TURNSTILE.arrow_schema, lake_week.batches())
+                    unreadable: list[LakeObjectUnreadable] = []
+                    rows = pa.RecordBatchReader.from_batches(TURNSTILE.arrow_schema, _noting(lake_week.batches(), unreadable))
                     connection.register("week_rows", rows)
-                    connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
+                    try:
+                        connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
+                    except duckdb.Error:
+                        if unreadable:  # DuckDB wraps what the stream raised in its own message
+                            raise unreadable[0] from None
+                        raise
                     connection.unregister("week_rows")
                 loaded = {
                     week: (rows, first, last)

@@ -1,5 +1,7 @@
 """The same warehouse contract on DuckDB and on BigQuery (bqemulator on loopback)."""
 
+import subprocess
+import sys
 from datetime import date
 
 import duckdb
@@ -10,9 +12,11 @@ from dagster_gcp import GCSResource
 
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
-from mta_assets.lake.week import LakeWeek
+from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
+from mta_assets.lib.errors import ConfigurationError
 from mta_assets.parsing import parse_turnstile_file
-from mta_assets.warehouse import BigQueryWarehouse
+from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from mta_assets.warehouse.duckdb import WarehouseLocked
 from mta_assets_tests.lib.project import stored
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 from loopback.turnstile_files import week_file
@@ -96,3 +100,35 @@ def test_duckdb_spills_beside_its_file_not_into_the_working_directory(tmp_path):
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
     with warehouse.connect() as connection:
         assert connection.execute("SELECT current_setting('temp_directory')").fetchone() == (f"{tmp_path}/warehouse.duckdb.tmp",)
+
+
+def test_a_duckdb_path_that_cannot_be_opened_names_the_setting_and_the_weeks(tmp_path):
+    # The setting was fine when the definitions loaded; the run finds a folder where the file should be.
+    warehouse = DuckDBWarehouse(path=str(tmp_path))
+    with pytest.raises(ConfigurationError, match=r"Week 2023-06-03: the DuckDB warehouse MTA_DUCKDB_PATH=.* cannot be opened"):
+        warehouse.week_row_counts([WEEKS[1]])
+
+
+def test_a_lock_held_too_long_names_the_weeks_and_the_holder(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        warehouse = DuckDBWarehouse(path=str(path), lock_timeout_seconds=1)
+        with pytest.raises(WarehouseLocked, match=rf"Weeks 2023-05-27 to 2023-06-03: process {holder.pid} \(.*python.*\) has held the DuckDB warehouse"):
+            warehouse.week_row_counts(WEEKS)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_a_truncated_lake_object_names_the_object_and_says_to_materialize_again(tmp_path, lake_format):
+    week = lake_week_in(str(tmp_path / "lake"), WEEKS[1], lake_format, tmp_path, turnstiles=200)
+    week.local_path.write_bytes(week.local_path.read_bytes()[:-200])
+    with pytest.raises(LakeObjectUnreadable, match=rf"Week 2023-06-03: the lake object .*{week.name} cannot be read .*materialize turnstile_lake for 2023-06-03 again"):
+        DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")).replace_weeks([week])
