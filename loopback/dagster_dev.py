@@ -38,6 +38,17 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
+def set_download_pool(home: Path) -> None:
+    """What the README's command does before `dg dev`: 2 connections for the download pool."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "instance", "concurrency", "set", "mta_source", "2"],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 @contextmanager
 def dagster_dev(workdir: Path, env: dict[str, str], timeout: float = 120):
     """Run `dg dev` on this project with a fresh DAGSTER_HOME holding the project's dagster.yaml.
@@ -48,6 +59,7 @@ def dagster_dev(workdir: Path, env: dict[str, str], timeout: float = 120):
     home = workdir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(INSTANCE_CONFIG.read_text())
+    set_download_pool(home)
     settings = {
         "MTA_LAKE_URL": str(workdir / "data" / "lake"),
         "MTA_DUCKDB_PATH": str(workdir / "data" / "warehouse.duckdb"),

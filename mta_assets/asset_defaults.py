@@ -1,4 +1,4 @@
-"""What every weekly asset shares, written once: partitions, owner, backfill policy and kinds."""
+"""What every weekly asset shares, written once: partitions, owner, backfill policy, pool and kinds."""
 
 from dagster import BackfillPolicy
 
@@ -11,9 +11,17 @@ OWNER = "team:data-engineering"
 # does not grow with it: a run holds one week at a time.
 WEEKS_PER_RUN = 26
 
+# Dagster pools: the steps that download from the MTA, and the steps that write the warehouse. Their
+# limits belong to the instance (dagster.yaml's default_limit, `dagster instance concurrency set`, or the
+# UI), not to the code: 2 connections to the source; one writer for a DuckDB file, which takes one at a
+# time (a step waits its turn in Dagster's queue instead of on the file's lock), several for BigQuery.
+SOURCE_POOL = "mta_source"
+WAREHOUSE_POOL = "mta_warehouse"
+_POOLS = {"lake": SOURCE_POOL, "warehouse": WAREHOUSE_POOL, "ridership": WAREHOUSE_POOL}
+
 
 def weekly_asset(group_name: str) -> dict:
-    """Keyword arguments for @asset: weekly partitions, the owner, the backfill policy and the group's kinds.
+    """Keyword arguments for @asset: weekly partitions, the owner, the backfill policy, the group's pool and kinds.
 
     Kinds follow the configuration (a local or GCS lake, parquet or csv, DuckDB or BigQuery).
     """
@@ -22,5 +30,6 @@ def weekly_asset(group_name: str) -> dict:
         "group_name": group_name,
         "owners": [OWNER],
         "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
+        "pool": _POOLS[group_name],
         "kinds": asset_kinds()[group_name],
     }

@@ -29,10 +29,6 @@ from mta_assets.parsing import (
 from mta_assets.partitions import WeekOutOfRange, file_stem, week_of, weekly_partitions
 from mta_assets.source import MtaTurnstileSource, SourceError
 
-# Downloads from the MTA go through this Dagster pool; its limit (2 in dagster.yaml) caps the connections
-# a backfill opens however many runs it starts.
-SOURCE_POOL = "mta_source"
-
 
 class WeekFailed(Exception):
     """A week could not be fetched or parsed; the message names the week and says what to do."""
@@ -84,7 +80,6 @@ mta_turnstile_file = AssetSpec(
     "reading_at timestamp) and stored in the lake as one parquet or csv.gz object per Saturday, with the "
     "lines that could not be parsed beside it.",
     metadata={"dagster/column_schema": TURNSTILE.table_schema},
-    pool=SOURCE_POOL,
 )
 def turnstile_lake(
     context: AssetExecutionContext,
