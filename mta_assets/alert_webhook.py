@@ -4,7 +4,7 @@ import requests
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
-from mta_assets.lib.http import redact_url
+from mta_assets.lib.http import hide_path_in_logs, redact_url
 
 
 class AlertWebhook(ConfigurableResource):
@@ -23,6 +23,7 @@ class AlertWebhook(ConfigurableResource):
         if not self.url:
             log.warning(f"MTA_ALERT_WEBHOOK_URL is not set; alert not sent:\n{text}")
             return False
+        hide_path_in_logs(self.url)
         try:
             response = requests.post(self.url, json={"text": text}, timeout=self.timeout_seconds)
         except requests.RequestException as error:

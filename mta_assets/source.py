@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import requests
 from dagster import ConfigurableResource, get_dagster_logger
@@ -89,7 +89,9 @@ class MtaTurnstileSource(ConfigurableResource):
     )
 
     def file_url(self, week: date) -> str:
-        return f"{self.base_url.rstrip('/')}/{file_stem(week)}.txt"
+        """The week's file in the folder `base_url` names; a query (a mirror's token) stays at the end."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{file_stem(week)}.txt"))
 
     def download(self, week: date, directory: Path) -> Download:
         """Stream the week's file into `directory`, whole or not at all."""

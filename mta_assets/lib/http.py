@@ -6,6 +6,8 @@ server announced (a Content-Length, a wrong one, none, chunked framing, a Conten
 still arriving at the deadline is `DeadlineExceeded`.
 """
 
+import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -119,6 +121,35 @@ def _reason(error: Exception) -> str:
     """urllib3 wraps the cause (IncompleteRead, zlib.error) as the second argument; its text says enough."""
     cause = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], Exception) else error
     return str(cause)
+
+
+class _RequestLogFilter(logging.Filter):
+    """Masks secrets in urllib3's DEBUG line for each request ("GET /path?query HTTP/1.1"): query values always,
+    and the paths registered with `hide_path_in_logs`."""
+
+    _QUERY_VALUE = re.compile(r"([?&][^=&\s\"]*=)[^&\s\"]*")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = self._QUERY_VALUE.sub(r"\1***", record.getMessage())
+        for path in self.paths:
+            text = text.replace(path, "/***")
+        record.msg, record.args = text, ()
+        return True
+
+
+_request_log_filter = _RequestLogFilter()
+logging.getLogger("urllib3.connectionpool").addFilter(_request_log_filter)
+
+
+def hide_path_in_logs(url: str) -> None:
+    """Keep the path of `url` out of urllib3's request log too: for URLs whose path is the secret (webhooks)."""
+    path = urlsplit(url).path
+    if path.strip("/"):
+        _request_log_filter.paths.add(path)
 
 
 def redact_url(url: str, keep_path: bool = True) -> str:
