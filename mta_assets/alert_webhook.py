@@ -4,6 +4,8 @@ import requests
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
+from mta_assets.lib.http import hide_path_in_logs, redact_url
+
 
 class AlertWebhook(ConfigurableResource):
     """Posts alerts to a Slack-compatible webhook; with no URL they are only logged."""
@@ -21,10 +23,18 @@ class AlertWebhook(ConfigurableResource):
         if not self.url:
             log.warning(f"MTA_ALERT_WEBHOOK_URL is not set; alert not sent:\n{text}")
             return False
+        hide_path_in_logs(self.url)
         try:
             response = requests.post(self.url, json={"text": text}, timeout=self.timeout_seconds)
-            response.raise_for_status()
         except requests.RequestException as error:
-            log.error(f"Could not post the alert to MTA_ALERT_WEBHOOK_URL ({error}):\n{text}")
-            return False
+            return self._not_sent(type(error).__name__, text)
+        if not response.ok:
+            return self._not_sent(f"HTTP {response.status_code}", text)
         return True
+
+    def _not_sent(self, reason: str, text: str) -> bool:
+        """Log the failure by its type or status only: the webhook's path is its secret, and requests' texts quote it."""
+        get_dagster_logger().error(
+            f"Could not post the alert to MTA_ALERT_WEBHOOK_URL ({redact_url(self.url, keep_path=False)}: {reason}):\n{text}"
+        )
+        return False

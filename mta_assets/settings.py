@@ -56,8 +56,20 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSour
         raise ConfigurationError(
             f"MTA_MAX_REJECTED_SHARE={share!r} is not a share between 0 and 1; use for example 0.01 (1% of lines)."
         )
+    deadline = environ.get("MTA_DOWNLOAD_DEADLINE_SECONDS", "900")
+    try:
+        deadline_seconds = float(deadline)
+    except ValueError:
+        deadline_seconds = 0.0
+    if not 0 < deadline_seconds < float("inf"):
+        raise ConfigurationError(
+            f"MTA_DOWNLOAD_DEADLINE_SECONDS={deadline!r} is not a number of seconds above 0; use for example 900 "
+            f"(15 minutes for one week's download, retries included)."
+        )
     return MtaTurnstileSource(
-        base_url=_setting(environ, "MTA_SOURCE_URL", MTA_TURNSTILE_URL), max_rejected_share=max_rejected_share
+        base_url=_setting(environ, "MTA_SOURCE_URL", MTA_TURNSTILE_URL),
+        max_rejected_share=max_rejected_share,
+        deadline_seconds=deadline_seconds,
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import requests
 from dagster import ConfigurableResource, get_dagster_logger
@@ -14,6 +14,7 @@ from pydantic import Field
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_exponential_jitter
 
+from mta_assets.lib.http import BodyCut, Deadline, DeadlineExceeded, describe_error, read_whole_body, redact_url
 from mta_assets.partitions import file_stem
 
 MTA_TURNSTILE_URL = "http://web.mta.info/developers/data/nyct/turnstile"
@@ -37,7 +38,7 @@ class SourceUnavailable(SourceError):
 @dataclass(frozen=True)
 class Download:
     week: date
-    url: str
+    url: str  # redacted (no user info, query values as ***), fit for metadata and logs
     path: Path
     bytes: int
 
@@ -68,7 +69,8 @@ class MtaTurnstileSource(ConfigurableResource):
     """Fetches turnstile_YYMMDD.txt from the MTA, another HTTP server or a file:// mirror.
 
     One retry layer: connection errors, cut bodies, 5xx and 429 are retried with exponential backoff and
-    jitter, or after the server's Retry-After, within `max_attempts` and `max_retry_seconds`.
+    jitter, or after the server's Retry-After, within `max_attempts`; `deadline_seconds` bounds a whole
+    download, attempts and waits included. URLs in logs and errors are redacted.
     """
 
     base_url: str = Field(default=MTA_TURNSTILE_URL, description="Folder URL holding turnstile_YYMMDD.txt files.")
@@ -76,15 +78,20 @@ class MtaTurnstileSource(ConfigurableResource):
     read_timeout_seconds: float = 60.0
     max_attempts: int = Field(default=5, ge=1, description="Attempts per download, the first included.")
     backoff_seconds: float = Field(default=2.0, ge=0, description="First delay between attempts; doubles, with jitter.")
-    max_retry_seconds: float = Field(
-        default=600.0, gt=0, description="No retry starts a wait that would end later than this after the first attempt."
+    deadline_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A download, all attempts and waits included, fails this long after it started "
+        "(MTA_DOWNLOAD_DEADLINE_SECONDS); no retry starts a wait that would end later.",
     )
     max_rejected_share: float = Field(
         default=0.01, ge=0, le=1, description="Share of unparseable lines above which a week fails."
     )
 
     def file_url(self, week: date) -> str:
-        return f"{self.base_url.rstrip('/')}/{file_stem(week)}.txt"
+        """The week's file in the folder `base_url` names; a query (a mirror's token) stays at the end."""
+        parts = urlsplit(self.base_url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{file_stem(week)}.txt"))
 
     def download(self, week: date, directory: Path) -> Download:
         """Stream the week's file into `directory`, whole or not at all."""
@@ -97,10 +104,10 @@ class MtaTurnstileSource(ConfigurableResource):
             size = self._fetch_with_retries(url, path, week)
         else:
             raise SourceError(
-                f"MTA_SOURCE_URL {self.base_url!r} is neither http(s):// nor file://; set it to the folder "
-                f"that holds the turnstile_YYMMDD.txt files."
+                f"MTA_SOURCE_URL {redact_url(self.base_url)!r} is neither http(s):// nor file://; set it to the "
+                f"folder that holds the turnstile_YYMMDD.txt files."
             )
-        return Download(week=week, url=url, path=path, bytes=size)
+        return Download(week=week, url=redact_url(url), path=path, bytes=size)
 
     def is_published(self, week: date) -> bool:
         """Whether the week's file exists, asked cheaply: HEAD, or a one-byte ranged GET where HEAD is not served.
@@ -113,7 +120,7 @@ class MtaTurnstileSource(ConfigurableResource):
         if scheme == "file":
             return Path(unquote(urlparse(url).path)).is_file()
         if scheme not in ("http", "https"):
-            raise SourceError(f"MTA_SOURCE_URL {self.base_url!r} is neither http(s):// nor file://.")
+            raise SourceError(f"MTA_SOURCE_URL {redact_url(self.base_url)!r} is neither http(s):// nor file://.")
         timeout = (self.connect_timeout_seconds, self.read_timeout_seconds)
         try:
             response = requests.head(url, timeout=timeout, allow_redirects=True)
@@ -121,14 +128,14 @@ class MtaTurnstileSource(ConfigurableResource):
                 with requests.get(url, headers={"Range": "bytes=0-0"}, stream=True, timeout=timeout) as response:
                     pass
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise SourceUnavailable(f"{url}: {type(error).__name__}") from None
+            raise SourceUnavailable(f"{redact_url(url)}: {type(error).__name__}") from None
         if response.status_code in (200, 206):
             return True
         if response.status_code in _GONE_STATUSES:
             return False
         if response.status_code in _RETRIED_STATUSES:
-            raise SourceUnavailable(f"{url} answered HTTP {response.status_code}")
-        raise SourceError(f"{url} answered HTTP {response.status_code}; check MTA_SOURCE_URL.")
+            raise SourceUnavailable(f"{redact_url(url)} answered HTTP {response.status_code}")
+        raise SourceError(f"{redact_url(url)} answered HTTP {response.status_code}; check MTA_SOURCE_URL.")
 
     def _copy_local(self, url: str, path: Path, week: date) -> int:
         mirror_file = Path(unquote(urlparse(url).path))
@@ -149,9 +156,10 @@ class MtaTurnstileSource(ConfigurableResource):
 
     def _fetch_with_retries(self, url: str, path: Path, week: date) -> int:
         log = get_dagster_logger()
+        deadline = Deadline.after(self.deadline_seconds)
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_retry_seconds),
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.deadline_seconds),
             wait=self._wait,
             before_sleep=lambda state: log.warning(
                 f"Week {week}: attempt {state.attempt_number} of {self.max_attempts} failed "
@@ -159,36 +167,44 @@ class MtaTurnstileSource(ConfigurableResource):
             ),
         )
         try:
-            return retrying(self._fetch_once, url, path, week)
+            return retrying(self._fetch_once, url, path, week, deadline)
+        except DeadlineExceeded as late:
+            raise self._too_late(url, week, str(late)) from None
         except RetryError as exhausted:
             attempt = exhausted.last_attempt
+            if deadline.remaining() <= 0:
+                raise self._too_late(url, week, f"last error: {attempt.exception()}") from None
             raise SourceUnavailable(
-                f"Week {week}: {url} failed {attempt.attempt_number} time{'s' if attempt.attempt_number > 1 else ''}; "
-                f"last error: {attempt.exception()}. "
+                f"Week {week}: {redact_url(url)} failed {attempt.attempt_number} "
+                f"time{'s' if attempt.attempt_number > 1 else ''}; last error: {attempt.exception()}. "
                 f"The source may be down: retry later, or point MTA_SOURCE_URL at a mirror."
             ) from None
 
-    def _fetch_once(self, url: str, path: Path, week: date) -> int:
+    def _too_late(self, url: str, week: date, detail: str) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"Week {week}: {redact_url(url)} did not arrive whole within the download deadline of "
+            f"{self.deadline_seconds:g}s ({detail}). The source is too slow: retry later, point MTA_SOURCE_URL "
+            f"at a faster mirror, or raise MTA_DOWNLOAD_DEADLINE_SECONDS."
+        )
+
+    def _fetch_once(self, url: str, path: Path, week: date, deadline: Deadline) -> int:
         """One attempt: the body goes to a temporary name, renamed to `path` only when it is whole."""
         partial = path.with_name(f".{path.name}.partial")
         try:
-            size, expected = self._stream(url, partial, week)
-            if expected is not None and size != int(expected):
-                raise _Retryable(f"received {size:,} of {int(expected):,} bytes")
+            size = self._stream(url, partial, week, deadline)
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
         return size
 
-    def _stream(self, url: str, target: Path, week: date) -> tuple[int, str | None]:
+    def _stream(self, url: str, target: Path, week: date, deadline: Deadline) -> int:
+        timeout = (self.connect_timeout_seconds, self.read_timeout_seconds)
         try:
-            with requests.get(
-                url, stream=True, timeout=(self.connect_timeout_seconds, self.read_timeout_seconds)
-            ) as response:
+            with requests.get(url, stream=True, timeout=deadline.timeout(*timeout)) as response:
                 if response.status_code in _GONE_STATUSES:
                     raise WeekNotPublished(
-                        f"Week {week}: {url} is not published (HTTP {response.status_code}). The MTA publishes a "
-                        f"Saturday's file over the following days: try again later, or check MTA_SOURCE_URL."
+                        f"Week {week}: {redact_url(url)} is not published (HTTP {response.status_code}). The MTA "
+                        f"publishes a Saturday's file over the following days: try again later, or check MTA_SOURCE_URL."
                     )
                 if response.status_code in _RETRIED_STATUSES:
                     raise _Retryable(
@@ -196,15 +212,11 @@ class MtaTurnstileSource(ConfigurableResource):
                     )
                 if response.status_code != 200:
                     raise SourceError(
-                        f"Week {week}: {url} answered HTTP {response.status_code}; check MTA_SOURCE_URL."
+                        f"Week {week}: {redact_url(url)} answered HTTP {response.status_code}; check MTA_SOURCE_URL."
                     )
-                # With a Content-Encoding, requests decodes the body and the length no longer applies.
-                expected = None if response.headers.get("Content-Encoding") else response.headers.get("Content-Length")
-                size = 0
                 with open(target, "wb") as file:
-                    for chunk in response.iter_content(_CHUNK_BYTES):
-                        file.write(chunk)
-                        size += len(chunk)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
-            raise _Retryable(f"{type(error).__name__}: {error}") from None
-        return size, expected
+                    return read_whole_body(response, file, deadline, timeout)
+        except BodyCut as cut:
+            raise _Retryable(str(cut)) from None
+        except (requests.ConnectionError, requests.Timeout) as error:  # the texts quote the URL: scrubbed
+            raise _Retryable(describe_error(error, url)) from None

@@ -20,6 +20,7 @@ from dagster import (
 
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets.lib.http import redact_url
 from mta_assets.partitions import TIMEZONE, file_stem, week_of, weekly_partitions
 from mta_assets.source import MtaTurnstileSource, SourceError
 
@@ -56,7 +57,7 @@ def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTur
         return SkipReason(f"Could not ask whether {name} is published ({error}); the publication sensor will retry.")
     if not published:
         return SkipReason(
-            f"{name} is not published yet at {source.file_url(week)}; the publication sensor launches it when it appears."
+            f"{name} is not published yet at {redact_url(source.file_url(week))}; the publication sensor launches it when it appears."
         )
     return RunRequest(partition_key=week.isoformat(), run_key=run_key(week.isoformat()))
 
