@@ -60,7 +60,10 @@ def readings_outside_week(reading_at: pa.Array | pa.ChunkedArray, week: date) ->
 
 @dataclass(frozen=True)
 class ParsedWeek:
-    """One week's typed readings, in a parquet file, with what could not be read and a summary."""
+    """One week's typed readings, in a parquet file, with what could not be read and a summary.
+
+    `duplicate_readings_removed`: rows that repeated another exactly, removed after the parse (duplicates.py).
+    """
 
     week: date
     path: Path
@@ -70,6 +73,7 @@ class ParsedWeek:
     first_reading: datetime | None
     last_reading: datetime | None
     preview: tuple[dict, ...]
+    duplicate_readings_removed: int = 0
 
 
 def check_header(head: bytes, file_name: str) -> None:

@@ -47,15 +47,6 @@ def check_url(environ: Mapping[str, str], name: str, example: str, allow_file: b
 
 def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSource:
     check_url(environ, "MTA_SOURCE_URL", "http://127.0.0.1:8000 or file:///srv/mta/turnstile", allow_file=True)
-    share = environ.get("MTA_MAX_REJECTED_SHARE", "0.01")
-    try:
-        max_rejected_share = float(share)
-    except ValueError:
-        max_rejected_share = -1.0
-    if not 0 <= max_rejected_share <= 1:
-        raise ConfigurationError(
-            f"MTA_MAX_REJECTED_SHARE={share!r} is not a share between 0 and 1; use for example 0.01 (1% of lines)."
-        )
     deadline = environ.get("MTA_DOWNLOAD_DEADLINE_SECONDS", "900")
     try:
         deadline_seconds = float(deadline)
@@ -68,9 +59,22 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSour
         )
     return MtaTurnstileSource(
         base_url=_setting(environ, "MTA_SOURCE_URL", MTA_TURNSTILE_URL),
-        max_rejected_share=max_rejected_share,
+        max_rejected_share=_share(environ, "MTA_MAX_REJECTED_SHARE", "lines"),
+        max_duplicate_share=_share(environ, "MTA_MAX_DUPLICATE_SHARE", "readings"),
         deadline_seconds=deadline_seconds,
     )
+
+
+def _share(environ: Mapping[str, str], name: str, of_what: str, default: str = "0.01") -> float:
+    """A share between 0 and 1 (of lines, of readings) from the variable, or the default."""
+    value = environ.get(name, default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise ConfigurationError(f"{name}={value!r} is not a share between 0 and 1; use for example 0.01 (1% of {of_what}).")
+    return number
 
 
 def gcs_from_env(environ: Mapping[str, str] = os.environ) -> GCSResource:

@@ -87,6 +87,9 @@ class MtaTurnstileSource(ConfigurableResource):
     max_rejected_share: float = Field(
         default=0.01, ge=0, le=1, description="Share of unparseable lines above which a week fails."
     )
+    max_duplicate_share: float = Field(
+        default=0.01, ge=0, le=1, description="Share of readings repeating another line exactly above which a week fails."
+    )
 
     def file_url(self, week: date) -> str:
         """The week's file in the folder `base_url` names; a query (a mirror's token) stays at the end."""

@@ -24,6 +24,12 @@ def test_set_variables_are_bound_by_name():
     assert source_from_env({"MTA_SOURCE_URL": "file:///srv/mta"}).base_url == EnvVar("MTA_SOURCE_URL")
 
 
+def test_the_shares_default_to_one_percent_and_take_the_variables():
+    assert (source_from_env({}).max_rejected_share, source_from_env({}).max_duplicate_share) == (0.01, 0.01)
+    source = source_from_env({"MTA_MAX_REJECTED_SHARE": "0.02", "MTA_MAX_DUPLICATE_SHARE": "0.05"})
+    assert (source.max_rejected_share, source.max_duplicate_share) == (0.02, 0.05)
+
+
 def test_bigquery_is_reached_through_dagster_gcp_with_its_settings():
     warehouse = warehouse_from_env(
         {"MTA_WAREHOUSE": "bigquery", "MTA_BQ_PROJECT": "p", "MTA_BQ_DATASET": "d", "MTA_GCP_CREDENTIALS": "e30="}
@@ -76,6 +82,9 @@ def test_bad_warehouse_settings_are_refused_with_the_setting_named(environ, mess
     [
         ({"MTA_MAX_REJECTED_SHARE": "lots"}, "MTA_MAX_REJECTED_SHARE='lots'"),
         ({"MTA_MAX_REJECTED_SHARE": "1.5"}, "MTA_MAX_REJECTED_SHARE='1.5'"),
+        ({"MTA_MAX_DUPLICATE_SHARE": "abc"}, "MTA_MAX_DUPLICATE_SHARE='abc' is not a share between 0 and 1"),
+        ({"MTA_MAX_DUPLICATE_SHARE": "2"}, "MTA_MAX_DUPLICATE_SHARE='2' is not a share between 0 and 1"),
+        ({"MTA_MAX_DUPLICATE_SHARE": "-1"}, "MTA_MAX_DUPLICATE_SHARE='-1' is not a share between 0 and 1"),
         ({"MTA_SOURCE_URL": "127.0.0.1:8765"}, r"MTA_SOURCE_URL='127.0.0.1:8765' is not an http\(s\):// or file:// URL"),
         ({"MTA_SOURCE_URL": "ftp://example.org/turnstile"}, "MTA_SOURCE_URL='ftp://example.org/turnstile'"),
         ({"MTA_SOURCE_URL": "http://"}, "MTA_SOURCE_URL='http://'"),

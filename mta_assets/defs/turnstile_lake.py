@@ -18,6 +18,7 @@ from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek
 from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.lib.leftovers import scratch_directory
 from mta_assets.lib.metadata import dates_covered, preview
+from mta_assets.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import (
     NotATurnstileFile,
@@ -43,7 +44,8 @@ def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[P
             parsed = parse_turnstile_file(
                 download.path, week, source.max_rejected_share, directory / f"{file_stem(week)}.parquet"
             )
-        except (NotATurnstileFile, TooManyRejectedLines, TooManyReadingsOutsideWeek) as error:
+            parsed = remove_exact_duplicates(parsed, download.path.name, source.max_duplicate_share)
+        except (NotATurnstileFile, TooManyRejectedLines, TooManyReadingsOutsideWeek, TooManyDuplicateReadings) as error:
             raise WeekFailed(f"Week {key}: {error} (from {download.url})") from error
         finally:
             download.path.unlink(missing_ok=True)
@@ -56,6 +58,7 @@ def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[P
         "dates_covered": dates_covered(parsed.first_reading, parsed.last_reading),
         "rejected_lines": len(parsed.rejected_lines),
         "blank_lines": parsed.blank_lines,
+        "duplicate_readings_removed": parsed.duplicate_readings_removed,
         "preview": preview(parsed.preview),
     }
 
@@ -109,7 +112,10 @@ def turnstile_lake(
                 context.log.error(str(failure))
                 failures.append(str(failure))
                 continue
-            context.log.info(f"Week {key}: {week.rows:,} rows parsed, {len(week.rejected_lines):,} lines rejected")
+            context.log.info(
+                f"Week {key}: {week.rows:,} rows parsed, {len(week.rejected_lines):,} lines rejected, "
+                f"{week.duplicate_readings_removed:,} exact duplicate readings removed"
+            )
             prepared.append(lake_io_manager.prepare(week, directory))
             metadata[key].update(prepared[-1].metadata)
 

@@ -68,7 +68,9 @@ def test_a_file_with_many_readings_outside_its_week_is_refused(mirror, tmp_path)
 def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):
     project = Project(mirror, tmp_path)
     lines = week_lines(SATURDAY, turnstile_count=20)
-    mirror.files[NAME] = "\n".join([HEADER, *lines, lines[5], lines[6]]).encode()
+    # The same readings with other counters: exact repeats of a line would be removed when parsed.
+    recounted = [text.rstrip()[:-21] + f"{int(text.rstrip()[-21:-11]) + 1:010d}" + text.rstrip()[-11:] for text in lines[5:7]]
+    mirror.files[NAME] = "\n".join([HEADER, *lines, *recounted]).encode()
     result = project.run(WEEK)
     passed, severity, metadata = evaluations(result)["lake_no_duplicate_readings"]
     assert (passed, severity, metadata["duplicates"].value) == (False, AssetCheckSeverity.WARN, 2)

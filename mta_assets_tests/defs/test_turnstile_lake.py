@@ -10,7 +10,7 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
-from loopback.turnstile_files import HEADER, week_lines
+from loopback.turnstile_files import HEADER, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"
@@ -58,6 +58,18 @@ def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mi
     assert project.lake_files() == ["turnstile_230603.parquet"]
 
 
+def test_a_week_with_a_few_repeated_lines_is_stored_once_with_the_repeats_counted(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    lines = week_lines(date(2023, 6, 3), turnstile_count=25)
+    mirror.files[NAME] = "\n".join([HEADER, *lines, *lines[-3:]]).encode()  # a sync that appended a few lines twice
+    result = project.run(WEEK)
+    assert result.success
+    lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
+    assert lake_metadata["duplicate_readings_removed"].value == 3
+    assert lake_metadata["dagster/row_count"].value == project.rows(WEEK) == len(lines)
+    assert any("3 exact duplicate readings removed" in record.user_message for record in project.instance.all_logs(result.run_id))
+
+
 BAD_INPUTS = {
     "not published (404)": (Misbehaviour(status=404), r"Week 2023-06-03: .* is not published \(HTTP 404\)"),
     "gone (410)": (Misbehaviour(status=410), r"Week 2023-06-03: .* is not published \(HTTP 410\)"),
@@ -69,6 +81,11 @@ BAD_INPUTS = {
         "Week 2023-06-03: .*legacy layout",
     ),
     "empty file": (Misbehaviour(body=b""), "Week 2023-06-03: turnstile_230603.txt is empty"),
+    "a file appended to itself": (
+        Misbehaviour(body=week_file(date(2023, 6, 3), 10, crlf=True) * 4),
+        r"Week 2023-06-03: turnstile_230603.txt: [\d,]+ of [\d,]+ readings \(75.0%\) repeat another line exactly, "
+        r"above MTA_MAX_DUPLICATE_SHARE \(1%\)",
+    ),
     "scrambled lines": (
         Misbehaviour(body=(HEADER + "\n" + "\n".join(text[::-1] for text in week_lines(date(2023, 6, 3), 10))).encode()),
         r"turnstile_230603.txt: .* could not be parsed",
