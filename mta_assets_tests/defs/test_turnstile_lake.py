@@ -1,12 +1,14 @@
 """The lake and warehouse assets materialized into a temp dir from a loopback mirror, and read back."""
 
 import re
+from pathlib import Path
 from datetime import date
 
 import pytest
 from dagster import DagsterUnknownPartitionError
 
 from mta_assets.defs.turnstile_lake import turnstile_lake
+from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
@@ -14,6 +16,8 @@ from loopback.turnstile_files import HEADER, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"
+# The size of the week's file as Project publishes it, for cuts at a share of it.
+SIZE = len(week_file(date(2023, 6, 3), turnstile_count=25, crlf=True))
 
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))
@@ -75,6 +79,18 @@ BAD_INPUTS = {
     "gone (410)": (Misbehaviour(status=410), r"Week 2023-06-03: .* is not published \(HTTP 410\)"),
     "5xx until retries run out": (Misbehaviour(status=502), r"Week 2023-06-03: .* failed 2 times; last error: HTTP 502"),
     "connection cut mid-file": (Misbehaviour(cut_after_bytes=5000), r"Week 2023-06-03: .* failed 2 times"),
+    "cut at 90% without a Content-Length": (
+        Misbehaviour(framing="close", cut_after_bytes=int(SIZE * 0.9)),
+        r"Week 2023-06-03: .* failed 2 times; last error: .*ends mid-line",
+    ),
+    "cut at 50% without a Content-Length": (
+        Misbehaviour(framing="close", cut_after_bytes=int(SIZE * 0.5)),
+        r"Week 2023-06-03: .* failed 2 times; last error: .*ends mid-line",
+    ),
+    "a Content-Length too short, from a server with ranges": (
+        Misbehaviour(announced_length=int(SIZE * 0.9), ranges=True),
+        r"Week 2023-06-03: .* failed 2 times",
+    ),
     "html page with 200": (Misbehaviour(body=b"<html>Maintenance</html>", content_type="text/html"), "Week 2023-06-03: .*is an HTML page"),
     "legacy layout": (
         Misbehaviour(body=b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585\n" * 50),
@@ -157,3 +173,29 @@ def test_a_week_that_fails_in_a_multi_week_run_does_not_stop_the_others(mirror, 
     # The warehouse step did not run: the checks were skipped with the failed step, and unchecked weeks
     # do not flow on in the same run.
     assert project.rows("2023-05-20") == project.rows("2023-06-03") == 0
+
+
+def test_switching_the_lake_format_back_never_loads_a_stale_object(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    project.publish(WEEK, turnstile_count=10)
+    assert project.run(WEEK).success
+    whole = project.publish(WEEK, turnstile_count=25)
+    project.format = LakeFormat.CSV_GZ
+    assert project.run(WEEK).success
+    assert project.lake_files() == ["turnstile_230603.csv.gz"]
+    # Back to parquet, the warehouse alone: it loads the object the latest lake materialization recorded.
+    project.format = LakeFormat.PARQUET
+    assert project.run(WEEK, selection=[turnstile_warehouse]).success
+    assert project.rows(WEEK) == whole.count(b"\n") - 1
+    assert project.run(WEEK).success
+    assert project.lake_files() == ["turnstile_230603.parquet"]
+    assert project.rows(WEEK) == whole.count(b"\n") - 1
+
+
+def test_a_lake_folder_that_cannot_be_written_fails_naming_the_setting_before_any_download(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    project.lake = Path("/sys/mta-lake")  # no one may create files there, root included
+    result = project.run(WEEK)
+    assert not result.success
+    assert re.search(r"MTA_LAKE_URL='/sys/mta-lake': the lake folder cannot be written", failure_message(result))
+    assert sum(mirror.requests.values()) == 0

@@ -63,8 +63,10 @@ class Project:
             "warehouse": self.warehouse,
         }
 
-    def run(self, key: str, assets=LAKE_AND_WAREHOUSE) -> ExecuteInProcessResult:
-        return materialize(assets, partition_key=key, instance=self.instance, raise_on_error=False, resources=self.resources())
+    def run(self, key: str, assets=LAKE_AND_WAREHOUSE, selection=None) -> ExecuteInProcessResult:
+        return materialize(
+            assets, partition_key=key, instance=self.instance, raise_on_error=False, resources=self.resources(), selection=selection
+        )
 
     def run_range(self, first: str, last: str) -> ExecuteInProcessResult:
         """One run over several weeks, as a backfill launches it (BackfillPolicy.multi_run)."""
