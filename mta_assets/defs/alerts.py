@@ -1,11 +1,19 @@
 """Run-failure alerts: every failed run posted to the alert webhook."""
 
 from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+from dagster._utils.error import SerializableErrorInfo
 
 from mta_assets.alert_webhook import AlertWebhook
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def root_message(error: SerializableErrorInfo) -> str:
+    """The message of the exception that started it: Dagster wraps what a step raised in its own error."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message
 
 
 def describe_failure(context: RunFailureSensorContext, webhook: AlertWebhook) -> str:
@@ -18,7 +26,7 @@ def describe_failure(context: RunFailureSensorContext, webhook: AlertWebhook) ->
     errors = []
     for event in context.get_step_failure_events():
         data = event.step_failure_data
-        message = data.user_failure_data.description if data.user_failure_data else data.error.message
+        message = data.user_failure_data.description if data.user_failure_data else root_message(data.error)
         errors.append(f"{event.step_key}: {message.strip()}")
     error = "\n".join(errors) or context.failure_event.message
     return (

@@ -6,6 +6,7 @@ from pathlib import Path
 from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 from dagster_gcp import GCSResource
 
+from mta_assets.defs.alerts import root_message
 from mta_assets.defs.checks import lake_checks
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
@@ -36,7 +37,7 @@ def stored(lake: LakeIOManager, parsed: ParsedWeek) -> LakeWeek:
 def failure_message(result: ExecuteInProcessResult) -> str:
     (failure,) = result.get_step_failure_events()
     data = failure.step_failure_data
-    return data.user_failure_data.description if data.user_failure_data else data.error.message
+    return data.user_failure_data.description if data.user_failure_data else root_message(data.error)
 
 
 class Project:
