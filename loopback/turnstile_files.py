@@ -90,15 +90,20 @@ def week_file(week: date, turnstile_count: int = 60, seed: int = 0, crlf: bool =
     return (newline.join([HEADER, *week_lines(week, turnstile_count, seed)]) + newline).encode("ascii")
 
 
+def moved_to(template: bytes, template_week: date, week: date) -> bytes:
+    """The file `template` (dated `template_week`) with its readings' dates moved to `week`'s seven days."""
+    data = template
+    for day in range(7, 0, -1):
+        old, new = template_week - timedelta(days=day), week - timedelta(days=day)
+        data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
+    return data
+
+
 def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
     """Files for `weeks` in `folder`: one generated week with its dates moved to each week (generating is
     slower than the pipeline it feeds). Returns the lines per file."""
     template_week = weeks[-1]
     template = week_file(template_week, turnstiles, crlf=True)
     for week in weeks:
-        data = template
-        for day in range(7, 0, -1):
-            old, new = template_week - timedelta(days=day), week - timedelta(days=day)
-            data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
-        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(data)
+        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(moved_to(template, template_week, week))
     return template.count(b"\n") - 1

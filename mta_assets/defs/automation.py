@@ -104,5 +104,8 @@ warehouse_automation_sensor = AutomationConditionSensorDefinition(
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
+    # The ridership's condition (BackfillLoading) is this project's own Python, which only the code
+    # location can evaluate.
+    use_user_code_server=True,
     description="Evaluates the assets' automation conditions: the warehouse follows the lake.",
 )

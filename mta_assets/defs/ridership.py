@@ -25,6 +25,8 @@ from dagster import (
 )
 
 from mta_assets.defs.checks import RIDERSHIP_CHECKS, ridership_results
+from mta_assets.backfill_condition import BackfillLoading
+from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
 from mta_assets.asset_defaults import weekly_asset
 from mta_assets.lib.tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, TURNSTILE, Table
@@ -76,6 +78,11 @@ def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: Table,
         )
 
 
+# Like the warehouse follows the lake, but not while a backfill is still loading lake or warehouse weeks:
+# the ridership of a history-scale backfill then follows in a few large runs once it is loaded.
+FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading((turnstile_lake.key, turnstile_warehouse.key))
+
+
 @asset(
     **weekly_asset("ridership"),
     deps=[turnstile_warehouse],
@@ -94,7 +101,7 @@ def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: Table,
             },
         ),
     },
-    automation_condition=FOLLOWS_UPSTREAM,
+    automation_condition=FOLLOWS_THE_WAREHOUSE,
 )
 def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
     weeks = loaded_weeks(context, warehouse)
@@ -105,7 +112,7 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
 # then have nothing to difference against; when that week arrives, this one is computed again). The
 # week's own turnstile readings must be there: `stations` has a row for a week only once they are, so
 # of the missing-dependency rule only the part about `stations` is kept.
-FOLLOWS_ITS_WEEK = FOLLOWS_UPSTREAM.replace(
+FOLLOWS_ITS_WEEK = FOLLOWS_THE_WAREHOUSE.replace(
     "any_deps_missing", AutomationCondition.any_deps_missing().allow(AssetSelection.assets(stations))
 )
 
@@ -213,7 +220,7 @@ def chart(rows: list[tuple]) -> bytes:
             },
         ),
     },
-    automation_condition=FOLLOWS_UPSTREAM,
+    automation_condition=FOLLOWS_THE_WAREHOUSE,
 )
 def system_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     weeks = loaded_weeks(context, warehouse)

@@ -1,0 +1,124 @@
+"""Benchmark: the whole modern feed (2014-10-18 to 2024-02-17, 488 real-size weeks) backfilled through `dg dev`.
+
+Launched as the UI launches a backfill of turnstile_lake and turnstile_warehouse, from a loopback server
+that generates each week on request, run by the daemon with the project's dagster.yaml (2 runs at a
+time, 2 download connections, one DuckDB writer). Reports the time until every week is in the
+warehouse, the runs and whether any failed (on DuckDB's lock or otherwise), the time until the
+ridership tables follow every week, how many ridership runs the automation launched while the backfill
+was loading, and the DuckDB file's size.
+
+    python -m benchmarks.history [--turnstiles 5000] [--first 2014-10-18] [--last 2024-02-17]
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterInstance, DagsterRunStatus
+
+from loopback.dagster_dev import dagster_dev, launch_asset_backfill, materialized_count, wait_for_backfill
+from loopback.emulators import free_port
+from loopback.turnstile_files import week_file
+
+RIDERSHIP = {"stations", "station_daily_ridership", "system_ridership"}
+
+
+def _failure_messages(instance: DagsterInstance, run_id: str) -> list[str]:
+    return [
+        event.dagster_event.step_failure_data.error.message if event.dagster_event.step_failure_data.error else ""
+        for event in instance.all_logs(run_id)
+        if event.dagster_event and event.dagster_event.is_step_failure
+    ]
+
+
+def run_history(turnstiles: int, first: date, last: date) -> dict:
+    weeks = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+    lines = week_file(last, turnstiles, crlf=True).count(b"\n") - 1
+    with tempfile.TemporaryDirectory(prefix="mta-history-") as directory:
+        folder = Path(directory)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "loopback.generated_feed", str(port), "--turnstiles", str(turnstiles),
+             "--first", first.isoformat(), "--last", last.isoformat()],
+        )
+        try:
+            with dagster_dev(folder, {"MTA_SOURCE_URL": f"http://127.0.0.1:{port}"}) as url:
+                instance = DagsterInstance.from_config(str(folder / "dagster_home"))
+                started = time.monotonic()
+                backfill_id = launch_asset_backfill(url, ["turnstile_lake", "turnstile_warehouse"], [w.isoformat() for w in weeks])
+                while materialized_count(url, "turnstile_warehouse") < len(weeks):
+                    time.sleep(2)
+                warehouse_seconds = time.monotonic() - started
+                status = wait_for_backfill(url, backfill_id, timeout=3600)
+                closed_seconds = time.monotonic() - started
+                closed_at = time.time()
+                deadline = time.monotonic() + 3600
+                while materialized_count(url, "system_ridership") < len(weeks) and time.monotonic() < deadline:
+                    time.sleep(5)
+                ridership_seconds = time.monotonic() - started
+                ridership_weeks = materialized_count(url, "system_ridership")
+                records = instance.get_run_records()
+                runs = [record for record in records if record.dagster_run.tags.get("dagster/backfill") == backfill_id]
+                ridership_runs = [
+                    record for record in records
+                    if {key.to_user_string() for key in record.dagster_run.asset_selection or []} & RIDERSHIP
+                ]
+                failed = [record for record in records if record.dagster_run.status == DagsterRunStatus.FAILURE]
+                messages = [message for record in failed for message in _failure_messages(instance, record.dagster_run.run_id)]
+        finally:
+            server.terminate()
+            server.wait()
+        database = folder / "data" / "warehouse.duckdb"
+        with duckdb.connect(str(database), read_only=True) as connection:
+            counts = dict(connection.execute("SELECT week_ending, count(*) FROM mta.turnstile GROUP BY week_ending").fetchall())
+            ridership_days = connection.execute("SELECT count(DISTINCT service_date) FROM mta.station_daily_ridership").fetchone()[0]
+        return {
+            "weeks": len(weeks),
+            "lines": lines * len(weeks),
+            "warehouse_seconds": warehouse_seconds,
+            "closed_seconds": closed_seconds,
+            "status": status,
+            "runs": len(runs),
+            "failed_runs": len(failed),
+            "lock_failures": sum("lock" in message.lower() for message in messages),
+            "ridership_seconds": ridership_seconds,
+            "ridership_weeks": ridership_weeks,
+            "ridership_days": ridership_days,
+            "ridership_runs": len(ridership_runs),
+            "ridership_runs_while_loading": sum(1 for record in ridership_runs if record.create_timestamp.timestamp() < closed_at),
+            "every_week_once": counts == {week: lines for week in weeks},
+            "duckdb_mb": database.stat().st_size / 1e6,
+        }
+
+
+def report(result: dict) -> list[str]:
+    return [
+        f"weeks {result['weeks']} ({result['lines']:,} lines), backfill {result['status']} with {result['runs']} runs, "
+        f"{result['failed_runs']} runs failed ({result['lock_failures']} on a lock)",
+        f"every week in the warehouse after {result['warehouse_seconds']:.0f} s (exactly once: {result['every_week_once']}); "
+        f"backfill closed after {result['closed_seconds']:.0f} s",
+        f"ridership: {result['ridership_weeks']} weeks ({result['ridership_days']} service days) after "
+        f"{result['ridership_seconds']:.0f} s, in {result['ridership_runs']} runs, "
+        f"{result['ridership_runs_while_loading']} of them launched while the backfill was loading",
+        f"DuckDB file: {result['duckdb_mb']:,.0f} MB",
+    ]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines a week")
+    parser.add_argument("--first", type=date.fromisoformat, default=date(2014, 10, 18))
+    parser.add_argument("--last", type=date.fromisoformat, default=date(2024, 2, 17))
+    arguments = parser.parse_args(argv)
+    result = run_history(arguments.turnstiles, arguments.first, arguments.last)
+    print("\n".join(report(result)))
+    return result
+
+
+if __name__ == "__main__":
+    main()
