@@ -1,0 +1,68 @@
+"""BackfillLoading: the ridership holds while a backfill still has lake or warehouse weeks to load."""
+
+import time
+
+from dagster import AssetKey, Definitions, evaluate_automation_conditions
+from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+from mta_assets.defs.checks import lake_checks
+from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
+from mta_assets.defs.turnstile_lake import turnstile_lake
+from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets_tests.lib.project import Project
+
+LOADED, STILL_LOADING = "2023-06-03", "2023-06-10"
+ASSETS = [turnstile_lake, lake_checks, turnstile_warehouse, stations, station_daily_ridership, system_ridership]
+
+
+def stations_requested(project: Project, cursor=None):
+    """The weeks of `stations` the automation requests on this tick, and the cursor for the next tick."""
+    result = evaluate_automation_conditions(Definitions(assets=ASSETS, resources=project.resources()), project.instance, cursor=cursor)
+    return set(result.get_requested_partitions(stations.key)), result.cursor
+
+
+def loaded_week(mirror, tmp_path) -> tuple[Project, object]:
+    """A project whose lake and warehouse hold LOADED, loaded after a first tick saw none of it."""
+    project = Project(mirror, tmp_path, weeks=(LOADED,))
+    _, cursor = stations_requested(project)
+    assert project.run(LOADED).success
+    return project, cursor
+
+
+def backfill_of(project: Project, asset: AssetKey, key: str) -> PartitionBackfill:
+    instance = project.instance
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id=f"loading-{key}",
+        asset_graph=Definitions(assets=ASSETS, resources=project.resources()).resolve_asset_graph(),
+        partition_names=[key],
+        asset_selection=[asset],
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+    instance.add_backfill(backfill)
+    return backfill
+
+
+def test_ridership_follows_a_loaded_week_when_no_backfill_is_loading(mirror, tmp_path):
+    project, cursor = loaded_week(mirror, tmp_path)
+    assert stations_requested(project, cursor)[0] == {LOADED}
+
+
+def test_ridership_waits_while_a_backfill_still_loads_another_week_then_follows(mirror, tmp_path):
+    project, cursor = loaded_week(mirror, tmp_path)
+    backfill = backfill_of(project, turnstile_warehouse.key, STILL_LOADING)
+    requested, cursor = stations_requested(project, cursor)
+    assert requested == set()
+    project.instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    assert stations_requested(project, cursor)[0] == {LOADED}
+
+
+def test_a_backfill_of_the_lake_alone_holds_the_ridership_too(mirror, tmp_path):
+    project, cursor = loaded_week(mirror, tmp_path)
+    backfill_of(project, turnstile_lake.key, STILL_LOADING)
+    assert stations_requested(project, cursor)[0] == set()
