@@ -23,17 +23,27 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from loopback.dagster_dev import dagster_dev, launch_asset_backfill, materialized_count, wait_for_backfill
 from loopback.emulators import free_port
+from mta_assets.defs.alerts import root_message
 from loopback.turnstile_files import week_file
 
 RIDERSHIP = {"stations", "station_daily_ridership", "system_ridership"}
 
 
 def _failure_messages(instance: DagsterInstance, run_id: str) -> list[str]:
+    """What each failed step of the run raised (not Dagster's wrapper around it)."""
     return [
-        event.dagster_event.step_failure_data.error.message if event.dagster_event.step_failure_data.error else ""
+        root_message(event.dagster_event.step_failure_data.error) if event.dagster_event.step_failure_data.error else ""
         for event in instance.all_logs(run_id)
         if event.dagster_event and event.dagster_event.is_step_failure
     ]
+
+
+def _wait(condition, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(2)
 
 
 def run_history(turnstiles: int, first: date, last: date) -> dict:
@@ -51,15 +61,12 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
                 instance = DagsterInstance.from_config(str(folder / "dagster_home"))
                 started = time.monotonic()
                 backfill_id = launch_asset_backfill(url, ["turnstile_lake", "turnstile_warehouse"], [w.isoformat() for w in weeks])
-                while materialized_count(url, "turnstile_warehouse") < len(weeks):
-                    time.sleep(2)
+                _wait(lambda: materialized_count(url, "turnstile_warehouse") >= len(weeks), "every week in the warehouse", 3600)
                 warehouse_seconds = time.monotonic() - started
                 status = wait_for_backfill(url, backfill_id, timeout=3600)
                 closed_seconds = time.monotonic() - started
                 closed_at = time.time()
-                deadline = time.monotonic() + 3600
-                while materialized_count(url, "system_ridership") < len(weeks) and time.monotonic() < deadline:
-                    time.sleep(5)
+                _wait(lambda: materialized_count(url, "system_ridership") >= len(weeks), "the ridership of every week", 3600)
                 ridership_seconds = time.monotonic() - started
                 ridership_weeks = materialized_count(url, "system_ridership")
                 records = instance.get_run_records()

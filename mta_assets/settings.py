@@ -22,6 +22,7 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
+from mta_assets.lib.http import redact_url
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
@@ -33,8 +34,14 @@ def _setting(environ: Mapping[str, str], name: str, default: str | None = None) 
     return EnvVar(name) if environ.get(name, "").strip() else default
 
 
-def check_url(environ: Mapping[str, str], name: str, example: str, allow_file: bool = False) -> None:
-    """An http(s):// URL with a host (or a file:// path, where allowed), if the variable is set."""
+def check_url(
+    environ: Mapping[str, str], name: str, example: str, allow_file: bool = False, path_is_secret: bool = False
+) -> None:
+    """An http(s):// URL with a host (or a file:// path, where allowed), if the variable is set.
+
+    The message shows the value as logs do: without user, password and query values, and without the
+    path where the path is the secret (a webhook).
+    """
     url = environ.get(name, "").strip()
     if not url:
         return
@@ -42,7 +49,9 @@ def check_url(environ: Mapping[str, str], name: str, example: str, allow_file: b
     if parsed.scheme in ("http", "https") and parsed.netloc or allow_file and parsed.scheme == "file" and parsed.path:
         return
     kinds = "an http(s):// or file:// URL" if allow_file else "an http(s):// URL"
-    raise ConfigurationError(f"{name}={url!r} is not {kinds}; write it with its scheme, for example {example}, or unset it.")
+    shown = redact_url(url, keep_path=not path_is_secret)
+    setting = f"{name}={shown!r}" if shown else f"{name} (its value is not shown: its path is a secret)"
+    raise ConfigurationError(f"{setting} is not {kinds}; write it with its scheme, for example {example}, or unset it.")
 
 
 def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSource:
@@ -142,7 +151,8 @@ def _cannot_write(path: Path, folder: bool) -> str | None:
 
 def check_duckdb_path(environ: Mapping[str, str]) -> None:
     """MTA_DUCKDB_PATH names a file (not a folder) that this user can create or write."""
-    path = Path(environ.get("MTA_DUCKDB_PATH", "").strip() or DEFAULT_DUCKDB_PATH)
+    # Checked as EnvVar will bind it: unstripped.
+    path = Path(environ["MTA_DUCKDB_PATH"] if environ.get("MTA_DUCKDB_PATH", "").strip() else DEFAULT_DUCKDB_PATH)
     if problem := _cannot_write(path, folder=False):
         raise ConfigurationError(
             f"MTA_DUCKDB_PATH={str(path)!r} {problem}: point it at a DuckDB database file in a folder this user can "
@@ -174,7 +184,7 @@ def check_credentials(environ: Mapping[str, str]) -> None:
 
 
 def alert_webhook_from_env(environ: Mapping[str, str] = os.environ) -> AlertWebhook:
-    check_url(environ, "MTA_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/...")
+    check_url(environ, "MTA_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/...", path_is_secret=True)
     check_url(environ, "MTA_DAGSTER_UI_URL", "http://127.0.0.1:3000")
     return AlertWebhook(
         url=_setting(environ, "MTA_ALERT_WEBHOOK_URL", ""),

@@ -16,9 +16,16 @@ ASSETS = [turnstile_lake, lake_checks, turnstile_warehouse, stations, station_da
 
 
 def stations_requested(project: Project, cursor=None):
-    """The weeks of `stations` the automation requests on this tick, and the cursor for the next tick."""
+    """The weeks of `stations` the automation requests on this tick, and the cursor for the next tick.
+
+    The other ridership assets are asked the same: `stations` is the first of them, and none may go ahead
+    of it while a backfill loads.
+    """
     result = evaluate_automation_conditions(Definitions(assets=ASSETS, resources=project.resources()), project.instance, cursor=cursor)
-    return set(result.get_requested_partitions(stations.key)), result.cursor
+    requested = set(result.get_requested_partitions(stations.key))
+    for follower in (station_daily_ridership, system_ridership):
+        assert set(result.get_requested_partitions(follower.key)) <= requested, follower.key
+    return requested, result.cursor
 
 
 def loaded_week(mirror, tmp_path) -> tuple[Project, object]:

@@ -88,6 +88,7 @@ def test_bad_warehouse_settings_are_refused_with_the_setting_named(environ, mess
         ({"MTA_SOURCE_URL": "127.0.0.1:8765"}, r"MTA_SOURCE_URL='127.0.0.1:8765' is not an http\(s\):// or file:// URL"),
         ({"MTA_SOURCE_URL": "ftp://example.org/turnstile"}, "MTA_SOURCE_URL='ftp://example.org/turnstile'"),
         ({"MTA_SOURCE_URL": "http://"}, "MTA_SOURCE_URL='http://'"),
+        ({"MTA_SOURCE_URL": "ftp://me:pw@mirror/t?token=s"}, r"MTA_SOURCE_URL='ftp://mirror/t\?token=\*\*\*' is not"),
     ],
 )
 def test_bad_source_settings_are_refused_with_the_setting_named(environ, message):
@@ -98,7 +99,8 @@ def test_bad_source_settings_are_refused_with_the_setting_named(environ, message
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"MTA_ALERT_WEBHOOK_URL": "hooks.slack.com/services/x"}, "MTA_ALERT_WEBHOOK_URL='hooks.slack.com/services/x' is not"),
+        ({"MTA_ALERT_WEBHOOK_URL": "hooks.slack.com/services/x"}, r"MTA_ALERT_WEBHOOK_URL \(its value is not shown: its path is a secret\) is not"),
+        ({"MTA_ALERT_WEBHOOK_URL": "ftp://hooks.example/services/x"}, "MTA_ALERT_WEBHOOK_URL='ftp://hooks.example' is not"),
         ({"MTA_DAGSTER_UI_URL": "dagster:3000"}, "MTA_DAGSTER_UI_URL='dagster:3000' is not an http"),
     ],
 )

@@ -145,6 +145,7 @@ class LakeIOManager(ConfigurableIOManager):
         if found != md5:
             raise WeekNotInLake(
                 f"Week {key}: {uri} is not the object its latest turnstile_lake materialization recorded (MD5 "
-                f"{found}, recorded {md5}): something else wrote it; {redo}."
+                f"{found}, recorded {md5}): a run stored it without getting to record it, or something else "
+                f"wrote it; {redo}."
             )
         return lake_week

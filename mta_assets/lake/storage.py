@@ -29,7 +29,6 @@ class LakeStorage(Protocol):
     def local_path(self, name: str) -> Path | None: ...
     def publish(self, file: Path, name: str) -> int: ...
     def open(self, name: str) -> BinaryIO: ...
-    def exists(self, name: str) -> bool: ...
     def delete(self, name: str) -> None: ...
     def check_writable(self) -> None: ...
     def md5(self, name: str) -> str | None: ...
@@ -90,14 +89,11 @@ class LocalLakeStorage:
     def open(self, name: str) -> BinaryIO:
         return open(self.root / name, "rb")
 
-    def exists(self, name: str) -> bool:
-        return (self.root / name).is_file()
-
     def delete(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
 
     def md5(self, name: str) -> str | None:
-        return file_md5(self.root / name) if self.exists(name) else None
+        return file_md5(self.root / name) if (self.root / name).is_file() else None
 
 
 class GcsLakeStorage:
@@ -117,7 +113,13 @@ class GcsLakeStorage:
 
     def check_writable(self) -> None:
         """Raise ConfigurationError naming MTA_LAKE_URL when the bucket does not exist."""
-        if not self._bucket.exists():
+        from google.api_core.exceptions import Forbidden
+
+        try:
+            exists = self._bucket.exists()
+        except Forbidden:
+            return  # an account with object roles only may not ask about the bucket; its uploads will tell
+        if not exists:
             raise self._missing_bucket()
 
     def _missing_bucket(self) -> ConfigurationError:
@@ -141,9 +143,6 @@ class GcsLakeStorage:
 
     def open(self, name: str) -> BinaryIO:
         return self._bucket.blob(self._key(name)).open("rb")
-
-    def exists(self, name: str) -> bool:
-        return self._bucket.blob(self._key(name)).exists()
 
     def delete(self, name: str) -> None:
         from google.api_core.exceptions import NotFound

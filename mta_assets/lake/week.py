@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+from requests import RequestException
 
 from mta_assets.lake.formats import LakeFormat, Readable
 from mta_assets.lake.storage import LakeStorage
@@ -60,9 +61,6 @@ class LakeWeek:
         """The object's file when the lake is a local folder, for readers that open files themselves."""
         return self.storage.local_path(self.name)
 
-    def exists(self) -> bool:
-        return self.storage.exists(self.name)
-
     @contextmanager
     def _source(self) -> Iterator[Readable]:
         if self.local_path is not None:
@@ -75,6 +73,8 @@ class LakeWeek:
         try:
             with self._source() as source:
                 yield from self.format.batches(source, columns)
+        except RequestException:
+            raise  # the network failed on the way to the object, which says nothing of the object
         except _UNREADABLE as error:
             raise LakeObjectUnreadable.of(self, error) from None
 
@@ -91,5 +91,7 @@ class LakeWeek:
         try:
             with self._source() as source:
                 return read(source)
+        except RequestException:
+            raise  # the network failed on the way to the object, which says nothing of the object
         except _UNREADABLE as error:
             raise LakeObjectUnreadable.of(self, error) from None

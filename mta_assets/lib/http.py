@@ -14,7 +14,7 @@ from typing import BinaryIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
 _CHUNK_BYTES = 1 << 20
 
@@ -74,15 +74,20 @@ def read_whole_body(
             sink.write(chunk)
             size += len(chunk)
             last_byte = chunk[-1:]
-    except ProtocolError as error:  # urllib3: a Content-Length or chunked body that stopped short
+    # urllib3: a Content-Length or chunked body that stopped short, or a TLS record broken mid-body.
+    except (ProtocolError, SSLError) as error:
         raise BodyCut(f"the connection broke after {raw.tell():,} bytes ({_reason(error)})") from None
     except ReadTimeoutError:
-        raise BodyCut(f"the server sent nothing for {timeout[1]:g}s after {raw.tell():,} bytes") from None
+        raise BodyCut(f"the server sent nothing for the read timeout after {raw.tell():,} bytes") from None
     except DecodeError as error:
         raise BodyCut(f"the {response.headers.get('Content-Encoding')} body does not decode ({_reason(error)})") from None
     announced = _content_length(response)
     if announced is not None and raw.tell() != announced:
         raise BodyCut(f"received {raw.tell():,} of {announced:,} bytes")
+    if announced is not None and response.headers.get("Content-Encoding", "identity") != "identity":
+        # The encoded body arrived whole. No probe: a server that stores the body encoded (an object with
+        # Content-Encoding: gzip at rest) counts ranges in encoded bytes, which the decoded size is not.
+        return size
     deadline.check(f"{size:,} bytes received, length not yet confirmed")
     confirmed = _length_from_probe(response, size, deadline.timeout(*timeout))
     if confirmed is not None and confirmed != size:
@@ -172,30 +177,28 @@ def _redacted_query(query: str) -> str:
     return "&".join(f"{name}=***" for name, _ in parse_qsl(query, keep_blank_values=True))
 
 
-def scrub_url(text: str, url: str, keep_path: bool = True) -> str:
+def scrub_url(text: str, url: str) -> str:
     """`text` with `url`, and each part of it that may be secret, redacted as `redact_url` does.
 
     requests' exception texts quote the path and query ("Max retries exceeded with url: /a?token=..."),
     so the parts are replaced wherever they appear, not only the whole URL.
     """
     parts = urlsplit(url)
-    text = text.replace(url, redact_url(url, keep_path))
+    text = text.replace(url, redact_url(url))
     secrets = [(parts.query, _redacted_query(parts.query))] if parts.query else []
     if parts.password:
         secrets.append((parts.password, "***"))
     if parts.username:
         secrets.append((f"{parts.username}@", ""))
-    if not keep_path and parts.path.strip("/"):
-        secrets.append((parts.path, "/***"))
     for secret, mask in secrets:
         text = text.replace(secret, mask)
     return text
 
 
-def describe_error(error: Exception, url: str, keep_path: bool = True) -> str:
+def describe_error(error: Exception, url: str) -> str:
     """`Type: text` of a requests error, with `url` and the URL of the request that failed scrubbed out."""
     text = f"{type(error).__name__}: {error}"
     failed_request = getattr(error, "request", None)
     for leaked in {url, getattr(failed_request, "url", None) or url}:
-        text = scrub_url(text, leaked, keep_path)
+        text = scrub_url(text, leaked)
     return text

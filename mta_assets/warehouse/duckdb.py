@@ -115,11 +115,11 @@ class DuckDBWarehouse(Warehouse):
                 if time.monotonic() > deadline:
                     holder = _LOCK_HOLDER.search(str(error))
                     by = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+                    redo = f"materialize {weeks_label(weeks)} again" if weeks else "run the step again"
                     raise WarehouseLocked(
                         f"{weeks_label(weeks).capitalize()}: {by} has held the DuckDB warehouse {self.path} for more "
                         f"than {self.lock_timeout_seconds:.0f} s. Close it there (a DuckDB shell or notebook), then "
-                        f"materialize {weeks_label(weeks)} again; mta_assets' own steps wait their turn in the "
-                        f"mta_warehouse pool."
+                        f"{redo}; mta_assets' own steps wait their turn in the mta_warehouse pool."
                     ) from None
                 time.sleep(0.2)
         # Row order in the table means nothing; without it DuckDB inserts on all cores.
@@ -170,6 +170,10 @@ class DuckDBWarehouse(Warehouse):
                                 f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
                             )
                         except (duckdb.IOException, duckdb.InvalidInputException) as error:
+                            # Only what DuckDB says of the lake file is the lake's fault; a full disk under
+                            # the warehouse or its spill folder is not.
+                            if str(lake_week.local_path) not in str(error):
+                                raise
                             raise LakeObjectUnreadable.of(lake_week, error) from None
                         continue
                     unreadable: list[LakeObjectUnreadable] = []
