@@ -1,29 +1,90 @@
-"""Weekly partitions keyed by the Saturday that names each MTA turnstile file."""
+"""Weekly partitions keyed by Saturdays: partition S is the MTA file holding the seven days before S.
 
+The feed ran from May 2010 (legacy layout until 2014-10-11, modern from 2014-10-18) until the MTA
+retired it; its last week is a setting, MTA_TURNSTILE_LAST_WEEK, so the partitions end where files can
+exist. A few weeks break the Saturday rule; they are in IRREGULAR_WEEKS, the one place that knows them.
+"""
+
+import os
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dagster import WeeklyPartitionsDefinition
 
-# turnstile_141018.txt is the first file in the modern (one reading per line) layout.
-FIRST_WEEK = date(2014, 10, 18)
-TIMEZONE = "America/New_York"
+from mta_assets.lib.errors import ConfigurationError
 
-# day_offset=6 starts each week on Saturday; end_offset=1 makes a Saturday's partition exist from that
-# Saturday on (the file is dated by the Saturday that ends the week it covers).
-weekly_partitions = WeeklyPartitionsDefinition(
-    start_date=FIRST_WEEK.isoformat(),
-    day_offset=6,
-    end_offset=1,
-    timezone=TIMEZONE,
-)
+TIMEZONE = "America/New_York"
+# The partition of the first file, turnstile_100505.txt (see IRREGULAR_WEEKS).
+FIRST_WEEK = date(2010, 5, 1)
+# turnstile_141018.txt is the first file in the modern (one reading per line) layout.
+FIRST_MODERN_WEEK = date(2014, 10, 18)
+# The last file known to exist (turnstile_240217.txt); the MTA's exact last one is not known.
+LAST_KNOWN_WEEK = date(2024, 2, 17)
+
+
+@dataclass(frozen=True)
+class IrregularWeek:
+    """A week whose file is not turnstile_<its Saturday>.txt: another name, or none at all."""
+
+    file_stem: str | None  # None: never published
+    why: str
+
+
+# From a saved copy of the MTA's list of files (../shared/mta-turnstile-format.md). What the Wednesday and
+# Monday files cover is not confirmed: their readings are checked against the partition's seven days like
+# every file's, and a file that does not fit them is refused with the dates it holds.
+IRREGULAR_WEEKS = {
+    date(2010, 5, 1): IrregularWeek("turnstile_100505", "the first file is dated Wednesday 2010-05-05"),
+    date(2010, 5, 29): IrregularWeek(None, "the MTA never published a file for it (its list goes from 100522 to 100605)"),
+    date(2011, 12, 17): IrregularWeek("turnstile_111219", "its file was published as Monday 2011-12-19"),
+}
 
 
 class WeekOutOfRange(ValueError):
-    """A partition key that is not a Saturday between the first modern file and the latest week."""
+    """A partition key that is not a Saturday between the feed's first and last weeks."""
+
+
+class WeekNeverPublished(ValueError):
+    """A week of the feed for which the MTA never published a file: nothing to fetch, ever."""
+
+
+def feed_last_week(environ=os.environ) -> date:
+    """MTA_TURNSTILE_LAST_WEEK: the feed's last Saturday (default 2024-02-17), checked."""
+    value = environ.get("MTA_TURNSTILE_LAST_WEEK", "").strip()
+    if not value:
+        return LAST_KNOWN_WEEK
+    try:
+        week = date.fromisoformat(value)
+    except ValueError:
+        week = None
+    if week is None or week.weekday() != 5 or week < FIRST_WEEK:
+        raise ConfigurationError(
+            f"MTA_TURNSTILE_LAST_WEEK={value!r} is not a Saturday (YYYY-MM-DD) on or after {FIRST_WEEK}: set it "
+            f"to the feed's last week, for example {LAST_KNOWN_WEEK} (the last file known to exist), or unset it."
+        )
+    return week
+
+
+def feed_partitions(last_week: date) -> WeeklyPartitionsDefinition:
+    """Saturday-keyed weeks from the feed's first to `last_week`, or to the last Saturday if that is earlier.
+
+    day_offset=6 starts each week on Saturday; end_offset=1 makes a Saturday's partition exist from that
+    Saturday on; the end (exclusive) is the week after `last_week`.
+    """
+    return WeeklyPartitionsDefinition(
+        start_date=FIRST_WEEK.isoformat(),
+        end_date=(last_week + timedelta(weeks=1)).isoformat(),
+        day_offset=6,
+        end_offset=1,
+        timezone=TIMEZONE,
+    )
+
+
+weekly_partitions = feed_partitions(feed_last_week())
 
 
 def latest_week() -> date:
-    """The newest partition: the last Saturday, New York time."""
+    """The newest partition: the feed's last week, or the last Saturday if that is earlier."""
     return date.fromisoformat(weekly_partitions.get_last_partition_key())
 
 
@@ -49,17 +110,30 @@ def week_of(partition_key: str) -> date:
         )
     if week < FIRST_WEEK:
         raise WeekOutOfRange(
-            f"Week {partition_key} is before {FIRST_WEEK}, the first file in the modern layout; earlier "
-            f"(legacy layout) files are not supported. The nearest week is {FIRST_WEEK}."
+            f"Week {partition_key} is before {FIRST_WEEK}, the week of the MTA's first turnstile file; the "
+            f"nearest week is {FIRST_WEEK}."
         )
     if week > latest_week():
         raise WeekOutOfRange(
-            f"Week {partition_key} is in the future: weeks are keyed by Saturdays that have passed; the "
-            f"latest week is {latest_week()}."
+            f"Week {partition_key} is after {latest_week()}, the feed's last week (MTA_TURNSTILE_LAST_WEEK, or "
+            f"the last Saturday); the nearest week is {latest_week()}."
         )
     return week
 
 
+def is_published(week: date) -> bool:
+    """Whether the MTA published a file for the week at all (see IRREGULAR_WEEKS)."""
+    return week not in IRREGULAR_WEEKS or IRREGULAR_WEEKS[week].file_stem is not None
+
+
 def file_stem(week: date) -> str:
-    """The MTA's name for a week's file, without extension: turnstile_230603."""
+    """The MTA's name for a week's file, without extension: turnstile_230603 (IRREGULAR_WEEKS aside)."""
+    if week in IRREGULAR_WEEKS:
+        irregular = IRREGULAR_WEEKS[week]
+        if irregular.file_stem is None:
+            raise WeekNeverPublished(
+                f"Week {week}: {irregular.why}. There is nothing to fetch for this week, now or later; it "
+                f"stays empty (the ridership of the week after it starts from its own first readings)."
+            )
+        return irregular.file_stem
     return f"turnstile_{week:%y%m%d}"

@@ -21,7 +21,7 @@ from dagster import (
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lib.http import redact_url
-from mta_assets.partitions import TIMEZONE, file_stem, week_of, weekly_partitions
+from mta_assets.partitions import TIMEZONE, file_stem, is_published, latest_week, week_of, weekly_partitions
 from mta_assets.source import MtaTurnstileSource, SourceError
 
 # How far back the publication sensor looks for weeks that are published but not in the lake (gaps
@@ -50,6 +50,11 @@ def run_key(partition_key: str) -> str:
 )
 def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTurnstileSource):
     week = context.scheduled_execution_time.date() - timedelta(days=1)
+    if week > latest_week():
+        return SkipReason(
+            f"Week {week} is after the feed's last week, {latest_week()} (MTA_TURNSTILE_LAST_WEEK): the MTA "
+            f"publishes no more weekly files."
+        )
     name = f"{file_stem(week)}.txt"
     try:
         published = source.is_published(week)
@@ -69,7 +74,8 @@ def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTur
     description=f"Hourly: launches each published week of the last {LOOKBACK_WEEKS} that is not in the lake yet.",
 )
 def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTurnstileSource):
-    recent = list(reversed(weekly_partitions.get_partition_keys()[-LOOKBACK_WEEKS:]))  # newest first
+    # Newest first, up to the feed's last week; a week the MTA never published is never asked about.
+    recent = [key for key in reversed(weekly_partitions.get_partition_keys()[-LOOKBACK_WEEKS:]) if is_published(week_of(key))]
     launched = set(json.loads(context.cursor)) if context.cursor else set()
     in_lake = context.instance.get_materialized_partitions(turnstile_lake.key)
     candidates = [key for key in recent if key not in in_lake and key not in launched][:CHECKS_PER_TICK]

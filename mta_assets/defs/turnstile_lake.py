@@ -27,7 +27,7 @@ from mta_assets.parsing import (
     TooManyRejectedLines,
     parse_turnstile_file,
 )
-from mta_assets.partitions import WeekOutOfRange, file_stem, week_of, weekly_partitions
+from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, file_stem, week_of, weekly_partitions
 from mta_assets.source import MtaTurnstileSource, SourceError
 
 
@@ -49,7 +49,7 @@ def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[P
             raise WeekFailed(f"Week {key}: {error} (from {download.url})") from error
         finally:
             download.path.unlink(missing_ok=True)
-    except (WeekOutOfRange, SourceError) as error:
+    except (WeekOutOfRange, WeekNeverPublished, SourceError) as error:
         raise WeekFailed(str(error)) from error
     return parsed, {
         "dagster/row_count": parsed.rows,

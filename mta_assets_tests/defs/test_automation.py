@@ -175,3 +175,10 @@ def test_without_a_webhook_the_alert_is_only_logged(instance, mirror, tmp_path, 
     alert(instance, run, failure, AlertWebhook())
     assert mirror.posts == []
     assert "MTA_ALERT_WEBHOOK_URL is not set" in caplog.text
+
+
+def test_the_schedule_stops_at_the_feeds_last_week_without_asking_the_source(instance, mirror):
+    result = evaluate_schedule(instance, MtaTurnstileSource(base_url=mirror.url), datetime(2024, 3, 3, 9, tzinfo=NEW_YORK))
+    assert isinstance(result, SkipReason)
+    assert "Week 2024-03-02 is after the feed's last week, 2024-02-17 (MTA_TURNSTILE_LAST_WEEK)" in result.skip_message
+    assert sum(mirror.requests.values()) == 0

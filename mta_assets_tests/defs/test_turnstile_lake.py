@@ -134,7 +134,7 @@ def test_a_week_that_is_already_loaded_survives_a_failed_rerun(mirror, tmp_path)
     assert (project.lake / "turnstile_230603.parquet").read_bytes() == lake
 
 
-@pytest.mark.parametrize("key", ["2099-01-03", "2014-10-11", "2023-06-04"])
+@pytest.mark.parametrize("key", ["2099-01-03", "2024-02-24", "2010-04-24", "2023-06-04"])
 def test_weeks_outside_the_partitions_are_refused_before_anything_runs(mirror, tmp_path, key):
     project = Project(mirror, tmp_path)
     with pytest.raises(DagsterUnknownPartitionError, match=key):
@@ -199,3 +199,12 @@ def test_a_lake_folder_that_cannot_be_written_fails_naming_the_setting_before_an
     assert not result.success
     assert re.search(r"MTA_LAKE_URL='/sys/mta-lake': the lake folder cannot be written", failure_message(result))
     assert sum(mirror.requests.values()) == 0
+
+
+def test_the_week_never_published_fails_saying_so_without_asking_the_source(mirror, tmp_path):
+    project = Project(mirror, tmp_path, weeks=())
+    result = project.run("2010-05-29")
+    assert not result.success
+    assert re.search(r"Week 2010-05-29: the MTA never published a file for it .* nothing to fetch", failure_message(result))
+    assert sum(mirror.requests.values()) == 0
+    assert project.lake_files() == []
