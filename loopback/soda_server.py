@@ -132,7 +132,8 @@ class SodaServer:
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
                 ranged = bool(self.headers.get("Range"))  # ignored, as the range of a query's rows has no meaning
                 with server._lock:
-                    server.requests.append(SodaRequest(parts.path, params, self.headers.get("X-App-Token"), ranged, time.monotonic()))
+                    token = self.headers.get("X-App-Token")
+                    server.requests.append(SodaRequest(parts.path, params, token, ranged, time.monotonic()))
                 match = _RESOURCE.match(parts.path)
                 if match is None:
                     status, headers, body = _json(404, {"code": "not.found", "error": True, "message": f"No route {parts.path}"})
@@ -184,7 +185,8 @@ def _column(name: str, fields: list[str]) -> str:
 
 def _query(rows: list[dict], fields: list[str], params: dict[str, str], unordered_repeat: bool) -> tuple[list[str], list[dict]]:
     """The selected fields and the page of rows the query asks for."""
-    unknown = sorted(name for name in params if name.startswith("$") and name not in ("$select", "$where", "$order", "$limit", "$offset"))
+    known = ("$select", "$where", "$order", "$limit", "$offset")
+    unknown = sorted(name for name in params if name.startswith("$") and name not in known)
     if unknown:
         raise _malformed(f"Unrecognized arguments [{', '.join(unknown)}]")
     selected = [_column(name.strip(), fields) for name in params["$select"].split(",")] if "$select" in params else fields

@@ -41,6 +41,11 @@ def mta_file_table(week: date, lines: list[str], folder: Path):
     return pq.read_table(parse_turnstile_file(path, week, 0.01, folder / "mta.parquet").path)
 
 
+def renamed(rows: list[dict], old: str, new: str) -> list[dict]:
+    """`rows` with the field `old` called `new`: a dataset whose columns changed."""
+    return [{(new if name == old else name): value for name, value in row.items()} for row in rows]
+
+
 def reads(soda: SodaServer, dataset_id: str) -> int:
     return soda.requests_per_path()[f"/resource/{dataset_id}.csv"]
 
@@ -88,11 +93,13 @@ def test_a_week_across_new_year_reads_the_datasets_of_both_years(soda, tmp_path)
     week = date(2016, 1, 2)  # 2015-12-26 to 2016-01-01
     lines = week_lines(week, turnstile_count=20)
     new_year = [text for text in lines if "/2016," in text]
-    soda.datasets["ug6q-shqc"] = turnstile_rows([text for text in lines if "/2015," in text])
+    old_year = [text for text in lines if "/2015," in text]
+    soda.datasets["ug6q-shqc"] = turnstile_rows(old_year)
     soda.datasets["ekwu-khcy"] = turnstile_rows(new_year)
     read = read_into(source_for(soda), week, tmp_path)
     assert new_year and read.dataset_ids == ("ug6q-shqc", "ekwu-khcy")
-    assert reads(soda, "ug6q-shqc") >= 1 and reads(soda, "ekwu-khcy") == 1
+    pages = (len(old_year) // PAGE_ROWS + 1, len(new_year) // PAGE_ROWS + 1)
+    assert (reads(soda, "ug6q-shqc"), reads(soda, "ekwu-khcy")) == pages
     table = pq.read_table(read.parsed.path)
     assert table.sort_by("reading_at").equals(mta_file_table(week, lines, tmp_path).sort_by("reading_at"))
 
@@ -108,7 +115,9 @@ def test_2014_field_names_are_read_by_the_header(soda, tmp_path):
 def test_2022_station_names_come_from_the_key_and_unknown_ones_are_counted(soda, tmp_path):
     week = date(2022, 6, 18)
     key = station_key().slice(0, 12).to_pylist()
-    known = [Turnstile(row["control_area"], row["unit"], "00-00-00", row["station"], row["line_name"], row["division"]) for row in key]
+    known = [
+        Turnstile(row["control_area"], row["unit"], "00-00-00", row["station"], row["line_name"], row["division"]) for row in key
+    ]
     unknown = Turnstile("Z999", "R999", "00-00-00", "NOWHERE", "1", "IRT")
     start = datetime(2022, 6, 11)
     readings = [(turnstile, start + timedelta(hours=4 * step)) for turnstile in [*known, unknown] for step in range(42)]
@@ -135,7 +144,10 @@ def test_exact_duplicate_rows_are_removed_and_counted(soda, tmp_path):
 
 
 def test_a_missing_dataset_is_a_week_not_published_naming_the_week_and_dataset(soda, tmp_path):
-    with pytest.raises(WeekNotInOpenData, match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} .* HTTP 404: dataset.missing: Cannot find view"):
+    with pytest.raises(
+        WeekNotInOpenData,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} .* HTTP 404: dataset.missing: Cannot find view",
+    ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert reads(soda, DATASET_2017) == 1
     assert issubclass(WeekNotInOpenData, WeekNotPublished)
@@ -145,21 +157,32 @@ def test_a_missing_dataset_is_a_week_not_published_naming_the_week_and_dataset(s
 def test_a_refused_query_with_code_is_not_retried_and_names_week_and_dataset(soda, tmp_path):
     body = {"code": "query.compiler.malformed", "error": True, "message": "Invalid SoQL query", "data": {}}
     soda.misbehaviours[DATASET_2017] = SodaMisbehaviour(answer=(400, body))
-    with pytest.raises(SourceError, match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} .* HTTP 400: query.compiler.malformed: Invalid SoQL query\. The query was refused"):
+    with pytest.raises(
+        SourceError,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} .* HTTP 400: query.compiler.malformed: "
+        r"Invalid SoQL query\. The query was refused",
+    ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert reads(soda, DATASET_2017) == 1
 
 
 def test_a_refused_query_with_error_code_names_the_missing_column(soda, tmp_path):
-    soda.datasets[DATASET_2017] = [{("reading_date" if name == "date" else name): value for name, value in row.items()} for row in turnstile_rows(week_lines(WEEK, 2))]
-    with pytest.raises(SourceError, match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} .* HTTP 400: query.soql.no-such-column: .*No such column: date"):
+    soda.datasets[DATASET_2017] = renamed(turnstile_rows(week_lines(WEEK, 2)), "date", "reading_date")
+    with pytest.raises(
+        SourceError,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} .* HTTP 400: "
+        r"query.soql.no-such-column: .*No such column: date",
+    ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert reads(soda, DATASET_2017) == 1
 
 
 def test_a_dataset_whose_columns_changed_fails_naming_the_field(soda, tmp_path):
-    soda.datasets[DATASET_2017] = [{("entries_total" if name == "entries" else name): value for name, value in row.items()} for row in turnstile_rows(week_lines(WEEK, 2))]
-    with pytest.raises(DatasetColumnsChanged, match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} has no field entries \(its fields: .*entries_total"):
+    soda.datasets[DATASET_2017] = renamed(turnstile_rows(week_lines(WEEK, 2)), "entries", "entries_total")
+    with pytest.raises(
+        DatasetColumnsChanged,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} has no field entries \(its fields: .*entries_total",
+    ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert reads(soda, DATASET_2017) == 1
 
@@ -181,6 +204,17 @@ def test_retry_after_in_seconds_is_waited_before_the_next_page_request(soda, tmp
     assert second - first >= 0.95
 
 
+def test_a_retry_after_beyond_the_deadline_fails_at_once_naming_the_week(soda, tmp_path):
+    soda.datasets[DATASET_2017] = turnstile_rows(week_lines(WEEK, turnstile_count=5))
+    soda.misbehaviours[DATASET_2017] = SodaMisbehaviour(throttled=1, retry_after="3600")
+    with pytest.raises(
+        SourceUnavailable,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017}, rows from 0: .* failed 1 attempt; last error: HTTP 429",
+    ):
+        within(5, lambda: read_into(source_for(soda, deadline_seconds=3), WEEK, tmp_path))
+    assert reads(soda, DATASET_2017) == 1
+
+
 def test_a_page_cut_mid_row_is_retried(soda, tmp_path):
     lines = week_lines(WEEK, turnstile_count=30)
     soda.datasets[DATASET_2017] = turnstile_rows(lines)
@@ -193,7 +227,10 @@ def test_a_page_cut_mid_row_is_retried(soda, tmp_path):
 def test_pages_cut_every_time_fail_naming_the_week_after_the_attempts(soda, tmp_path):
     soda.datasets[DATASET_2017] = turnstile_rows(week_lines(WEEK, turnstile_count=30))
     soda.misbehaviours[DATASET_2017] = SodaMisbehaviour(cut_pages=100)
-    with pytest.raises(SourceUnavailable, match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017}, rows from 0: .* failed 3 attempts; last error: .*bytes"):
+    with pytest.raises(
+        SourceUnavailable,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017}, rows from 0: .* failed 3 attempts; last error: .*bytes",
+    ):
         read_into(source_for(soda, max_attempts=3), WEEK, tmp_path)
     assert reads(soda, DATASET_2017) == 3
     assert not list((tmp_path / "open-data").iterdir())
@@ -201,14 +238,20 @@ def test_pages_cut_every_time_fail_naming_the_week_after_the_attempts(soda, tmp_
 
 def test_a_week_outside_the_datasets_years_is_not_published_without_a_request(soda, tmp_path):
     for week, year in ((date(2023, 6, 3), "2023"), (date(2023, 1, 7), "2023"), (date(2013, 6, 1), "2013")):
-        with pytest.raises(WeekNotInOpenData, match=rf"Week {week}: NY Open Data has no Turnstile Usage Data for {year} "):
+        with pytest.raises(
+            WeekNotInOpenData,
+            match=rf"Week {week}: NY Open Data has no Turnstile Usage Data for {year} ",
+        ):
             read_into(source_for(soda), week, tmp_path)
     assert soda.requests == []
 
 
 def test_a_week_the_dataset_has_no_readings_of_is_not_published(soda, tmp_path):
     soda.datasets[DATASET_2017] = turnstile_rows(week_lines(WEEK + timedelta(days=7), turnstile_count=2))
-    with pytest.raises(WeekNotInOpenData, match=rf"Week 2017-06-17: NY Open Data \({DATASET_2017}\) has no readings from 2017-06-10 to 2017-06-16"):
+    with pytest.raises(
+        WeekNotInOpenData,
+        match=rf"Week 2017-06-17: NY Open Data \({DATASET_2017}\) has no readings from 2017-06-10 to 2017-06-16",
+    ):
         read_into(source_for(soda), WEEK, tmp_path)
 
 
