@@ -22,7 +22,7 @@ from mta_assets.lib.tables import TURNSTILE
 MODERN_HEADER = ("C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS")
 _RAW_NAMES = [name.replace("/", "") for name in MODERN_HEADER]
 _LEGACY_DATE = re.compile(r"^\d{2}-\d{2}-\d{2}$")
-_COUNTER = r"^\d{1,18}$"
+COUNTER_PATTERN = r"^\d{1,18}$"
 _TEXT_FIELDS = ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")
 _HEADER_PROBE_BYTES = 4096
 # About 2,000 lines per batch. The streaming reader keeps several blocks in flight: 256 KB blocks peak at
@@ -134,12 +134,16 @@ def _raw_batches(path: Path, column_types: dict[str, pa.DataType], bad_lines: _B
     )
 
 
-def _has_keys(fields: dict[str, pa.Array]) -> pa.Array:
+def has_turnstile_keys(control_area: pa.Array, unit: pa.Array, scp: pa.Array) -> pa.Array:
     """A reading needs the turnstile's identity: control area, unit and SCP."""
     return pc.and_(
-        pc.and_(pc.greater(pc.utf8_length(fields["CA"]), 0), pc.greater(pc.utf8_length(fields["UNIT"]), 0)),
-        pc.greater(pc.utf8_length(fields["SCP"]), 0),
+        pc.and_(pc.greater(pc.utf8_length(control_area), 0), pc.greater(pc.utf8_length(unit), 0)),
+        pc.greater(pc.utf8_length(scp), 0),
     )
+
+
+def _has_keys(fields: dict[str, pa.Array]) -> pa.Array:
+    return has_turnstile_keys(fields["CA"], fields["UNIT"], fields["SCP"])
 
 
 def _typed_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
@@ -172,8 +176,8 @@ def _checked_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[p
             pc.and_(
                 pc.and_(pc.is_valid(reading_at), _has_keys(fields)),
                 pc.and_(
-                    pc.match_substring_regex(fields["ENTRIES"], _COUNTER),
-                    pc.match_substring_regex(fields["EXITS"], _COUNTER),
+                    pc.match_substring_regex(fields["ENTRIES"], COUNTER_PATTERN),
+                    pc.match_substring_regex(fields["EXITS"], COUNTER_PATTERN),
                 ),
             ),
             False,
@@ -197,7 +201,7 @@ def _typed(fields: dict[str, pa.Array], week: date) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict({name: columns[name] for name in TURNSTILE.column_names}, schema=TURNSTILE.arrow_schema)
 
 
-class _Summary:
+class WeekSummary:
     """What the materialization reports about a week, gathered batch by batch."""
 
     def __init__(self, week: date) -> None:
@@ -219,9 +223,9 @@ class _Summary:
             self.last = max(filter(None, (self.last, bounds["max"])))
 
 
-def _write(batches: Iterator[pa.RecordBatch], week: date, destination: Path) -> _Summary:
+def write_week(batches: Iterator[pa.RecordBatch], week: date, destination: Path) -> WeekSummary:
     """Batches into parquet row groups of about ROW_GROUP_ROWS rows, the warehouse's row group size."""
-    summary = _Summary(week)
+    summary = WeekSummary(week)
     pending: list[pa.RecordBatch] = []
     with parquet_writer(destination, TURNSTILE.arrow_schema) as writer:
         for batch in batches:
@@ -241,11 +245,11 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
         check_header(file.read(_HEADER_PROBE_BYTES), path.name)
     bad_lines = _BadLines()
     try:
-        summary = _write(_typed_batches(path, week, bad_lines), week, destination)
+        summary = write_week(_typed_batches(path, week, bad_lines), week, destination)
     except (pa.ArrowInvalid, _NeedsLineChecks):
         bad_lines = _BadLines()
         try:
-            summary = _write(_checked_batches(path, week, bad_lines), week, destination)
+            summary = write_week(_checked_batches(path, week, bad_lines), week, destination)
         except pa.ArrowInvalid as error:  # not text at all: bytes that are not UTF-8, say
             destination.unlink(missing_ok=True)
             raise NotATurnstileFile(f"{path.name} cannot be read as a text file ({error}).") from None

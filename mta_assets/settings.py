@@ -23,6 +23,7 @@ from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
+from mta_assets.open_data import OPEN_DATA_URL, OpenDataTurnstileSource
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
@@ -56,6 +57,21 @@ def check_url(
 
 def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSource:
     check_url(environ, "MTA_SOURCE_URL", "http://127.0.0.1:8000 or file:///srv/mta/turnstile", allow_file=True)
+    return MtaTurnstileSource(base_url=_setting(environ, "MTA_SOURCE_URL", MTA_TURNSTILE_URL), **_week_source_settings(environ))
+
+
+def open_data_from_env(environ: Mapping[str, str] = os.environ) -> OpenDataTurnstileSource:
+    """NY Open Data's turnstile datasets; the app token (MTA_SOCRATA_APP_TOKEN) is bound by name, never by value."""
+    check_url(environ, "MTA_OPEN_DATA_URL", "https://data.ny.gov or http://127.0.0.1:8000")
+    return OpenDataTurnstileSource(
+        base_url=_setting(environ, "MTA_OPEN_DATA_URL", OPEN_DATA_URL),
+        app_token=_setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
+        **_week_source_settings(environ),
+    )
+
+
+def _week_source_settings(environ: Mapping[str, str]) -> dict[str, float]:
+    """The settings every source of weeks takes: the download deadline and the shares of bad and repeated readings."""
     deadline = environ.get("MTA_DOWNLOAD_DEADLINE_SECONDS", "900")
     try:
         deadline_seconds = float(deadline)
@@ -66,12 +82,11 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSour
             f"MTA_DOWNLOAD_DEADLINE_SECONDS={deadline!r} is not a number of seconds above 0; use for example 900 "
             f"(15 minutes for one week's download, retries included)."
         )
-    return MtaTurnstileSource(
-        base_url=_setting(environ, "MTA_SOURCE_URL", MTA_TURNSTILE_URL),
-        max_rejected_share=_share(environ, "MTA_MAX_REJECTED_SHARE", "lines"),
-        max_duplicate_share=_share(environ, "MTA_MAX_DUPLICATE_SHARE", "readings"),
-        deadline_seconds=deadline_seconds,
-    )
+    return {
+        "max_rejected_share": _share(environ, "MTA_MAX_REJECTED_SHARE", "lines"),
+        "max_duplicate_share": _share(environ, "MTA_MAX_DUPLICATE_SHARE", "readings"),
+        "deadline_seconds": deadline_seconds,
+    }
 
 
 def _share(environ: Mapping[str, str], name: str, of_what: str, default: str = "0.01") -> float:

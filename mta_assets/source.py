@@ -2,20 +2,22 @@
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import date
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import requests
-from dagster import ConfigurableResource, get_dagster_logger
+from dagster import ConfigurableResource
 from pydantic import Field
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
-from tenacity.wait import wait_exponential_jitter
 
 from mta_assets.lib.http import BodyCut, Deadline, DeadlineExceeded, describe_error, read_whole_body, redact_url
+from mta_assets.lib.retries import RetriesExhausted, Retryable, call_with_retries, retry_after_seconds
 from mta_assets.partitions import file_stem
+
+T = TypeVar("T")
 
 MTA_TURNSTILE_URL = "http://web.mta.info/developers/data/nyct/turnstile"
 _CHUNK_BYTES = 1 << 20
@@ -43,46 +45,19 @@ class Download:
     bytes: int
 
 
-class _Retryable(Exception):
-    """One attempt failed in a way that another attempt may fix; `retry_after` is the server's wish."""
+class WeekSource(ConfigurableResource):
+    """What every source of turnstile weeks shares: the retry and deadline settings and the shares of bad
+    and repeated readings a week may have."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date; None if it is neither."""
-    value = (value or "").strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-        if when.tzinfo is None:  # HTTP dates are GMT; "-0000" and zone-less dates parse without a zone
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-class MtaTurnstileSource(ConfigurableResource):
-    """Fetches turnstile_YYMMDD.txt from the MTA, another HTTP server or a file:// mirror.
-
-    One retry layer: connection errors, cut bodies, 5xx and 429 are retried with exponential backoff and
-    jitter, or after the server's Retry-After, within `max_attempts`; `deadline_seconds` bounds a whole
-    download, attempts and waits included. URLs in logs and errors are redacted.
-    """
-
-    base_url: str = Field(default=MTA_TURNSTILE_URL, description="Folder URL holding turnstile_YYMMDD.txt files.")
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
-    max_attempts: int = Field(default=5, ge=1, description="Attempts per download, the first included.")
+    max_attempts: int = Field(default=5, ge=1, description="Attempts per request, the first included.")
     backoff_seconds: float = Field(default=2.0, ge=0, description="First delay between attempts; doubles, with jitter.")
     deadline_seconds: float = Field(
         default=900.0,
         gt=0,
-        description="A download, all attempts and waits included, fails this long after it started "
-        "(MTA_DOWNLOAD_DEADLINE_SECONDS); no retry starts a wait that would end later.",
+        description="A week's download, all requests, attempts and waits included, fails this long after it "
+        "started (MTA_DOWNLOAD_DEADLINE_SECONDS); no retry starts a wait that would end later.",
     )
     max_rejected_share: float = Field(
         default=0.01, ge=0, le=1, description="Share of unparseable lines above which a week fails."
@@ -90,6 +65,24 @@ class MtaTurnstileSource(ConfigurableResource):
     max_duplicate_share: float = Field(
         default=0.01, ge=0, le=1, description="Share of readings repeating another line exactly above which a week fails."
     )
+
+    def with_retries(self, attempt: Callable[[], T], deadline: Deadline, what: str) -> T:
+        """`attempt()` under the one retry layer, with this source's attempts and backoff."""
+        return call_with_retries(
+            attempt, max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, deadline=deadline, what=what
+        )
+
+
+class MtaTurnstileSource(WeekSource):
+    """Fetches turnstile_YYMMDD.txt from the MTA, another HTTP server or a file:// mirror.
+
+    One retry layer (lib/retries.py): connection errors, cut bodies, 5xx and 429 are retried with
+    exponential backoff and jitter, or after the server's Retry-After, within `max_attempts`;
+    `deadline_seconds` bounds a whole download, attempts and waits included. URLs in logs and errors are
+    redacted.
+    """
+
+    base_url: str = Field(default=MTA_TURNSTILE_URL, description="Folder URL holding turnstile_YYMMDD.txt files.")
 
     def file_url(self, week: date) -> str:
         """The week's file in the folder `base_url` names; a query (a mirror's token) stays at the end."""
@@ -151,35 +144,18 @@ class MtaTurnstileSource(ConfigurableResource):
             shutil.copyfileobj(source, target, _CHUNK_BYTES)
         return path.stat().st_size
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception()
-        if isinstance(error, _Retryable) and error.retry_after is not None:
-            return error.retry_after
-        return wait_exponential_jitter(multiplier=self.backoff_seconds, jitter=self.backoff_seconds)(state)
-
     def _fetch_with_retries(self, url: str, path: Path, week: date) -> int:
-        log = get_dagster_logger()
         deadline = Deadline.after(self.deadline_seconds)
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.deadline_seconds),
-            wait=self._wait,
-            before_sleep=lambda state: log.warning(
-                f"Week {week}: attempt {state.attempt_number} of {self.max_attempts} failed "
-                f"({state.outcome.exception()}); retrying in {state.next_action.sleep:.1f}s"
-            ),
-        )
         try:
-            return retrying(self._fetch_once, url, path, week, deadline)
+            return self.with_retries(lambda: self._fetch_once(url, path, week, deadline), deadline, f"Week {week}")
         except DeadlineExceeded as late:
             raise self._too_late(url, week, str(late)) from None
-        except RetryError as exhausted:
-            attempt = exhausted.last_attempt
-            if deadline.remaining() <= 0:
-                raise self._too_late(url, week, f"last error: {attempt.exception()}") from None
+        except RetriesExhausted as exhausted:
+            if exhausted.out_of_time:
+                raise self._too_late(url, week, f"last error: {exhausted.last_error}") from None
             raise SourceUnavailable(
-                f"Week {week}: {redact_url(url)} failed {attempt.attempt_number} "
-                f"time{'s' if attempt.attempt_number > 1 else ''}; last error: {attempt.exception()}. "
+                f"Week {week}: {redact_url(url)} failed {exhausted.attempts} "
+                f"time{'s' if exhausted.attempts > 1 else ''}; last error: {exhausted.last_error}. "
                 f"The source may be down: retry later, or point MTA_SOURCE_URL at a mirror."
             ) from None
 
@@ -210,7 +186,7 @@ class MtaTurnstileSource(ConfigurableResource):
                         f"publishes a Saturday's file over the following days: try again later, or check MTA_SOURCE_URL."
                     )
                 if response.status_code in _RETRIED_STATUSES:
-                    raise _Retryable(
+                    raise Retryable(
                         f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("Retry-After"))
                     )
                 if response.status_code != 200:
@@ -220,6 +196,6 @@ class MtaTurnstileSource(ConfigurableResource):
                 with open(target, "wb") as file:
                     return read_whole_body(response, file, deadline, timeout)
         except BodyCut as cut:
-            raise _Retryable(str(cut)) from None
+            raise Retryable(str(cut)) from None
         except (requests.ConnectionError, requests.Timeout) as error:  # the texts quote the URL: scrubbed
-            raise _Retryable(describe_error(error, url)) from None
+            raise Retryable(describe_error(error, url)) from None

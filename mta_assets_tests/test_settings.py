@@ -5,7 +5,14 @@ from dagster import EnvVar
 from dagster_gcp import BigQueryResource, GCSResource
 
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.settings import alert_webhook_from_env, asset_kinds, lake_io_manager_from_env, source_from_env, warehouse_from_env
+from mta_assets.settings import (
+    alert_webhook_from_env,
+    asset_kinds,
+    lake_io_manager_from_env,
+    open_data_from_env,
+    source_from_env,
+    warehouse_from_env,
+)
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
 
@@ -94,6 +101,35 @@ def test_bad_warehouse_settings_are_refused_with_the_setting_named(environ, mess
 def test_bad_source_settings_are_refused_with_the_setting_named(environ, message):
     with pytest.raises(ConfigurationError, match=message):
         source_from_env(environ)
+
+
+def test_open_data_defaults_to_data_ny_gov_without_a_token():
+    source = open_data_from_env({})
+    assert (source.base_url, source.app_token) == ("https://data.ny.gov", "")
+    assert (source.deadline_seconds, source.max_rejected_share, source.max_duplicate_share) == (900.0, 0.01, 0.01)
+
+
+def test_open_data_settings_are_bound_by_name_the_token_never_by_value():
+    source = open_data_from_env(
+        {"MTA_OPEN_DATA_URL": "http://127.0.0.1:8000", "MTA_SOCRATA_APP_TOKEN": "s3cr3t", "MTA_DOWNLOAD_DEADLINE_SECONDS": "60"}
+    )
+    assert (source.base_url, source.app_token) == (EnvVar("MTA_OPEN_DATA_URL"), EnvVar("MTA_SOCRATA_APP_TOKEN"))
+    assert source.deadline_seconds == 60.0
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MTA_OPEN_DATA_URL": "data.ny.gov"}, r"MTA_OPEN_DATA_URL='data.ny.gov' is not an http\(s\):// URL"),
+        ({"MTA_OPEN_DATA_URL": "file:///srv/open-data"}, "MTA_OPEN_DATA_URL='file:///srv/open-data' is not"),
+        ({"MTA_OPEN_DATA_URL": "ftp://me:pw@data.ny.gov"}, r"MTA_OPEN_DATA_URL='ftp://data.ny.gov' is not"),
+        ({"MTA_DOWNLOAD_DEADLINE_SECONDS": "soon"}, "MTA_DOWNLOAD_DEADLINE_SECONDS='soon'"),
+        ({"MTA_MAX_DUPLICATE_SHARE": "2"}, "MTA_MAX_DUPLICATE_SHARE='2' is not a share between 0 and 1"),
+    ],
+)
+def test_bad_open_data_settings_are_refused_with_the_setting_named(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        open_data_from_env(environ)
 
 
 @pytest.mark.parametrize(
