@@ -57,6 +57,7 @@ class SodaMisbehaviour:
     cut_pages: int = 0  # serve this many pages cut in the middle of their last row (with a matching length)
     repeat_without_order: bool = False  # without $order, every $offset gets the first page: unstable paging
     answer: tuple[int, dict] | None = None  # answer this status and JSON body every time
+    lost_rows: int = 0  # leave this many rows out of the pages (cut at a row boundary); count(*) still has them
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,12 @@ class SodaServer:
         rows = self.datasets[dataset_id]
         fields = list(rows[0]) if rows else list(TURNSTILE_FIELDS)
         try:
-            selected, page = _query(rows, fields, params, unordered_repeat=rule.repeat_without_order)
+            if params.get("$select", "").replace(" ", "") == "count(*)":
+                count = sum(1 for row in rows if _matches(row, fields, params.get("$where")))
+                selected, page = ["count"], [{"count": str(count)}]
+            else:
+                selected, page = _query(rows, fields, params, unordered_repeat=rule.repeat_without_order)
+                page = page[: max(len(page) - rule.lost_rows, 0)] if rule.lost_rows else page
         except _QueryError as error:
             return _json(400, error.body)
         body = _csv(selected, page)

@@ -60,6 +60,8 @@ _FIELDS = {
 _TEXT_COLUMNS = ("control_area", "unit", "scp", "station", "line_name", "division", "description")
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _ERROR_TEXT_CHARS = 300
+# The answer to `$select=count(*)`.
+_COUNT = {"count": ("count",)}
 
 
 class WeekNotInOpenData(WeekNotPublished):
@@ -155,15 +157,21 @@ class OpenDataTurnstileSource(WeekSource):
 
     def page_url(self, dataset_id: str, week: date, offset: int) -> str:
         """The SODA request for the week's rows of `dataset_id` from `offset` on, in the dataset's own order."""
-        start, end = week_bounds(week)
-        query = {
-            # `date` is a floating timestamp at midnight; `time` is text, so the day alone bounds the week.
-            "$where": f"date >= '{start:%Y-%m-%dT%H:%M:%S}' AND date < '{end:%Y-%m-%dT%H:%M:%S}'",
+        return self._url(dataset_id, week, {
             "$order": ":id",  # without an order, pages may repeat or skip rows
             "$limit": str(self.page_rows),
             "$offset": str(offset),
-        }
-        return f"{self.base_url.rstrip('/')}/resource/{dataset_id}.csv?{urlencode(query, quote_via=quote, safe='$:')}"
+        })
+
+    def count_url(self, dataset_id: str, week: date) -> str:
+        """The SODA request for how many rows of `dataset_id` the week has."""
+        return self._url(dataset_id, week, {"$select": "count(*)"})
+
+    def _url(self, dataset_id: str, week: date, query: dict[str, str]) -> str:
+        start, end = week_bounds(week)
+        # `date` is a floating timestamp at midnight; `time` is text, so the day alone bounds the week.
+        where = {"$where": f"date >= '{start:%Y-%m-%dT%H:%M:%S}' AND date < '{end:%Y-%m-%dT%H:%M:%S}'"}
+        return f"{self.base_url.rstrip('/')}/resource/{dataset_id}.csv?{urlencode({**where, **query}, quote_via=quote, safe='$:()*')}"
 
 
 class _WeekReading:
@@ -179,26 +187,37 @@ class _WeekReading:
         self.unknown_stations = 0
 
     def batches(self, dataset_ids: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
-        """Typed batches of every page of every dataset; a short page ends a dataset."""
+        """Typed batches of every page of every dataset; a short page ends a dataset, whose count then checks it.
+
+        A page cut at a row boundary reads like a last page: only the dataset's own count of the week's rows
+        tells the two apart.
+        """
         try:
             for dataset_id in dataset_ids:
                 offset = 0
                 while True:
-                    page = self._page(dataset_id, offset)
+                    page = self._page(self.source.page_url(dataset_id, self.week, offset), dataset_id, f"rows from {offset:,}", _FIELDS)
                     yield from self._typed(page)
                     offset += page.num_rows
                     if page.num_rows < self.source.page_rows:
                         break
+                count_url = self.source.count_url(dataset_id, self.week)
+                expected = int(self._page(count_url, dataset_id, "its count of the week's rows", _COUNT)["count"][0].as_py())
+                if offset != expected:
+                    raise SourceUnavailable(
+                        f"Week {self.week}: NY Open Data dataset {dataset_id} gave {offset:,} rows for the week in its "
+                        f"pages but counts {expected:,} ({_shown(count_url)}): rows were lost or the dataset changed "
+                        f"while it was read, and nothing was stored. Retry later, or read the week from the MTA's files."
+                    )
         finally:
             self.page_file.unlink(missing_ok=True)
 
-    def _page(self, dataset_id: str, offset: int) -> pa.Table:
-        url = self.source.page_url(dataset_id, self.week, offset)
+    def _page(self, url: str, dataset_id: str, what_rows: str, fields: dict[str, tuple[str, ...]]) -> pa.Table:
         shown = _shown(url)
         self.urls.append(shown)
-        what = f"Week {self.week}: NY Open Data dataset {dataset_id}, rows from {offset:,}"
+        what = f"Week {self.week}: NY Open Data dataset {dataset_id}, {what_rows}"
         try:
-            return self.source.with_retries(lambda: self._page_once(url, dataset_id), self.deadline, what)
+            return self.source.with_retries(lambda: self._page_once(url, dataset_id, fields), self.deadline, what)
         except DeadlineExceeded as late:
             raise self._too_late(shown, str(late)) from None
         except RetriesExhausted as exhausted:
@@ -215,7 +234,7 @@ class _WeekReading:
             f"{self.source.deadline_seconds:g}s, at {url} ({detail}). Retry later, or raise MTA_DOWNLOAD_DEADLINE_SECONDS."
         )
 
-    def _page_once(self, url: str, dataset_id: str) -> pa.Table:
+    def _page_once(self, url: str, dataset_id: str, fields: dict[str, tuple[str, ...]]) -> pa.Table:
         """One attempt at one page: the body whole on disk, then read as CSV (every value as text)."""
         source = self.source
         timeout = (source.connect_timeout_seconds, source.read_timeout_seconds)
@@ -225,14 +244,16 @@ class _WeekReading:
                 if response.status_code != 200:
                     raise self._refusal(response, url, dataset_id)
                 with open(self.page_file, "wb") as sink:
-                    size = read_whole_body(response, sink, self.deadline, timeout)
+                    # No length probe: it would run the query again; the page's own end is checked below.
+                    size = read_whole_body(response, sink, self.deadline, timeout, probe=False)
         except BodyCut as cut:
             raise Retryable(str(cut)) from None
         except (requests.ConnectionError, requests.Timeout) as error:  # the texts quote the URL: scrubbed
             raise Retryable(describe_error(error, url)) from None
-        return self._read_page(size, dataset_id)
+        return self._read_page(size, dataset_id, fields)
 
-    def _read_page(self, size: int, dataset_id: str) -> pa.Table:
+    def _read_page(self, size: int, dataset_id: str, fields: dict[str, tuple[str, ...]]) -> pa.Table:
+        """The page as a table of text, once it ends whole and has every one of `fields` (by any spelling)."""
         with open(self.page_file, "rb") as page:
             header_line = page.readline()
             page.seek(max(size - 1, 0))
@@ -241,7 +262,7 @@ class _WeekReading:
             # Socrata ends every row (the header too) with LF: a body that does not was cut, whatever its length said.
             raise Retryable(f"the page ends mid-row after {size:,} bytes")
         header = next(csv.reader([header_line.decode("utf-8", errors="replace")]))
-        missing = [spellings[0] for spellings in _FIELDS.values() if not set(spellings) & set(header)]
+        missing = [spellings[0] for spellings in fields.values() if not set(spellings) & set(header)]
         if missing:
             raise DatasetColumnsChanged(
                 f"Week {self.week}: NY Open Data dataset {dataset_id} has no field {', '.join(missing)} (its fields: "

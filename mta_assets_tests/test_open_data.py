@@ -67,8 +67,10 @@ def test_a_2017_week_over_several_pages_is_the_mta_file_of_the_same_readings(sod
     assert pq.read_table(week.parsed.path).equals(mta_file_table(WEEK, lines, tmp_path))
     assert week.parsed.rows == len(lines) and week.parsed.duplicate_readings_removed == 0
     pages = len(lines) // PAGE_ROWS + 1
-    assert pages > 2 and reads(soda, DATASET_2017) == pages
-    assert week.dataset_ids == (DATASET_2017,) and len(week.urls) == pages
+    # Every page, then the dataset's count of the week's rows, which checks them.
+    assert pages > 2 and reads(soda, DATASET_2017) == pages + 1
+    assert week.dataset_ids == (DATASET_2017,) and len(week.urls) == pages + 1
+    assert "count(*)" in week.urls[-1]
     assert week.urls[1] == (
         f"{soda.url}/resource/{DATASET_2017}.csv?$where=date%20%3E%3D%20%272017-06-10T00:00:00%27%20AND%20date%20%3C%20"
         f"%272017-06-17T00:00:00%27&$order=:id&$limit={PAGE_ROWS}&$offset={PAGE_ROWS}"
@@ -98,7 +100,7 @@ def test_a_week_across_new_year_reads_the_datasets_of_both_years(soda, tmp_path)
     soda.datasets["ekwu-khcy"] = turnstile_rows(new_year)
     read = read_into(source_for(soda), week, tmp_path)
     assert new_year and read.dataset_ids == ("ug6q-shqc", "ekwu-khcy")
-    pages = (len(old_year) // PAGE_ROWS + 1, len(new_year) // PAGE_ROWS + 1)
+    pages = (len(old_year) // PAGE_ROWS + 2, len(new_year) // PAGE_ROWS + 2)  # each dataset's pages and count
     assert (reads(soda, "ug6q-shqc"), reads(soda, "ekwu-khcy")) == pages
     table = pq.read_table(read.parsed.path)
     assert table.sort_by("reading_at").equals(mta_file_table(week, lines, tmp_path).sort_by("reading_at"))
@@ -193,7 +195,7 @@ def test_a_storm_of_429_is_waited_out_as_retry_after_says(soda, tmp_path):
     soda.misbehaviours[DATASET_2017] = SodaMisbehaviour(throttled=4, retry_after="0")
     # A backoff of a minute would hang the test: the waits are the server's zero seconds.
     read = within(10, lambda: read_into(source_for(soda, backoff_seconds=60, max_attempts=5), WEEK, tmp_path))
-    assert read.parsed.rows == len(lines) and reads(soda, DATASET_2017) == 5
+    assert read.parsed.rows == len(lines) and reads(soda, DATASET_2017) == 6  # 4 refused, the page, the count
 
 
 def test_retry_after_in_seconds_is_waited_before_the_next_page_request(soda, tmp_path):
@@ -221,7 +223,7 @@ def test_a_page_cut_mid_row_is_retried(soda, tmp_path):
     soda.misbehaviours[DATASET_2017] = SodaMisbehaviour(cut_pages=1)
     read = read_into(source_for(soda), WEEK, tmp_path)
     assert pq.read_table(read.parsed.path).equals(mta_file_table(WEEK, lines, tmp_path))
-    assert reads(soda, DATASET_2017) == len(lines) // PAGE_ROWS + 2
+    assert reads(soda, DATASET_2017) == len(lines) // PAGE_ROWS + 3  # the pages, the cut one again, the count
 
 
 def test_pages_cut_every_time_fail_naming_the_week_after_the_attempts(soda, tmp_path):
@@ -277,3 +279,17 @@ def test_without_a_token_no_header_is_sent(soda, tmp_path):
     soda.datasets[DATASET_2017] = turnstile_rows(week_lines(WEEK, turnstile_count=5))
     read_into(source_for(soda), WEEK, tmp_path)
     assert soda.app_tokens_seen() == {None}
+
+
+def test_a_page_cut_at_a_row_boundary_is_caught_by_the_datasets_count(soda, tmp_path):
+    lines = week_lines(WEEK, turnstile_count=30)
+    soda.datasets[DATASET_2017] = turnstile_rows(lines)
+    # The first page ends 7 rows early, on a row's end: it reads like the last page.
+    soda.misbehaviours[DATASET_2017] = SodaMisbehaviour(lost_rows=7)
+    with pytest.raises(
+        SourceUnavailable,
+        match=rf"Week 2017-06-17: NY Open Data dataset {DATASET_2017} gave {PAGE_ROWS - 7:,} rows for the week in its "
+        rf"pages but counts {len(lines):,}",
+    ):
+        read_into(source_for(soda), WEEK, tmp_path)
+    assert not list((tmp_path / "open-data").iterdir())

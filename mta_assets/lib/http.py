@@ -53,14 +53,16 @@ class Deadline:
 
 
 def read_whole_body(
-    response: requests.Response, sink: BinaryIO, deadline: Deadline, timeout: tuple[float, float]
+    response: requests.Response, sink: BinaryIO, deadline: Deadline, timeout: tuple[float, float], probe: bool = True
 ) -> int:
     """Write the (decoded) body of a streamed 200 response to `sink`; returns its size once it is known whole.
 
     Whole means: the bytes on the wire match the Content-Length, if any (the encoded length when there is a
     Content-Encoding); then a ranged probe (see `_length_from_probe`) confirms that the server has no byte
     beyond them. When no answer told the length, the body is accepted only if it ends with a line break.
-    `timeout` is the (connect, read) pair for the probe.
+    `timeout` is the (connect, read) pair for the probe. Without `probe` (the answer to a query, which a
+    second request would compute all over again), only the framing and the Content-Length are checked:
+    the caller checks the content.
     """
     raw = response.raw
     size = 0
@@ -87,6 +89,8 @@ def read_whole_body(
     if announced is not None and response.headers.get("Content-Encoding", "identity") != "identity":
         # The encoded body arrived whole. No probe: a server that stores the body encoded (an object with
         # Content-Encoding: gzip at rest) counts ranges in encoded bytes, which the decoded size is not.
+        return size
+    if not probe:
         return size
     deadline.check(f"{size:,} bytes received, length not yet confirmed")
     confirmed = _length_from_probe(response, size, deadline.timeout(*timeout))
