@@ -40,6 +40,10 @@ class NotATurnstileFile(ValueError):
     """The bytes are not an MTA turnstile file in the modern layout."""
 
 
+class WebPageNotFile(NotATurnstileFile):
+    """An HTML page where the file should be: the server's error or landing page, not a file."""
+
+
 class TooManyRejectedLines(ValueError):
     """More lines failed to parse than the configured share allows: the file is likely corrupt."""
 
@@ -83,7 +87,7 @@ def check_header(head: bytes, file_name: str) -> None:
         raise NotATurnstileFile(f"{file_name} is empty.")
     lowered = text.lstrip().lower()
     if lowered.startswith("<") or "<html" in lowered:
-        raise NotATurnstileFile(
+        raise WebPageNotFile(
             f"{file_name} is an HTML page, not a turnstile file: the server answered with an error or "
             f"landing page. Check that MTA_SOURCE_URL points at the folder holding the turnstile_*.txt files."
         )

@@ -24,6 +24,7 @@ from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
 from mta_assets.open_data import OPEN_DATA_URL, OpenDataTurnstileSource
+from mta_assets.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
@@ -68,6 +69,13 @@ def open_data_from_env(environ: Mapping[str, str] = os.environ) -> OpenDataTurns
         app_token=_setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
         **_week_source_settings(environ),
     )
+
+
+def sources_from_env(environ: Mapping[str, str] = os.environ) -> TurnstileSources:
+    """MTA_SOURCES (default files,open-data): the sources of weeks, in the order they are tried."""
+    value = environ.get("MTA_SOURCES", "").strip()
+    order = parse_sources_setting(value) if value else list(SOURCE_NAMES)
+    return TurnstileSources(order=order, files=source_from_env(environ), open_data=open_data_from_env(environ))
 
 
 def _week_source_settings(environ: Mapping[str, str]) -> dict[str, float]:

@@ -7,6 +7,9 @@ from loopback.http_mirror import HttpMirror
 from loopback.turnstile_files import week_file
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 
+# The every_log fixture (mta_assets_tests/lib/logs.py), for the tests that no secret reaches a log.
+pytest_plugins = ["mta_assets_tests.lib.logs"]
+
 WEEK = date(2023, 6, 3)
 
 

@@ -13,7 +13,7 @@ from mta_assets.open_data import DatasetColumnsChanged, OpenDataTurnstileSource,
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.source import SourceError, SourceUnavailable, WeekNotPublished
 from mta_assets.station_key import station_key
-from mta_assets_tests.lib.test_http import all_output, every_log  # noqa: F401 (a fixture)
+from mta_assets_tests.lib.logs import all_output
 from mta_assets_tests.test_source import within
 
 WEEK = date(2017, 6, 17)

@@ -2,14 +2,17 @@
 
 from dagster import Definitions, definitions, in_process_executor
 
-from mta_assets.settings import alert_webhook_from_env, lake_io_manager_from_env, source_from_env, warehouse_from_env
+from mta_assets.settings import alert_webhook_from_env, lake_io_manager_from_env, sources_from_env, warehouse_from_env
 
 
 @definitions
 def resources() -> Definitions:
     return Definitions(
         resources={
-            "source": source_from_env(),
+            # The weeks' sources, in MTA_SOURCES' order; the MTA's files alone for the schedule and the
+            # sensor, which ask whether a week's file is published.
+            "sources": (sources := sources_from_env()),
+            "source": sources.files,
             "lake_io_manager": lake_io_manager_from_env(),
             "warehouse": warehouse_from_env(),
             "alert_webhook": alert_webhook_from_env(),

@@ -14,53 +14,45 @@ from dagster import (
     asset,
 )
 
-from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek
 from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.duplicates import TooManyDuplicateReadings
+from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek
 from mta_assets.lib.leftovers import scratch_directory
 from mta_assets.lib.metadata import dates_covered, preview
-from mta_assets.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import (
-    NotATurnstileFile,
-    ParsedWeek,
-    TooManyReadingsOutsideWeek,
-    TooManyRejectedLines,
-    parse_turnstile_file,
-)
-from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, file_stem, week_of, weekly_partitions
-from mta_assets.source import MtaTurnstileSource, SourceError
+from mta_assets.parsing import ParsedWeek
+from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, week_of, weekly_partitions
+from mta_assets.source import SourceError
+from mta_assets.sources import TurnstileSources
 
 
 class WeekFailed(Exception):
     """A week could not be fetched or parsed; the message names the week and says what to do."""
 
 
-def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[ParsedWeek, dict]:
-    """Download one week and parse it into a parquet file in `directory`, with its metadata."""
+def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[ParsedWeek, dict]:
+    """Read one week from the first source that has it into a parquet file in `directory`, with its metadata."""
     try:
-        week = week_of(key)
-        download = source.download(week, directory)
-        try:
-            parsed = parse_turnstile_file(
-                download.path, week, source.max_rejected_share, directory / f"{file_stem(week)}.parquet"
-            )
-            parsed = remove_exact_duplicates(parsed, download.path.name, source.max_duplicate_share)
-        except (NotATurnstileFile, TooManyRejectedLines, TooManyReadingsOutsideWeek, TooManyDuplicateReadings) as error:
-            raise WeekFailed(f"Week {key}: {error} (from {download.url})") from error
-        finally:
-            download.path.unlink(missing_ok=True)
-    except (WeekOutOfRange, WeekNeverPublished, SourceError) as error:
+        week = sources.read_week(week_of(key), directory)
+    except (WeekOutOfRange, WeekNeverPublished, SourceError, TooManyDuplicateReadings) as error:
         raise WeekFailed(str(error)) from error
-    return parsed, {
+    parsed = week.parsed
+    metadata = {
         "dagster/row_count": parsed.rows,
-        "source_url": MetadataValue.url(download.url),
-        "bytes_downloaded": download.bytes,
+        "source": week.source,
+        "source_url": MetadataValue.url(week.urls[0]),
+        "source_urls": MetadataValue.json(list(week.urls)),
         "dates_covered": dates_covered(parsed.first_reading, parsed.last_reading),
         "rejected_lines": len(parsed.rejected_lines),
         "blank_lines": parsed.blank_lines,
         "duplicate_readings_removed": parsed.duplicate_readings_removed,
         "preview": preview(parsed.preview),
     }
+    if week.datasets:
+        metadata["open_data_datasets"] = ", ".join(week.datasets)
+    if week.bytes_downloaded is not None:
+        metadata["bytes_downloaded"] = week.bytes_downloaded
+    return parsed, metadata
 
 
 # The MTA's files themselves: not materialized here, the start of the lineage.
@@ -86,7 +78,7 @@ mta_turnstile_file = AssetSpec(
 )
 def turnstile_lake(
     context: AssetExecutionContext,
-    source: MtaTurnstileSource,
+    sources: TurnstileSources,
     # The IO manager itself, for runs with failed weeks (below); Dagster wants IO managers as ResourceParam.
     lake_io_manager: ResourceParam[LakeIOManager],
 ) -> Iterator[Output | AssetMaterialization]:
@@ -107,7 +99,7 @@ def turnstile_lake(
         failures: list[str] = []
         for key in context.partition_keys:
             try:
-                week, metadata[key] = fetch_week(source, key, directory)
+                week, metadata[key] = fetch_week(sources, key, directory)
             except WeekFailed as failure:
                 context.log.error(str(failure))
                 failures.append(str(failure))

@@ -14,7 +14,6 @@ from dagster import (
     build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
-    materialize,
 )
 
 from mta_assets.alert_webhook import AlertWebhook
@@ -23,8 +22,7 @@ from mta_assets.defs.automation import CHECKS_PER_TICK, turnstile_publication_se
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.partitions import weekly_partitions
 from mta_assets.source import MtaTurnstileSource
-from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, lake_io_manager
+from mta_assets_tests.lib.project import Project
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
 from loopback.turnstile_files import week_file
@@ -123,17 +121,9 @@ def test_the_sensor_skips_with_a_reason_when_the_source_is_down(instance):
 
 
 def failed_run(instance: DagsterInstance, mirror, tmp_path):
-    result = materialize(
-        LAKE_AND_WAREHOUSE,
-        partition_key="2023-06-03",
-        instance=instance,
-        raise_on_error=False,
-        resources={
-            "source": MtaTurnstileSource(base_url=mirror.url),
-            "lake_io_manager": lake_io_manager(tmp_path / "lake"),
-            "warehouse": DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")),
-        },
-    )
+    project = Project(mirror, tmp_path, weeks=())
+    project.instance = instance
+    result = project.run("2023-06-03")
     assert not result.success
     run = instance.get_run_by_id(result.run_id)
     (failure,) = [event for event in result.all_events if event.event_type == DagsterEventType.RUN_FAILURE]

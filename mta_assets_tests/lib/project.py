@@ -14,7 +14,9 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.week import LakeWeek
 from mta_assets.parsing import ParsedWeek
+from mta_assets.open_data import OpenDataTurnstileSource
 from mta_assets.source import MtaTurnstileSource
+from mta_assets.sources import TurnstileSources
 from mta_assets.warehouse import DuckDBWarehouse
 from loopback.turnstile_files import week_file
 
@@ -49,6 +51,9 @@ class Project:
         self.format = lake_format
         self.warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
         self.instance = DagsterInstance.ephemeral()
+        # The MTA's files only, unless a test adds NY Open Data (a SODA-like server) after them.
+        self.sources = ["files"]
+        self.open_data_url = "http://127.0.0.1:9"
         for key in weeks:
             self.publish(key, turnstile_count=25)
 
@@ -59,7 +64,11 @@ class Project:
 
     def resources(self) -> dict:
         return {
-            "source": MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
+            "sources": TurnstileSources(
+                order=self.sources,
+                files=MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
+                open_data=OpenDataTurnstileSource(base_url=self.open_data_url, backoff_seconds=0.01, max_attempts=2),
+            ),
             "lake_io_manager": lake_io_manager(self.lake, self.format),
             "warehouse": self.warehouse,
         }

@@ -1,13 +1,13 @@
 """Reading a body whole (through MtaTurnstileSource, against the real loopback server) and redacting URLs."""
 
-import logging
 import time
 
 import pytest
-from dagster import get_dagster_logger
+
 
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
+from mta_assets_tests.lib.logs import all_output
 from mta_assets.alert_webhook import AlertWebhook
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url, scrub_url
@@ -176,23 +176,6 @@ def test_scrub_url_removes_the_parts_requests_quotes():
     text = f"HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: /t.txt?token={SECRET} ({url})"
     assert SECRET not in scrub_url(text, url)
     assert "/t.txt?token=***" in scrub_url(text, url)
-
-
-@pytest.fixture
-def every_log(caplog):
-    """Every record at DEBUG, from the root logger and Dagster's own (which does not propagate to the root)."""
-    caplog.set_level(logging.DEBUG)
-    dagster_logger = logging.getLogger("dagster")
-    dagster_logger.addHandler(caplog.handler)
-    caplog.set_level(logging.DEBUG, logger=get_dagster_logger().name)  # restored after the test
-    yield caplog
-    dagster_logger.removeHandler(caplog.handler)
-
-
-def all_output(every_log, capsys) -> str:
-    captured = capsys.readouterr()
-    records = "\n".join(f"{record.getMessage()} {record.args} {record.exc_text}" for record in every_log.records)
-    return "\n".join([every_log.text, records, captured.out, captured.err])
 
 
 @pytest.mark.parametrize("where", ["answering 500", "closed port"])
