@@ -75,6 +75,11 @@ class TurnstileSources(ConfigurableResource):
                 return self._read_files(week, directory) if name == FILES else self._read_open_data(week, directory)
             except WeekNotPublished as missing:
                 answers.append(f"{name}: {missing}")
+            except SourceError as failure:
+                if not answers:
+                    raise
+                # Say why this source was asked at all: the earlier ones did not have the week.
+                raise SourceError(f"{failure}\nAsked because the earlier sources did not have the week:\n" + "\n".join(answers)) from None
         raise WeekInNoSource(f"Week {week} is in none of the sources (MTA_SOURCES={','.join(self.order)}):\n" + "\n".join(answers))
 
     def _read_files(self, week: date, directory: Path) -> SourcedWeek:

@@ -4,6 +4,7 @@ from datetime import date
 import pytest
 
 from loopback.http_mirror import HttpMirror
+from loopback.soda_server import SodaServer
 from loopback.turnstile_files import week_file
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 
@@ -17,6 +18,14 @@ WEEK = date(2023, 6, 3)
 def mirror():
     """A loopback HTTP server; tests add files and misbehaviours to it."""
     server = HttpMirror().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def soda():
+    """A SODA-like server on loopback (NY Open Data's API); tests add datasets and misbehaviours to it."""
+    server = SodaServer().start()
     yield server
     server.stop()
 

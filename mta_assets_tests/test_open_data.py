@@ -21,11 +21,6 @@ DATASET_2017 = "v5y5-mwpb"
 PAGE_ROWS = 500
 
 
-@pytest.fixture
-def soda():
-    server = SodaServer().start()
-    yield server
-    server.stop()
 
 
 def source_for(soda: SodaServer, **overrides) -> OpenDataTurnstileSource:

@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.logs import all_output
