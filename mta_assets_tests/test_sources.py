@@ -7,7 +7,6 @@ import pytest
 
 from loopback.http_mirror import Misbehaviour
 from loopback.soda_server import SodaMisbehaviour, turnstile_rows
-from loopback.turnstile_files import week_file
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.settings import sources_from_env
 from mta_assets_tests.lib.project import Project, failure_message
