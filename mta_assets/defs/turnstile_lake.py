@@ -67,13 +67,26 @@ mta_turnstile_file = AssetSpec(
 )
 
 
+# NY Open Data's yearly Turnstile Usage Data datasets: the same readings, the second source of a week.
+open_data_turnstile_usage = AssetSpec(
+    "open_data_turnstile_usage",
+    partitions_def=weekly_partitions,
+    group_name="lake",
+    description="NY Open Data's yearly Turnstile Usage Data datasets (2014-2022, MTA_OPEN_DATA_URL), read "
+    "through the SODA API: the same readings as the MTA's files, for the weeks the files source lacks.",
+    kinds={"csv"},
+    owners=[OWNER],
+)
+
+
 @asset(
     **weekly_asset("lake"),
     io_manager_key="lake_io_manager",
-    deps=[mta_turnstile_file],
-    description="The MTA's weekly turnstile file, checked, parsed into typed rows (snake_case columns, one "
-    "reading_at timestamp) and stored in the lake as one parquet or csv.gz object per Saturday, with the "
-    "lines that could not be parsed beside it.",
+    deps=[mta_turnstile_file, open_data_turnstile_usage],
+    description="A week's turnstile readings from the first source that has them (MTA_SOURCES: the MTA's "
+    "file, then NY Open Data), checked, parsed into typed rows (snake_case columns, one reading_at "
+    "timestamp) and stored in the lake as one parquet or csv.gz object per Saturday, with the lines that "
+    "could not be parsed beside it.",
     metadata={"dagster/column_schema": TURNSTILE.table_schema},
 )
 def turnstile_lake(
