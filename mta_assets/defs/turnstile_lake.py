@@ -59,6 +59,7 @@ def fetch_week(source: MtaTurnstileSource, key: str, directory: Path) -> tuple[P
         "rejected_lines": len(parsed.rejected_lines),
         "blank_lines": parsed.blank_lines,
         "duplicate_readings_removed": parsed.duplicate_readings_removed,
+        "readings_without_station": parsed.readings_without_station,
         "preview": preview(parsed.preview),
     }
 

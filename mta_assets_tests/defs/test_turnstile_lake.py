@@ -12,7 +12,7 @@ from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
-from loopback.turnstile_files import HEADER, week_file, week_lines
+from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_readings, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"
@@ -92,9 +92,13 @@ BAD_INPUTS = {
         r"Week 2023-06-03: .* failed 2 times",
     ),
     "html page with 200": (Misbehaviour(body=b"<html>Maintenance</html>", content_type="text/html"), "Week 2023-06-03: .*is an HTML page"),
-    "legacy layout": (
-        Misbehaviour(body=b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585\n" * 50),
-        "Week 2023-06-03: .*legacy layout",
+    "the modern header, then legacy lines": (
+        Misbehaviour(body="\n".join([HEADER, *legacy_lines(legacy_week_readings(date(2023, 6, 3), 10))]).encode()),
+        r"Week 2023-06-03: turnstile_230603.txt: .* could not be parsed in the modern layout .*looks corrupt",
+    ),
+    "a legacy line, then modern lines": (
+        Misbehaviour(body="\n".join([*legacy_lines(legacy_week_readings(date(2023, 6, 3), 1))[:1], *week_lines(date(2023, 6, 3), 10)]).encode()),
+        r"Week 2023-06-03: turnstile_230603.txt: .* could not be parsed in the legacy layout .*looks corrupt",
     ),
     "empty file": (Misbehaviour(body=b""), "Week 2023-06-03: turnstile_230603.txt is empty"),
     "a file appended to itself": (
