@@ -118,7 +118,7 @@ def legacy_turnstiles(count: int, seed: int = 0) -> list[Turnstile]:
     for index in range(count):
         number = index // _TURNSTILES_PER_BOOTH
         booth = booths[number % len(booths)]
-        if number % 20 == 19:
+        if number % 20 == 7:
             booth = {"control_area": f"Z{number:03d}", "unit": f"R9{number % 100:02d}", "station": "", "line_name": "", "division": ""}
         result.append(
             Turnstile(
