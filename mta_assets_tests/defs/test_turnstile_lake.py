@@ -12,7 +12,7 @@ from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
-from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_readings, week_file, week_lines
+from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_file, legacy_week_readings, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"
@@ -37,11 +37,41 @@ def test_a_week_lands_in_the_lake_and_the_warehouse_once_however_often_it_runs(m
     assert lake_metadata["lake_uri"].value.endswith(f"turnstile_230603.{lake_format.value}")
     assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
     assert lake_metadata["rejected_lines"].value == 0
+    assert lake_metadata["readings_without_station"].value == 0
     assert len(lake_metadata["preview"].value.records) == 5
     warehouse_metadata = result.asset_materializations_for_node("turnstile_warehouse")[0].metadata
     assert warehouse_metadata["dagster/row_count"].value == lines
     assert warehouse_metadata["replaced_rows"].value == lines
     assert warehouse_metadata["dagster/table_name"].value == "mta.turnstile"
+
+
+def test_a_legacy_layout_file_is_recognised_from_its_content_and_loads_named_from_the_station_key(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    # The partitions start with the modern layout, so the legacy layout is served under a modern week's name.
+    readings = legacy_week_readings(date(2023, 6, 3), turnstile_count=200)
+    mirror.files[NAME] = legacy_week_file(date(2023, 6, 3), turnstile_count=200, crlf=True)
+    result = project.run(WEEK)
+    assert result.success
+    assert project.rows(WEEK) == len(readings)
+    without_station = sum(1 for reading in readings if not reading.turnstile.station)
+    lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
+    assert lake_metadata["dagster/row_count"].value == len(readings)
+    assert lake_metadata["readings_without_station"].value == without_station > 0
+    assert lake_metadata["rejected_lines"].value == 0
+    assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
+    stored = project.warehouse.query(
+        f"SELECT control_area, unit, scp, station, line_name, division, reading_at, description, entries, exits "
+        f"FROM {project.warehouse.table} WHERE week_ending = DATE '{WEEK}' ORDER BY unit, control_area, scp, reading_at, description"
+    )
+    expected = sorted(
+        (
+            (reading.turnstile.control_area, reading.turnstile.unit, reading.turnstile.scp, reading.turnstile.station,
+             reading.turnstile.line_name, reading.turnstile.division, reading.at, reading.description, reading.entries, reading.exits)
+            for reading in readings
+        ),
+        key=lambda row: (row[1], row[0], row[2], row[6], row[7]),
+    )
+    assert stored == expected
 
 
 def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mirror, tmp_path):
