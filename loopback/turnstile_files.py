@@ -7,7 +7,7 @@ and units of the MTA's Remote-Booth-Station key and a few it does not know.
 """
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -119,7 +119,8 @@ def legacy_turnstiles(count: int, seed: int = 0) -> list[Turnstile]:
         number = index // _TURNSTILES_PER_BOOTH
         booth = booths[number % len(booths)]
         if number % 20 == 7:
-            booth = {"control_area": f"Z{number:03d}", "unit": f"R9{number % 100:02d}", "station": "", "line_name": "", "division": ""}
+            booth = dict.fromkeys(("station", "line_name", "division"), "")
+            booth.update(control_area=f"Z{number:03d}", unit=f"R9{number % 100:02d}")
         result.append(
             Turnstile(
                 control_area=booth["control_area"],
@@ -142,7 +143,9 @@ def legacy_lines(readings: list[Reading]) -> list[str]:
         groups = []
         while at < len(readings) and readings[at].turnstile == turnstile and len(groups) < LEGACY_GROUPS_PER_LINE:
             reading = readings[at]
-            groups.append(f"{reading.at:%m-%d-%y},{reading.at:%H:%M:%S},{reading.description},{reading.entries:09d},{reading.exits:09d}")
+            groups.append(
+                f"{reading.at:%m-%d-%y},{reading.at:%H:%M:%S},{reading.description},{reading.entries:09d},{reading.exits:09d}"
+            )
             at += 1
         lines.append(",".join([turnstile.control_area, turnstile.unit, turnstile.scp, *groups]))
     return lines
@@ -152,7 +155,7 @@ def legacy_week_readings(week: date, turnstile_count: int = 60, seed: int = 0) -
     """A legacy-era week's readings: as week_readings, its repeated readings door, log-on and audit events."""
     rng = random.Random(seed)
     return [
-        reading if reading.description == "REGULAR" else Reading(reading.turnstile, reading.at, rng.choice(_LEGACY_EVENTS), reading.entries, reading.exits)
+        reading if reading.description == "REGULAR" else replace(reading, description=rng.choice(_LEGACY_EVENTS))
         for reading in week_readings(week, legacy_turnstiles(turnstile_count, seed), seed)
     ]
 

@@ -7,7 +7,7 @@ corrupt, and nothing is produced. The typed rows go to a parquet file batch by b
 sits in memory whole.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -283,7 +283,7 @@ class _Summary:
             self.last = max(filter(None, (self.last, bounds["max"])))
 
 
-def _write(batches: Iterator[pa.RecordBatch], week: date, destination: Path) -> _Summary:
+def _write(batches: Iterable[pa.RecordBatch], week: date, destination: Path) -> _Summary:
     """Batches into parquet row groups of about ROW_GROUP_ROWS rows, the warehouse's row group size."""
     summary = _Summary(week)
     pending: list[pa.RecordBatch] = []
@@ -316,7 +316,7 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
     try:
         if layout is Layout.LEGACY:
             legacy = _LegacyBatches(path, week)
-            summary = _write(iter(legacy), week, destination)
+            summary = _write(legacy, week, destination)
             bad_lines, lines_read, without_station = legacy.bad_lines, legacy.lines, legacy.without_station
         else:
             summary, bad_lines = _write_modern(path, week, destination)

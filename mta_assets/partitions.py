@@ -50,7 +50,8 @@ def week_of(partition_key: str) -> date:
     if week < FIRST_WEEK:
         raise WeekOutOfRange(
             f"Week {partition_key} is before {FIRST_WEEK}, the first file in the modern layout; earlier "
-            f"(legacy layout) files are not supported. The nearest week is {FIRST_WEEK}."
+            f"(legacy layout) weeks are not partitions, although the parser reads their files. The nearest "
+            f"week is {FIRST_WEEK}."
         )
     if week > latest_week():
         raise WeekOutOfRange(

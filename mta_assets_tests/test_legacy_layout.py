@@ -55,7 +55,8 @@ def test_the_excerpt_gives_every_reading_named_from_the_station_key(tmp_path):
     }
     assert parsed.preview == tuple(parsed_rows[:5])
     assert (parsed.first_reading, parsed.last_reading) == (datetime(2011, 5, 21, 0, 0), datetime(2011, 5, 27, 23, 52, 11))
-    assert {row["description"] for row in parsed_rows} == {"REGULAR", "DOOR OPEN", "DOOR CLOSE", "RECOVR AUD", "LOGON", "LOGOFF", "LGF-MAN"}
+    descriptions = {row["description"] for row in parsed_rows}
+    assert descriptions == {"REGULAR", "DOOR OPEN", "DOOR CLOSE", "RECOVR AUD", "LOGON", "LOGOFF", "LGF-MAN"}
     assert {row["station"] for row in parsed_rows if row["unit"] == "R001"} == {"WHITEHALL ST"}
     unknown = [row for row in parsed_rows if row["control_area"] == "Z999"]
     assert [(row["station"], row["line_name"], row["division"]) for row in unknown] == [("", "", "")] * 2
