@@ -79,7 +79,6 @@ class OpenDataWeek:
     parsed: ParsedWeek
     dataset_ids: tuple[str, ...]
     urls: tuple[str, ...]  # every page read, in order; no secret (the app token travels in a header)
-    unknown_stations: int  # readings whose station neither the dataset nor the station key names
 
 
 class OpenDataTurnstileSource(WeekSource):
@@ -124,6 +123,7 @@ class OpenDataTurnstileSource(WeekSource):
                 first_reading=summary.first,
                 last_reading=summary.last,
                 preview=tuple(summary.preview),
+                readings_without_station=reading.unknown_stations,
             )
             self._check(parsed, dataset_ids)
         except BaseException:
@@ -134,7 +134,6 @@ class OpenDataTurnstileSource(WeekSource):
             parsed=remove_exact_duplicates(parsed, described, self.max_duplicate_share),
             dataset_ids=dataset_ids,
             urls=tuple(reading.urls),
-            unknown_stations=reading.unknown_stations,
         )
 
     def _check(self, parsed: ParsedWeek, dataset_ids: tuple[str, ...]) -> None:

@@ -1,27 +1,34 @@
-"""Reading an MTA turnstile file (modern layout) into the typed turnstile table, in record batches.
+"""Reading an MTA turnstile file, in either layout, into the typed turnstile table, in record batches.
 
+The layout is recognised from the first line: the modern header, or a legacy line (legacy_layout.py).
 Real files are right-padded with spaces, sometimes CRLF, sometimes truncated mid-line. Lines that cannot
 be read are kept (never silently dropped) and counted; too large a share of them means the file is
 corrupt, and nothing is produced. The typed rows go to a parquet file batch by batch, so a week never
 sits in memory whole.
 """
 
-import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import Enum
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from mta_assets.legacy_layout import is_legacy_line, legacy_readings
 from mta_assets.lib.parquet import ROW_GROUP_ROWS, parquet_writer
 from mta_assets.lib.tables import TURNSTILE
+from mta_assets.station_key import with_station_names
 
 MODERN_HEADER = ("C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS")
 _RAW_NAMES = [name.replace("/", "") for name in MODERN_HEADER]
-_LEGACY_DATE = re.compile(r"^\d{2}-\d{2}-\d{2}$")
+# Legacy lines are read whole, as one column: split on a character the MTA never writes. A line that has
+# it anyway has two columns, and is a bad line.
+_LINE = "LINE"
+_NEVER_WRITTEN = "\x1f"
 COUNTER_PATTERN = r"^\d{1,18}$"
 _TEXT_FIELDS = ("CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "DESC")
 _HEADER_PROBE_BYTES = 4096
@@ -37,7 +44,14 @@ HANDFUL_OUTSIDE_WEEK = 100
 
 
 class NotATurnstileFile(ValueError):
-    """The bytes are not an MTA turnstile file in the modern layout."""
+    """The bytes are not an MTA turnstile file in either layout."""
+
+
+class Layout(Enum):
+    """The two layouts of the MTA's files (shared/mta-turnstile-format.md)."""
+
+    MODERN = "modern"  # from 2014-10-18: a header, one reading a line
+    LEGACY = "legacy"  # 2010-05 to 2014-10: no header, up to 8 readings a line
 
 
 class WebPageNotFile(NotATurnstileFile):
@@ -67,6 +81,8 @@ class ParsedWeek:
     """One week's typed readings, in a parquet file, with what could not be read and a summary.
 
     `duplicate_readings_removed`: rows that repeated another exactly, removed after the parse (duplicates.py).
+    `readings_without_station`: legacy readings whose unit and booth the station key does not know (their
+    station, line_name and division are empty); 0 for modern files, which name their stations.
     """
 
     week: date
@@ -78,10 +94,11 @@ class ParsedWeek:
     last_reading: datetime | None
     preview: tuple[dict, ...]
     duplicate_readings_removed: int = 0
+    readings_without_station: int = 0
 
 
-def check_header(head: bytes, file_name: str) -> None:
-    """Raise NotATurnstileFile unless `head` (the first bytes of a file) starts with the modern header."""
+def check_header(head: bytes, file_name: str) -> Layout:
+    """The layout of the file whose first bytes are `head`, from its first line; NotATurnstileFile if neither."""
     text = head.decode("ascii", errors="replace").lstrip("\ufeff")
     if not text.strip():
         raise NotATurnstileFile(f"{file_name} is empty.")
@@ -94,16 +111,13 @@ def check_header(head: bytes, file_name: str) -> None:
     first_line = text.splitlines()[0]
     fields = [value.strip() for value in first_line.split(",")]
     if tuple(fields) == MODERN_HEADER:
-        return
-    if len(fields) >= 8 and _LEGACY_DATE.match(fields[3]):
-        raise NotATurnstileFile(
-            f"{file_name} is in the legacy layout (2010-05 to 2014-10: no header, several readings per "
-            f"line), which mta_assets does not read. Modern files start with the header "
-            f"{','.join(MODERN_HEADER)}; the first modern week is 2014-10-18."
-        )
+        return Layout.MODERN
+    if is_legacy_line(fields):
+        return Layout.LEGACY
     raise NotATurnstileFile(
-        f"{file_name} does not start with the modern header {','.join(MODERN_HEADER)}; its first line is "
-        f"{first_line[:120].rstrip()!r}. Check that MTA_SOURCE_URL serves the MTA's turnstile files."
+        f"{file_name} does not start with the modern header {','.join(MODERN_HEADER)} nor with a legacy line "
+        f"(C/A,UNIT,SCP,MM-DD-YY,...); its first line is {first_line[:120].rstrip()!r}. Check that "
+        f"MTA_SOURCE_URL serves the MTA's turnstile files."
     )
 
 
@@ -126,14 +140,19 @@ class _NeedsLineChecks(Exception):
     """The typed read found a value it cannot use; the file is read again with every value checked."""
 
 
-def _raw_batches(path: Path, column_types: dict[str, pa.DataType], bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
+def _raw_batches(
+    path: Path, column_types: dict[str, pa.DataType], bad_lines: _BadLines, skip_rows: int = 1, delimiter: str = ","
+) -> Iterator[pa.RecordBatch]:
+    """The file's lines as the columns `column_types` names; lines with another number of fields are bad."""
     yield from pv.open_csv(
         path,
         # One thread: as fast here (the typing after each batch is the larger part), and no per-thread
         # allocator heaps left holding memory between weeks.
-        read_options=pv.ReadOptions(column_names=_RAW_NAMES, skip_rows=1, block_size=_BLOCK_BYTES, use_threads=False),
+        read_options=pv.ReadOptions(
+            column_names=list(column_types), skip_rows=skip_rows, block_size=_BLOCK_BYTES, use_threads=False
+        ),
         # The MTA never quotes a field; a stray quote must not join the lines after it into one.
-        parse_options=pv.ParseOptions(invalid_row_handler=bad_lines, quote_char=False),
+        parse_options=pv.ParseOptions(delimiter=delimiter, invalid_row_handler=bad_lines, quote_char=False),
         convert_options=pv.ConvertOptions(column_types=column_types),
     )
 
@@ -166,35 +185,80 @@ def _typed_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.
         yield _typed(fields, week)
 
 
+def _checked_readings(fields: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array]:
+    """Which readings (text fields by the modern header's names) have every value right, and their times."""
+    reading_at = pc.strptime(
+        pc.binary_join_element_wise(fields["DATE"], fields["TIME"], " "),
+        format="%m/%d/%Y %H:%M:%S",
+        unit="s",
+        error_is_null=True,
+    )
+    valid = pc.fill_null(
+        pc.and_(
+            pc.and_(pc.is_valid(reading_at), _has_keys(fields)),
+            pc.and_(
+                pc.match_substring_regex(fields["ENTRIES"], COUNTER_PATTERN),
+                pc.match_substring_regex(fields["EXITS"], COUNTER_PATTERN),
+            ),
+        ),
+        False,
+    )
+    return valid, reading_at
+
+
+def _kept_readings(fields: dict[str, pa.Array], reading_at: pa.Array, keep: pa.Array, week: date) -> pa.RecordBatch:
+    """The readings `keep` selects, typed."""
+    kept = {name: pc.filter(values, keep) for name, values in fields.items()}
+    kept["reading_at"] = pc.filter(reading_at, keep)
+    kept["ENTRIES"] = pc.cast(kept["ENTRIES"], pa.int64())
+    kept["EXITS"] = pc.cast(kept["EXITS"], pa.int64())
+    return _typed(kept, week)
+
+
 def _checked_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.RecordBatch]:
     """The slow path: read every field as text, keep the lines with a bad value, convert the rest."""
     for raw in _raw_batches(path, {name: pa.string() for name in _RAW_NAMES}, bad_lines):
         fields = {name: pc.ascii_trim_whitespace(raw[name]) for name in _RAW_NAMES}
-        reading_at = pc.strptime(
-            pc.binary_join_element_wise(fields["DATE"], fields["TIME"], " "),
-            format="%m/%d/%Y %H:%M:%S",
-            unit="s",
-            error_is_null=True,
-        )
-        valid = pc.fill_null(
-            pc.and_(
-                pc.and_(pc.is_valid(reading_at), _has_keys(fields)),
-                pc.and_(
-                    pc.match_substring_regex(fields["ENTRIES"], COUNTER_PATTERN),
-                    pc.match_substring_regex(fields["EXITS"], COUNTER_PATTERN),
-                ),
-            ),
-            False,
-        )
+        valid, reading_at = _checked_readings(fields)
         invalid = pc.invert(valid)
         bad_lines.lines.extend(
             pc.binary_join_element_wise(*[pc.filter(fields[name], invalid) for name in _RAW_NAMES], ",").to_pylist()
         )
-        kept = {name: pc.filter(values, valid) for name, values in fields.items()}
-        kept["reading_at"] = pc.filter(reading_at, valid)
-        kept["ENTRIES"] = pc.cast(kept["ENTRIES"], pa.int64())
-        kept["EXITS"] = pc.cast(kept["EXITS"], pa.int64())
-        yield _typed(kept, week)
+        yield _kept_readings(fields, reading_at, valid, week)
+
+
+class _LegacyBatches:
+    """A legacy-layout file's readings, typed and named from the station key, batch by batch.
+
+    A line is read whole or not at all: a line with a bad group, or with a field count that is not 3 + 5k,
+    is a bad line. Counts the lines read and the readings the key has no station for.
+    """
+
+    def __init__(self, path: Path, week: date) -> None:
+        self.path = path
+        self.week = week
+        self.bad_lines = _BadLines()
+        self.lines = 0
+        self.without_station = 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for raw in _raw_batches(self.path, {_LINE: pa.string()}, self.bad_lines, skip_rows=0, delimiter=_NEVER_WRITTEN):
+            lines = pc.ascii_rtrim_whitespace(raw[_LINE])
+            blank = pc.equal(pc.utf8_length(lines), 0)
+            self.bad_lines.blank += pc.sum(blank).as_py() or 0
+            lines = pc.filter(lines, pc.invert(blank))
+            readings = legacy_readings(lines)
+            valid, reading_at = _checked_readings(readings.fields)
+            bad_readings = np.bincount(
+                readings.line_of_reading, weights=~valid.to_numpy(zero_copy_only=False), minlength=len(lines)
+            )
+            line_read = readings.well_formed & (bad_readings == 0)
+            self.bad_lines.lines.extend(pc.filter(lines, pa.array(~line_read)).to_pylist())
+            self.lines += int(line_read.sum())
+            typed = _kept_readings(readings.fields, reading_at, pa.array(line_read[readings.line_of_reading]), self.week)
+            named, without_station = with_station_names(typed)
+            self.without_station += without_station
+            yield from named.combine_chunks().to_batches()
 
 
 def _typed(fields: dict[str, pa.Array], week: date) -> pa.RecordBatch:
@@ -227,7 +291,7 @@ class WeekSummary:
             self.last = max(filter(None, (self.last, bounds["max"])))
 
 
-def write_week(batches: Iterator[pa.RecordBatch], week: date, destination: Path) -> WeekSummary:
+def write_week(batches: Iterable[pa.RecordBatch], week: date, destination: Path) -> WeekSummary:
     """Batches into parquet row groups of about ROW_GROUP_ROWS rows, the warehouse's row group size."""
     summary = WeekSummary(week)
     pending: list[pa.RecordBatch] = []
@@ -243,32 +307,44 @@ def write_week(batches: Iterator[pa.RecordBatch], week: date, destination: Path)
     return summary
 
 
-def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, destination: Path) -> ParsedWeek:
-    """Parse a downloaded modern-layout file into `destination` (parquet) as the typed table of `week`."""
-    with open(path, "rb") as file:
-        check_header(file.read(_HEADER_PROBE_BYTES), path.name)
+def _write_modern(path: Path, week: date, destination: Path) -> tuple[WeekSummary, _BadLines]:
+    """The fast typed path, and the checked one if the fast one meets a value it cannot use."""
     bad_lines = _BadLines()
     try:
-        summary = write_week(_typed_batches(path, week, bad_lines), week, destination)
+        return write_week(_typed_batches(path, week, bad_lines), week, destination), bad_lines
     except (pa.ArrowInvalid, _NeedsLineChecks):
         bad_lines = _BadLines()
-        try:
-            summary = write_week(_checked_batches(path, week, bad_lines), week, destination)
-        except pa.ArrowInvalid as error:  # not text at all: bytes that are not UTF-8, say
-            destination.unlink(missing_ok=True)
-            raise NotATurnstileFile(f"{path.name} cannot be read as a text file ({error}).") from None
+        return write_week(_checked_batches(path, week, bad_lines), week, destination), bad_lines
 
-    total = summary.rows + len(bad_lines.lines)
+
+def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, destination: Path) -> ParsedWeek:
+    """Parse a downloaded file, in either layout, into `destination` (parquet) as the typed table of `week`."""
+    with open(path, "rb") as file:
+        layout = check_header(file.read(_HEADER_PROBE_BYTES), path.name)
+    try:
+        if layout is Layout.LEGACY:
+            legacy = _LegacyBatches(path, week)
+            summary = write_week(legacy, week, destination)
+            bad_lines, lines_read, without_station = legacy.bad_lines, legacy.lines, legacy.without_station
+        else:
+            summary, bad_lines = _write_modern(path, week, destination)
+            lines_read, without_station = summary.rows, 0
+    except pa.ArrowInvalid as error:  # not text at all: bytes that are not UTF-8, say
+        destination.unlink(missing_ok=True)
+        raise NotATurnstileFile(f"{path.name} cannot be read as a text file ({error}).") from None
+
+    total = lines_read + len(bad_lines.lines)
     try:
         if len(bad_lines.lines) > max_rejected_share * total:
             raise TooManyRejectedLines(
                 f"{path.name}: {len(bad_lines.lines):,} of {total:,} lines ({len(bad_lines.lines) / total:.1%}) "
-                f"could not be parsed, more than the allowed {max_rejected_share:.1%}, so the file looks corrupt "
-                f"and nothing was stored. First bad line: {bad_lines.lines[0][:120]!r}. If the file is right, "
-                f"raise the allowed share (MTA_MAX_REJECTED_SHARE)."
+                f"could not be parsed in the {layout.value} layout (recognised from the first line), more than "
+                f"the allowed {max_rejected_share:.1%}, so the file looks corrupt and nothing was stored. First "
+                f"bad line: {bad_lines.lines[0][:120]!r}. If the file is right, raise the allowed share "
+                f"(MTA_MAX_REJECTED_SHARE)."
             )
         if summary.rows == 0:
-            raise NotATurnstileFile(f"{path.name} has a header but no readings.")
+            raise NotATurnstileFile(f"{path.name} has no readings.")
         if summary.outside_week > max(MAX_SHARE_OUTSIDE_WEEK * summary.rows, HANDFUL_OUTSIDE_WEEK):
             start, end = week_bounds(week)
             raise TooManyReadingsOutsideWeek(
@@ -290,4 +366,5 @@ def parse_turnstile_file(path: Path, week: date, max_rejected_share: float, dest
         first_reading=summary.first,
         last_reading=summary.last,
         preview=tuple(summary.preview),
+        readings_without_station=without_station,
     )

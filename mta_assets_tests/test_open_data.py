@@ -70,7 +70,7 @@ def test_a_2017_week_over_several_pages_is_the_mta_file_of_the_same_readings(sod
         f"{soda.url}/resource/{DATASET_2017}.csv?$where=date%20%3E%3D%20%272017-06-10T00:00:00%27%20AND%20date%20%3C%20"
         f"%272017-06-17T00:00:00%27&$order=:id&$limit={PAGE_ROWS}&$offset={PAGE_ROWS}"
     )
-    assert week.unknown_stations == 0
+    assert week.parsed.readings_without_station == 0
 
 
 def test_stable_paging_needs_an_order_and_the_source_sends_one(soda, tmp_path):
@@ -125,7 +125,7 @@ def test_2022_station_names_come_from_the_key_and_unknown_ones_are_counted(soda,
     expected = mta_file_table(week, lines[: 12 * 42], tmp_path)
     assert table.slice(0, 12 * 42).equals(expected)
     assert set(table.slice(12 * 42)["station"].to_pylist()) == {""}
-    assert read.unknown_stations == 42
+    assert read.parsed.readings_without_station == 42
 
 
 def test_exact_duplicate_rows_are_removed_and_counted(soda, tmp_path):

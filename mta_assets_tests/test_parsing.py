@@ -6,7 +6,14 @@ import pytest
 import pyarrow.parquet as pq
 
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import NotATurnstileFile, TooManyReadingsOutsideWeek, TooManyRejectedLines, check_header, parse_turnstile_file
+from mta_assets.parsing import (
+    Layout,
+    NotATurnstileFile,
+    TooManyReadingsOutsideWeek,
+    TooManyRejectedLines,
+    check_header,
+    parse_turnstile_file,
+)
 from loopback.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
 
 WEEK = date(2023, 6, 3)
@@ -111,14 +118,25 @@ def test_the_allowed_share_of_bad_lines_is_configurable(tmp_path):
     [
         (b"", "is empty"),
         (b"<!DOCTYPE html><html><body>Service Unavailable</body></html>", "is an HTML page"),
-        (b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585,05-21-11,04:00:00,REGULAR,"
-         b"003169415,001097588\n", "legacy layout"),
-        (b"station,entries\n59 ST,1\n", "does not start with the modern header"),
+        (b"station,entries\n59 ST,1\n", "does not start with the modern header .* nor with a legacy line"),
     ],
 )
-def test_files_that_are_not_modern_turnstile_files_are_refused(head, message):
+def test_files_that_are_not_turnstile_files_are_refused(head, message):
     with pytest.raises(NotATurnstileFile, match=message):
         check_header(head, "turnstile_230603.txt")
+
+
+@pytest.mark.parametrize(
+    ("head", "layout"),
+    [
+        ((HEADER + "\r\n").encode(), Layout.MODERN),
+        (b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585,05-21-11,04:00:00,REGULAR,"
+         b"003169415,001097588\n", Layout.LEGACY),
+        (b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585\r\n", Layout.LEGACY),
+    ],
+)
+def test_the_layout_is_recognised_from_the_first_line(head, layout):
+    assert check_header(head, "turnstile_230603.txt") is layout
 
 
 def test_a_header_without_readings_is_refused(tmp_path):

@@ -46,6 +46,7 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[Pa
         "rejected_lines": len(parsed.rejected_lines),
         "blank_lines": parsed.blank_lines,
         "duplicate_readings_removed": parsed.duplicate_readings_removed,
+        "readings_without_station": parsed.readings_without_station,
         "preview": preview(parsed.preview),
     }
     if week.datasets:

@@ -1,6 +1,7 @@
 """The lake and warehouse assets materialized into a temp dir from a loopback mirror, and read back."""
 
 import re
+from dataclasses import astuple
 from pathlib import Path
 from datetime import date
 
@@ -12,7 +13,7 @@ from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
-from loopback.turnstile_files import HEADER, week_file, week_lines
+from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_file, legacy_week_readings, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
 NAME = "turnstile_230603.txt"
@@ -37,11 +38,35 @@ def test_a_week_lands_in_the_lake_and_the_warehouse_once_however_often_it_runs(m
     assert lake_metadata["lake_uri"].value.endswith(f"turnstile_230603.{lake_format.value}")
     assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
     assert lake_metadata["rejected_lines"].value == 0
+    assert lake_metadata["readings_without_station"].value == 0
     assert len(lake_metadata["preview"].value.records) == 5
     warehouse_metadata = result.asset_materializations_for_node("turnstile_warehouse")[0].metadata
     assert warehouse_metadata["dagster/row_count"].value == lines
     assert warehouse_metadata["replaced_rows"].value == lines
     assert warehouse_metadata["dagster/table_name"].value == "mta.turnstile"
+
+
+def test_a_legacy_layout_file_is_recognised_from_its_content_and_loads_named_from_the_station_key(mirror, tmp_path):
+    project = Project(mirror, tmp_path)
+    # The partitions start with the modern layout, so the legacy layout is served under a modern week's name.
+    readings = legacy_week_readings(date(2023, 6, 3), turnstile_count=200)
+    mirror.files[NAME] = legacy_week_file(date(2023, 6, 3), turnstile_count=200, crlf=True)
+    result = project.run(WEEK)
+    assert result.success
+    assert project.rows(WEEK) == len(readings)
+    without_station = sum(1 for reading in readings if not reading.turnstile.station)
+    lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
+    assert lake_metadata["dagster/row_count"].value == len(readings)
+    assert lake_metadata["readings_without_station"].value == without_station > 0
+    assert lake_metadata["rejected_lines"].value == 0
+    assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
+    stored = project.warehouse.query(
+        f"SELECT control_area, unit, scp, station, line_name, division, reading_at, description, entries, exits "
+        f"FROM {project.warehouse.table} WHERE week_ending = DATE '{WEEK}'"
+    )
+    # A turnstile's fields are control_area, unit, scp and the key's station, line_name and division.
+    expected = [(*astuple(reading.turnstile), reading.at, reading.description, reading.entries, reading.exits) for reading in readings]
+    assert sorted(stored) == sorted(expected)
 
 
 def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mirror, tmp_path):
@@ -92,9 +117,13 @@ BAD_INPUTS = {
         r"Week 2023-06-03: .* failed 2 times",
     ),
     "html page with 200": (Misbehaviour(body=b"<html>Maintenance</html>", content_type="text/html"), "Week 2023-06-03: .*is an HTML page"),
-    "legacy layout": (
-        Misbehaviour(body=b"A002,R051,02-00-00,05-21-11,00:00:00,REGULAR,003169391,001097585\n" * 50),
-        "Week 2023-06-03: .*legacy layout",
+    "the modern header, then legacy lines": (
+        Misbehaviour(body="\n".join([HEADER, *legacy_lines(legacy_week_readings(date(2023, 6, 3), 10))]).encode()),
+        r"Week 2023-06-03: turnstile_230603.txt: .* could not be parsed in the modern layout .*looks corrupt",
+    ),
+    "a legacy line, then modern lines": (
+        Misbehaviour(body="\n".join([*legacy_lines(legacy_week_readings(date(2023, 6, 3), 1))[:1], *week_lines(date(2023, 6, 3), 10)]).encode()),
+        r"Week 2023-06-03: turnstile_230603.txt: .* could not be parsed in the legacy layout .*looks corrupt",
     ),
     "empty file": (Misbehaviour(body=b""), "Week 2023-06-03: turnstile_230603.txt is empty"),
     "a file appended to itself": (
