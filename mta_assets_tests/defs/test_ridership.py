@@ -53,12 +53,13 @@ EXPECTED = {
 }
 
 
-def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]]) -> None:
+def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]], header: bool = True) -> None:
+    """The weeks' files (modern lines under the header; without `header`, legacy lines) into the warehouse."""
     lake = lake_io_manager(tmp_path / "lake")
     lake_weeks = []
     for week, lines in weeks.items():
         source = tmp_path / f"turnstile_{week:%y%m%d}.txt"
-        source.write_text("\r\n".join([HEADER, *lines]) + "\r\n")
+        source.write_text("\r\n".join([HEADER, *lines] if header else lines) + "\r\n")
         parsed = parse_turnstile_file(source, week, 0.01, tmp_path / f"turnstile_{week:%y%m%d}.parquet")
         lake_weeks.append(stored(lake, parsed))
     warehouse.replace_weeks(lake_weeks)
@@ -168,3 +169,27 @@ def test_the_automation_computes_exactly_the_weeks_whose_readings_are_loaded(mir
                 assert run.success
     assert requested == {name: {"2023-05-27", "2023-06-03"} for name in requested}
     assert result.total_requested == 0
+
+
+def test_the_first_modern_week_differences_against_the_last_legacy_week(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    legacy, modern = date(2014, 10, 11), date(2014, 10, 18)
+    # The same turnstile (A002 R051 02-00-00) in both layouts; the legacy file names no station.
+    load_turnstile_weeks(
+        warehouse,
+        tmp_path,
+        {legacy: ["A002,R051,02-00-00,10-10-14,16:00:00,REGULAR,000001000,000002000,10-10-14,20:00:00,DOOR OPEN,000001050,000002010"]},
+        header=False,
+    )
+    turnstile = Turnstile("A002", "R051", "02-00-00", "59 ST", "NQR456W", "BMT")
+    load_turnstile_weeks(warehouse, tmp_path, {modern: [
+        line(turnstile, datetime(2014, 10, 11, 0), "REGULAR", 1100, 2030),
+        line(turnstile, datetime(2014, 10, 11, 4), "REGULAR", 1130, 2040),
+    ]})
+    station_days = ridership(warehouse, modern.isoformat())[1]
+    # 20:00 Friday (legacy) to 00:00 Saturday (modern) counts on the Saturday, then 00:00 to 04:00.
+    assert station_days == {("R051", date(2014, 10, 11)): (50 + 30, 20 + 10)}
+    legacy_days = ridership(warehouse, legacy.isoformat())[1]
+    assert legacy_days == {("R051", date(2014, 10, 10)): (50, 10)}
+    names = warehouse.query(f"SELECT station FROM {warehouse.name('turnstile')} WHERE week_ending = DATE '2014-10-11'")
+    assert names == [("LEXINGTON AVE",), ("LEXINGTON AVE",)]  # from the station key (R051, A002)
