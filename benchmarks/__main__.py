@@ -16,7 +16,7 @@ from benchmarks.machine import machine
 
 BACKFILL_HEADING = "## Backfills launched as the UI launches them, run by the daemon"
 WEEK_HEADING = "## Memory and speed of a week, as a real run meets them"
-HISTORY_HEADING = "## The whole modern feed, backfilled through the daemon"
+HISTORY_HEADING = "## The whole feed, backfilled through the daemon"
 
 
 def now() -> str:
@@ -131,8 +131,9 @@ def history_section(result: dict, date: str) -> list[str]:
         "",
         f"Run on {date} by `python -m benchmarks.history`.",
         "",
-        "Every week from 2014-10-18 to 2024-02-17, real size, generated on request by a loopback server",
-        "(`loopback.generated_feed`); one backfill of `turnstile_lake` and `turnstile_warehouse` launched as the",
+        "Every week the MTA published from 2010-05-01 to 2024-02-17, real size, in its layout (legacy before",
+        "2014-10-18), generated on request by a loopback server (`loopback.generated_feed`); one backfill of",
+        "`turnstile_lake` and `turnstile_warehouse` launched as the",
         "UI launches it, run by the daemon of `dg dev` with the project's dagster.yaml (2 runs at a time, the",
         "download pool at 2, the warehouse pool at 1); the ridership assets follow by their automation.",
         "",

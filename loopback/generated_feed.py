@@ -1,25 +1,36 @@
-"""A whole turnstile feed on loopback, generated on request: every Saturday's file at real size, no disk.
+"""A whole turnstile feed on loopback, generated on request: every week's file at real size, no disk.
 
-One generated week is the template; a request for turnstile_YYMMDD.txt gets it with its dates moved to
-that week (about 30 ms for 33 MB), so serving hundreds of weeks needs one week's memory, not 16 GB of
-files. Weeks outside [first, last] answer 404.
+One generated week per layout is the template; a request for a week's file (its name as the MTA gave it,
+irregular weeks included) gets the template of its layout (legacy before 2014-10-18, modern from then)
+with its dates moved to that week (about 30 ms for 33 MB), so serving hundreds of weeks needs two weeks'
+memory, not 20 GB of files. Weeks outside [first, last], and the week never published, answer 404.
 
-    python -m loopback.generated_feed PORT [--turnstiles 5000] [--first 2014-10-18] [--last 2024-02-17]
+    python -m loopback.generated_feed PORT [--turnstiles 5000] [--first 2010-05-01] [--last 2024-02-17]
 """
 
 import argparse
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from loopback.turnstile_files import moved_to, week_file
+from loopback.turnstile_files import legacy_week_file, moved_to, week_file
+from mta_assets.partitions import FIRST_MODERN_WEEK, IRREGULAR_WEEKS
 
 _NAME = re.compile(r"^/turnstile_(\d{6})\.txt$")
+# The weeks whose file is not named after their Saturday, by the name they have.
+_WEEK_OF_IRREGULAR_FILE = {irregular.file_stem[len("turnstile_"):]: week for week, irregular in IRREGULAR_WEEKS.items() if irregular.file_stem}
 
 
 def serve(port: int, turnstiles: int, first: date, last: date) -> None:
-    template_week = last
-    template = week_file(template_week, turnstiles, crlf=True)
+    modern_week, legacy_week = last, FIRST_MODERN_WEEK - timedelta(weeks=1)
+    modern = week_file(modern_week, turnstiles, crlf=True)
+    # A legacy line holds up to 8 readings of one turnstile: fewer turnstiles give a week of the same size.
+    legacy = legacy_week_file(legacy_week, turnstiles, crlf=True) if first < FIRST_MODERN_WEEK else b""
+
+    def body_of(week: date) -> bytes:
+        if week < FIRST_MODERN_WEEK:
+            return moved_to(legacy, legacy_week, week, "%m-%d-%y")
+        return moved_to(modern, modern_week, week)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -27,11 +38,13 @@ def serve(port: int, turnstiles: int, first: date, last: date) -> None:
 
         def do_GET(self) -> None:
             match = _NAME.match(self.path)
-            week = datetime.strptime(match.group(1), "%y%m%d").date() if match else None
-            if week is None or not first <= week <= last or week.weekday() != 5:
+            stem = match.group(1) if match else ""
+            week = _WEEK_OF_IRREGULAR_FILE.get(stem) or (datetime.strptime(stem, "%y%m%d").date() if stem else None)
+            irregular = week in IRREGULAR_WEEKS and stem not in _WEEK_OF_IRREGULAR_FILE
+            if week is None or irregular or not first <= week <= last or week.weekday() != 5:
                 self.send_error(404)
                 return
-            body = moved_to(template, template_week, week)
+            body = body_of(week)
             # Ranges as a static web server answers them (the source asks for the bytes after those it
             # received, to confirm it has them all): 206 with the rest, or 416 past the end.
             start = re.match(r"^bytes=(\d+)-$", self.headers.get("Range", ""))
@@ -57,7 +70,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("port", type=int)
     parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines a week")
-    parser.add_argument("--first", type=date.fromisoformat, default=date(2014, 10, 18))
+    parser.add_argument("--first", type=date.fromisoformat, default=date(2010, 5, 1))
     parser.add_argument("--last", type=date.fromisoformat, default=date(2024, 2, 17))
     arguments = parser.parse_args()
     serve(arguments.port, arguments.turnstiles, arguments.first, arguments.last)

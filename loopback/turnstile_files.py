@@ -172,12 +172,15 @@ def week_file(week: date, turnstile_count: int = 60, seed: int = 0, crlf: bool =
     return (newline.join([HEADER, *week_lines(week, turnstile_count, seed)]) + newline).encode("ascii")
 
 
-def moved_to(template: bytes, template_week: date, week: date) -> bytes:
-    """The file `template` (dated `template_week`) with its readings' dates moved to `week`'s seven days."""
+def moved_to(template: bytes, template_week: date, week: date, date_format: str = "%m/%d/%Y") -> bytes:
+    """The file `template` (dated `template_week`) with its readings' dates moved to `week`'s seven days.
+
+    `date_format` is how the file writes a date: the modern layout's, or the legacy layout's "%m-%d-%y".
+    """
     data = template
     for day in range(7, 0, -1):
         old, new = template_week - timedelta(days=day), week - timedelta(days=day)
-        data = data.replace(f"{old:%m/%d/%Y}".encode(), f"{new:%m/%d/%Y}".encode())
+        data = data.replace(f"{old:{date_format}}".encode(), f"{new:{date_format}}".encode())
     return data
 
 
