@@ -15,6 +15,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -38,6 +39,38 @@ def _failure_messages(instance: DagsterInstance, run_id: str) -> list[str]:
         for event in instance.all_logs(run_id)
         if event.dagster_event and event.dagster_event.is_step_failure
     ]
+
+
+class RunMemory:
+    """The largest resident memory any run process reached, sampled from /proc every half second.
+
+    Runs launched by `dg dev` are processes its code server spawns (multiprocessing's spawn_main); each
+    runs one run's steps in process.
+    """
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "RunMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    if b"spawn_main" not in (status.parent / "cmdline").read_bytes():
+                        continue
+                    rss = next(line for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+                except (OSError, StopIteration):
+                    continue  # the process ended between the listing and the read
+                self.peak_mb = max(self.peak_mb, int(rss.split()[1]) / 1024)
 
 
 def _wait(condition, what: str, timeout: float) -> None:
@@ -64,7 +97,7 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
              "--first", first.isoformat(), "--last", last.isoformat()],
         )
         try:
-            with dagster_dev(folder, {"MTA_SOURCE_URL": f"http://127.0.0.1:{port}"}) as url:
+            with dagster_dev(folder, {"MTA_SOURCE_URL": f"http://127.0.0.1:{port}"}) as url, RunMemory() as run_memory:
                 instance = DagsterInstance.from_config(str(folder / "dagster_home"))
                 started = time.monotonic()
                 backfill_id = launch_asset_backfill(url, ["turnstile_lake", "turnstile_warehouse"], [w.isoformat() for w in weeks])
@@ -107,6 +140,7 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
             "ridership_runs_while_loading": sum(1 for record in ridership_runs if record.create_timestamp.timestamp() < closed_at),
             "every_week_once": counts == expected,
             "duckdb_mb": database.stat().st_size / 1e6,
+            "run_peak_mb": run_memory.peak_mb,
         }
 
 
@@ -119,7 +153,7 @@ def report(result: dict) -> list[str]:
         f"ridership: {result['ridership_weeks']} weeks ({result['ridership_days']} service days) after "
         f"{result['ridership_seconds']:.0f} s, in {result['ridership_runs']} runs, "
         f"{result['ridership_runs_while_loading']} of them launched while the backfill was loading",
-        f"DuckDB file: {result['duckdb_mb']:,.0f} MB",
+        f"DuckDB file: {result['duckdb_mb']:,.0f} MB; peak resident memory of a run process: {result['run_peak_mb']:,.0f} MB",
     ]
 
 

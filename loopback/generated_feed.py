@@ -46,22 +46,26 @@ def serve(port: int, turnstiles: int, first: date, last: date) -> None:
                 return
             body = body_of(week)
             # Ranges as a static web server answers them (the source asks for the bytes after those it
-            # received, to confirm it has them all): 206 with the rest, or 416 past the end.
-            start = re.match(r"^bytes=(\d+)-$", self.headers.get("Range", ""))
-            if start and int(start.group(1)) >= len(body):
+            # received, to confirm it has them all; the sensor for the first byte): 206, or 416 past the end.
+            asked = re.match(r"^bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+            if asked and int(asked.group(1)) >= len(body):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(body)}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            offset = int(start.group(1)) if start else 0
-            self.send_response(206 if start else 200)
-            if start:
-                self.send_header("Content-Range", f"bytes {offset}-{len(body) - 1}/{len(body)}")
+            first_byte = int(asked.group(1)) if asked else 0
+            last_byte = min(int(asked.group(2)), len(body) - 1) if asked and asked.group(2) else len(body) - 1
+            self.send_response(206 if asked else 200)
+            if asked:
+                self.send_header("Content-Range", f"bytes {first_byte}-{last_byte}/{len(body)}")
             self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body) - offset))
+            self.send_header("Content-Length", str(last_byte + 1 - first_byte))
             self.end_headers()
-            self.wfile.write(body[offset:])
+            if self.command == "GET":
+                self.wfile.write(body[first_byte : last_byte + 1])
+
+        do_HEAD = do_GET
 
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
