@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from loopback.serving import serve_on_loopback, stop_serving
+
 
 @dataclass
 class Misbehaviour:
@@ -167,12 +169,8 @@ class HttpMirror:
                 if send_body:
                     self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve_on_loopback(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_serving(self._server)

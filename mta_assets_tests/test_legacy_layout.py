@@ -2,33 +2,23 @@
 
 import random
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_file, legacy_week_readings, line, week_lines
-from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import NotATurnstileFile, TooManyReadingsOutsideWeek, TooManyRejectedLines, parse_turnstile_file
+from mta_assets.parsing import NotATurnstileFile, TooManyReadingsOutsideWeek, TooManyRejectedLines
+from mta_assets_tests.lib import parsed as parsed_files
+from mta_assets_tests.lib.parsed import rows
 
 EXCERPT = Path(__file__).parent / "fixtures" / "turnstile_110528_excerpt.txt"
 EXCERPT_WEEK = date(2011, 5, 28)
 WEEK = date(2013, 6, 1)
 NAME = "turnstile_130601.txt"
-
-
-def write(tmp_path, data: bytes, name: str = NAME) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
-
-
-def parse(path, week=WEEK, max_rejected_share=0.01):
-    return parse_turnstile_file(path, week, max_rejected_share, path.with_suffix(".parquet"))
-
-
-def rows(parsed) -> list[dict]:
-    return pq.read_table(parsed.path).cast(TURNSTILE.arrow_schema).to_pylist()
+write = partial(parsed_files.write, name=NAME)
+parse = partial(parsed_files.parse, week=WEEK)
 
 
 def groups(text: str) -> int:
@@ -36,7 +26,7 @@ def groups(text: str) -> int:
 
 
 def test_the_excerpt_gives_every_reading_named_from_the_station_key(tmp_path):
-    parsed = parse(write(tmp_path, EXCERPT.read_bytes(), "turnstile_110528.txt"), week=EXCERPT_WEEK)
+    parsed = parse(write(tmp_path, EXCERPT.read_bytes(), name="turnstile_110528.txt"), week=EXCERPT_WEEK)
     parsed_rows = rows(parsed)
     assert parsed.rows == len(parsed_rows) == sum(groups(text) for text in EXCERPT.read_text().splitlines()) == 48
     assert (parsed.rejected_lines, parsed.blank_lines) == ((), 0)

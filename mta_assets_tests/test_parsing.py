@@ -1,4 +1,5 @@
 import random
+from functools import partial
 from datetime import date, datetime
 
 import pytest
@@ -12,26 +13,20 @@ from mta_assets.parsing import (
     TooManyReadingsOutsideWeek,
     TooManyRejectedLines,
     check_header,
-    parse_turnstile_file,
 )
 from loopback.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
+from mta_assets_tests.lib import parsed as parsed_files
+from mta_assets_tests.lib.parsed import rows, write
 
 WEEK = date(2023, 6, 3)
+parse = partial(parsed_files.parse, week=WEEK)
 BOOTH = Turnstile("A002", "R051", "02-00-00", "59 ST", "NQR456W", "BMT")
 
 
-def write(tmp_path, data: bytes):
-    path = tmp_path / "turnstile_230603.txt"
-    path.write_bytes(data)
-    return path
 
 
-def parse(path, week=WEEK, max_rejected_share=0.01):
-    return parse_turnstile_file(path, week, max_rejected_share, path.with_suffix(".parquet"))
 
 
-def rows(parsed) -> list[dict]:
-    return pq.read_table(parsed.path).cast(TURNSTILE.arrow_schema).to_pylist()
 
 
 @pytest.mark.parametrize("crlf", [False, True])
