@@ -82,43 +82,78 @@ def feed_partitions(last_week: date) -> WeeklyPartitionsDefinition:
 
 weekly_partitions = feed_partitions(feed_last_week())
 
+# Hourly ridership starts on 2017-01-01 (t69i-h2me, unconfirmed): the first week holding it is the one
+# to Saturday 2017-01-07, and the weeks go on to the latest Saturday.
+FIRST_HOURLY_WEEK = date(2017, 1, 7)
+
+
+def open_ended_partitions(first_week: date) -> WeeklyPartitionsDefinition:
+    """Saturday-keyed weeks from `first_week` to the latest Saturday (a Saturday's week exists from that day on)."""
+    return WeeklyPartitionsDefinition(start_date=first_week.isoformat(), day_offset=6, end_offset=1, timezone=TIMEZONE)
+
+
+# Hourly ridership's weeks, and the unified ridership's: from the feed's first week to the latest Saturday.
+hourly_partitions = open_ended_partitions(FIRST_HOURLY_WEEK)
+ridership_partitions = open_ended_partitions(FIRST_WEEK)
+
+
+@dataclass(frozen=True)
+class Weeks:
+    """A range of Saturday-keyed partitions, with what bounds it, for the messages of keys outside it."""
+
+    partitions: WeeklyPartitionsDefinition
+    first_is: str
+    last_is: str
+
+    def first(self) -> date:
+        return date.fromisoformat(self.partitions.get_first_partition_key())
+
+    def last(self) -> date:
+        return date.fromisoformat(self.partitions.get_last_partition_key())
+
+    def nearest(self, day: date) -> date:
+        """The valid week closest to `day`: the nearest Saturday, kept within the partitions."""
+        saturday = day + timedelta(days=(5 - day.weekday() + 3) % 7 - 3)
+        return min(max(saturday, self.first()), self.last())
+
+    def week_of(self, partition_key: str) -> date:
+        """The Saturday a partition key names, checked against the range."""
+        try:
+            week = datetime.strptime(partition_key, "%Y-%m-%d").date()
+        except ValueError:
+            raise WeekOutOfRange(
+                f"Week {partition_key!r} is not a date: weeks are keyed by Saturdays written YYYY-MM-DD, for "
+                f"example {self.last()}."
+            ) from None
+        if week.weekday() != 5:
+            raise WeekOutOfRange(
+                f"Week {partition_key} is a {week:%A}: weeks are keyed by Saturdays (the last day before the "
+                f"week's end); the nearest week is {self.nearest(week)}."
+            )
+        if week < self.first():
+            raise WeekOutOfRange(f"Week {partition_key} is before {self.first()}, {self.first_is}; the nearest week is {self.first()}.")
+        if week > self.last():
+            raise WeekOutOfRange(f"Week {partition_key} is after {self.last()}, {self.last_is}; the nearest week is {self.last()}.")
+        return week
+
+
+TURNSTILE_WEEKS = Weeks(
+    weekly_partitions,
+    "the week of the MTA's first turnstile file",
+    "the feed's last week (MTA_TURNSTILE_LAST_WEEK, or the last Saturday)",
+)
+HOURLY_WEEKS = Weeks(hourly_partitions, "the first week of hourly ridership (from 2017-01-01)", "the latest Saturday")
+RIDERSHIP_WEEKS = Weeks(ridership_partitions, "the week of the MTA's first turnstile file", "the latest Saturday")
+
 
 def latest_week() -> date:
-    """The newest partition: the feed's last week, or the last Saturday if that is earlier."""
-    return date.fromisoformat(weekly_partitions.get_last_partition_key())
-
-
-def nearest_week(day: date) -> date:
-    """The valid week closest to `day`: the nearest Saturday, kept within the partitions."""
-    saturday = day + timedelta(days=(5 - day.weekday() + 3) % 7 - 3)
-    return min(max(saturday, FIRST_WEEK), latest_week())
+    """The newest turnstile partition: the feed's last week, or the last Saturday if that is earlier."""
+    return TURNSTILE_WEEKS.last()
 
 
 def week_of(partition_key: str) -> date:
-    """The Saturday a partition key names, checked against the partition range."""
-    try:
-        week = datetime.strptime(partition_key, "%Y-%m-%d").date()
-    except ValueError:
-        raise WeekOutOfRange(
-            f"Week {partition_key!r} is not a date: weeks are keyed by Saturdays written YYYY-MM-DD, for "
-            f"example {latest_week()}."
-        ) from None
-    if week.weekday() != 5:
-        raise WeekOutOfRange(
-            f"Week {partition_key} is a {week:%A}: weeks are keyed by Saturdays (the date of the MTA's "
-            f"file); the nearest week is {nearest_week(week)}."
-        )
-    if week < FIRST_WEEK:
-        raise WeekOutOfRange(
-            f"Week {partition_key} is before {FIRST_WEEK}, the week of the MTA's first turnstile file; the "
-            f"nearest week is {FIRST_WEEK}."
-        )
-    if week > latest_week():
-        raise WeekOutOfRange(
-            f"Week {partition_key} is after {latest_week()}, the feed's last week (MTA_TURNSTILE_LAST_WEEK, or "
-            f"the last Saturday); the nearest week is {latest_week()}."
-        )
-    return week
+    """The Saturday a turnstile partition key names, checked against the feed's weeks."""
+    return TURNSTILE_WEEKS.week_of(partition_key)
 
 
 def is_published(week: date) -> bool:

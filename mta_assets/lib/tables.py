@@ -16,6 +16,7 @@ _SQL_TYPES = {
     pa.int64(): ("BIGINT", "INT64"),
     pa.date32(): ("DATE", "DATE"),
     pa.timestamp("s"): ("TIMESTAMP", "DATETIME"),
+    pa.float64(): ("DOUBLE", "FLOAT64"),
 }
 
 
@@ -42,6 +43,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     clustering: tuple[str, ...]
+    time_column: str | None = None  # the column whose first and last values a load reports
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -90,6 +92,7 @@ TURNSTILE = Table(
         WEEK_ENDING,
     ),
     clustering=("unit", "control_area", "scp"),
+    time_column="reading_at",
 )
 
 STATIONS = Table(
@@ -130,6 +133,67 @@ SYSTEM_RIDERSHIP = Table(
         _count("entries", "People who entered the subway that day."),
         _count("exits", "People who left the subway that day."),
         _count("stations", "Stations with ridership that day."),
+    ),
+    clustering=("service_date",),
+)
+
+STATION_COMPLEX_ID = _text("station_complex_id", "The MTA's station complex id (611; TRAM1): one or more stations joined by transfers.")
+STATION_COMPLEX = _text("station_complex", "The station complex's name, e.g. Times Sq-42 St (N,Q,R,W,S,1,2,3,7)/42 St (A,C,E).")
+
+# NY Open Data's MTA Subway Hourly Ridership, one row per station complex, hour, payment method and fare
+# class, as its current version has them; older versions' fields are normalised to these (see
+# mta_assets/hourly_ridership.py).
+HOURLY_RIDERSHIP = Table(
+    "hourly_ridership",
+    (
+        Column("transit_timestamp", pa.timestamp("s"), "The hour the riders entered (New York time, rounded down to the hour)."),
+        _text("transit_mode", "subway, tram or staten_island_railway; empty where the dataset's version has no such field."),
+        STATION_COMPLEX_ID,
+        STATION_COMPLEX,
+        _text("borough", "Borough of the station complex."),
+        _text("payment_method", "omny or metrocard."),
+        _text("fare_class_category", "e.g. OMNY - Full Fare; empty where the dataset's version has no such field."),
+        _count("ridership", "Entries (swipes and taps) in the hour: riders, not exits."),
+        _count("transfers", "Entries that were free transfers (a subset of ridership)."),
+        Column("latitude", pa.float64(), "Latitude of the station complex."),
+        Column("longitude", pa.float64(), "Longitude of the station complex."),
+        _text("dataset_id", "The NY Open Data dataset the row was read from (t69i-h2me, wujg-7c2s, 5wq4-mkjj)."),
+        WEEK_ENDING,
+    ),
+    clustering=("station_complex_id", "transit_timestamp"),
+    time_column="transit_timestamp",
+)
+
+SOURCE = _text("source", "Where the day's numbers come from: turnstile (counter differences) or hourly (hourly ridership).")
+
+# Both eras in one table: the turnstile's counters by unit, mapped to complexes, and hourly ridership.
+DAILY_RIDERSHIP = Table(
+    "daily_ridership",
+    (
+        WEEK_ENDING,
+        SERVICE_DATE,
+        STATION_COMPLEX_ID,
+        STATION_COMPLEX,
+        SOURCE,
+        _count("entries", "People who entered that day."),
+        _count("exits", "People who left that day (turnstile only: hourly ridership counts no exits)."),
+        _count("metrocard_entries", "Entries paid by MetroCard (hourly only); turnstiles count MetroCard entries."),
+        _count("units", "Turnstile units (remotes) summed into the complex (turnstile only)."),
+    ),
+    clustering=("station_complex_id", "service_date"),
+)
+
+SYSTEM_DAILY_RIDERSHIP = Table(
+    "system_daily_ridership",
+    (
+        WEEK_ENDING,
+        SERVICE_DATE,
+        _count("entries", "System-wide entries that day, from `source`."),
+        SOURCE,
+        _count("turnstile_entries", "Entries from the turnstile counters, where the feed covers the day."),
+        _count("hourly_entries", "Entries from hourly ridership, where it covers the day."),
+        _count("hourly_metrocard_entries", "Hourly ridership paid by MetroCard: what the turnstiles count."),
+        _count("station_complexes", "Station complexes with entries that day, from `source`."),
     ),
     clustering=("service_date",),
 )
