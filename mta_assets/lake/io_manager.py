@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 from dagster import AssetRecordsFilter, ConfigurableIOManager, InputContext, MetadataValue, OutputContext, ResourceDependency
 from dagster_gcp import GCSResource
@@ -17,9 +18,7 @@ from pydantic import Field, PrivateAttr
 
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage, file_md5
-from mta_assets.lake.week import LakeWeek, object_name, rejected_lines_name
-from mta_assets.parsing import ParsedWeek
-from mta_assets.partitions import week_of
+from mta_assets.lake.week import LAKE_DATASETS, TURNSTILE_OBJECTS, LakeDataset, LakeWeek
 
 
 class WeekNotInLake(FileNotFoundError):
@@ -30,11 +29,19 @@ class LakeWeeks(dict[str, LakeWeek]):
     """Stored weeks by partition key, in week order."""
 
 
+class StagedWeek(Protocol):
+    """A week read from a source into a parquet file on local disk (a ParsedWeek, an HourlyWeek)."""
+
+    week: date
+    path: Path
+    rejected_lines: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class PreparedWeek:
-    """A parsed week as the file its lake object will be, with that file's MD5, ready to publish."""
+    """A staged week as the file its lake object will be, with that file's MD5, ready to publish."""
 
-    parsed: ParsedWeek
+    parsed: StagedWeek
     lake_week: LakeWeek
     file: Path
     md5: str
@@ -49,12 +56,13 @@ class PreparedWeek:
             "bytes_stored": self.bytes,
         }
         if self.parsed.rejected_lines:
-            metadata["rejected_lines_uri"] = MetadataValue.path(self.lake_week.storage.uri(rejected_lines_name(self.parsed.week)))
+            lines = self.lake_week.dataset.rejected_lines_name(self.parsed.week)
+            metadata["rejected_lines_uri"] = MetadataValue.path(self.lake_week.storage.uri(lines))
         return metadata
 
 
 class LakeIOManager(ConfigurableIOManager):
-    """One lake object per week, named after the MTA file, in a local folder or a GCS bucket."""
+    """One lake object per week and dataset (turnstile, hourly ridership), in a local folder or a GCS bucket."""
 
     url: str = Field(default=DEFAULT_LAKE_URL, description="A local folder, file:///folder or gs://bucket/prefix.")
     format: str = Field(default=LakeFormat.PARQUET.value, description="'parquet' or 'csv.gz'.")
@@ -72,13 +80,13 @@ class LakeIOManager(ConfigurableIOManager):
             self._storage = LakeLocation.from_setting(self.url).open(self.gcs)
         return self._storage
 
-    def lake_week(self, week: date) -> LakeWeek:
-        return LakeWeek(week, self.lake_format, self.storage())
+    def lake_week(self, week: date, dataset: LakeDataset = TURNSTILE_OBJECTS) -> LakeWeek:
+        return LakeWeek(week, self.lake_format, self.storage(), dataset)
 
-    def prepare(self, parsed: ParsedWeek, directory: Path) -> PreparedWeek:
-        """The week as its lake object's file (the parsed parquet, or a csv.gz written in `directory`)."""
-        lake_week = self.lake_week(parsed.week)
-        file = lake_week.format.from_parquet(parsed.path, directory)
+    def prepare(self, parsed: StagedWeek, directory: Path, dataset: LakeDataset = TURNSTILE_OBJECTS) -> PreparedWeek:
+        """The week as its lake object's file (the staged parquet, or a csv.gz written in `directory`)."""
+        lake_week = self.lake_week(parsed.week, dataset)
+        file = lake_week.format.from_parquet(parsed.path, directory, dataset.table)
         return PreparedWeek(parsed, lake_week, file, file_md5(file), file.stat().st_size)
 
     def publish(self, prepared: PreparedWeek) -> None:
@@ -87,12 +95,12 @@ class LakeIOManager(ConfigurableIOManager):
         The object first: if it fails, the lake keeps the earlier object and its rejected lines. Then
         the week's object in the other format and stale rejected lines go, so a week is one object.
         """
-        storage, week = prepared.lake_week.storage, prepared.parsed.week
+        storage, week, dataset = prepared.lake_week.storage, prepared.parsed.week, prepared.lake_week.dataset
         storage.publish(prepared.file, prepared.lake_week.name)
         for other in LakeFormat:
             if other is not prepared.lake_week.format:
-                storage.delete(object_name(week, other))
-        rejected = rejected_lines_name(week)
+                storage.delete(dataset.object_name(week, other))
+        rejected = dataset.rejected_lines_name(week)
         if prepared.parsed.rejected_lines:
             lines = prepared.file.with_name(rejected)
             lines.write_text("\n".join(prepared.parsed.rejected_lines) + "\n")
@@ -107,31 +115,33 @@ class LakeIOManager(ConfigurableIOManager):
             self.publish(prepared)
 
     def load_input(self, context: InputContext) -> LakeWeeks:
+        dataset = LAKE_DATASETS[context.asset_key.path[-1]]
         keys = sorted(context.asset_partition_keys)
         weeks = LakeWeeks()
         for key in keys:
-            weeks[key] = self.recorded_week(context, key)
+            weeks[key] = self.recorded_week(context, key, dataset)
         return weeks
 
-    def recorded_week(self, context: InputContext, key: str) -> LakeWeek:
+    def recorded_week(self, context: InputContext, key: str, dataset: LakeDataset) -> LakeWeek:
         """The object the latest materialization of the week recorded, checked to be there, unchanged."""
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[key]), limit=1
         ).records
-        redo = f"materialize turnstile_lake for {key} again"
+        asset = dataset.asset_name
+        redo = f"materialize {asset} for {key} again"
         if not records:
-            raise WeekNotInLake(f"Week {key}: turnstile_lake has no materialization for this week; {redo} first.")
+            raise WeekNotInLake(f"Week {key}: {asset} has no materialization for this week; {redo} first.")
         metadata = records[0].asset_materialization.metadata
         if "lake_uri" not in metadata or "lake_md5" not in metadata:
             raise WeekNotInLake(
-                f"Week {key}: the latest turnstile_lake materialization records no lake object (lake_uri, "
+                f"Week {key}: the latest {asset} materialization records no lake object (lake_uri, "
                 f"lake_md5): it was stored by an earlier version of mta_assets; {redo}."
             )
         uri, md5 = str(metadata["lake_uri"].value), str(metadata["lake_md5"].value)
-        week = week_of(key)
+        week = date.fromisoformat(key)
         lake_week = next(
-            (LakeWeek(week, lake_format, self.storage()) for lake_format in LakeFormat
-             if self.storage().uri(object_name(week, lake_format)) == uri),
+            (LakeWeek(week, lake_format, self.storage(), dataset) for lake_format in LakeFormat
+             if self.storage().uri(dataset.object_name(week, lake_format)) == uri),
             None,
         )
         if lake_week is None:
@@ -141,10 +151,10 @@ class LakeIOManager(ConfigurableIOManager):
             )
         found = lake_week.storage.md5(lake_week.name)
         if found is None:
-            raise WeekNotInLake(f"Week {key}: {uri}, recorded by its latest turnstile_lake materialization, is gone; {redo}.")
+            raise WeekNotInLake(f"Week {key}: {uri}, recorded by its latest {asset} materialization, is gone; {redo}.")
         if found != md5:
             raise WeekNotInLake(
-                f"Week {key}: {uri} is not the object its latest turnstile_lake materialization recorded (MD5 "
+                f"Week {key}: {uri} is not the object its latest {asset} materialization recorded (MD5 "
                 f"{found}, recorded {md5}): a run stored it without getting to record it, or something else "
                 f"wrote it; {redo}."
             )

@@ -1,7 +1,7 @@
 """A week's object in the lake: where it is, and how to read it a batch at a time."""
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -12,17 +12,31 @@ from requests import RequestException
 
 from mta_assets.lake.formats import LakeFormat, Readable
 from mta_assets.lake.storage import LakeStorage
+from mta_assets.lib.tables import HOURLY_RIDERSHIP, TURNSTILE, Table
 from mta_assets.partitions import file_stem
 
 
-def object_name(week: date, lake_format: LakeFormat) -> str:
-    """The lake object of a week, named after the MTA file: turnstile_230603.parquet."""
-    return f"{file_stem(week)}.{lake_format.value}"
+@dataclass(frozen=True)
+class LakeDataset:
+    """What the lake keeps a week of: its table, how its objects are named, and the asset that stores them."""
+
+    table: Table
+    asset_name: str
+    stem: Callable[[date], str]  # a week's object name without extension
+
+    def object_name(self, week: date, lake_format: LakeFormat) -> str:
+        return f"{self.stem(week)}.{lake_format.value}"
+
+    def rejected_lines_name(self, week: date) -> str:
+        """Where a week's unreadable lines are kept, beside its object."""
+        return f"{self.stem(week)}.rejected.txt"
 
 
-def rejected_lines_name(week: date) -> str:
-    """Where a week's unreadable lines are kept, beside its object."""
-    return f"{file_stem(week)}.rejected.txt"
+# Turnstile weeks are named after the MTA's file (turnstile_230603.parquet); hourly weeks after their
+# Saturday the same way (hourly_ridership_230603.parquet), so a week's objects sort together.
+TURNSTILE_OBJECTS = LakeDataset(TURNSTILE, "turnstile_lake", file_stem)
+HOURLY_OBJECTS = LakeDataset(HOURLY_RIDERSHIP, "hourly_ridership_lake", lambda week: f"hourly_ridership_{week:%y%m%d}")
+LAKE_DATASETS = {dataset.asset_name: dataset for dataset in (TURNSTILE_OBJECTS, HOURLY_OBJECTS)}
 
 
 class LakeObjectUnreadable(ValueError):
@@ -33,7 +47,7 @@ class LakeObjectUnreadable(ValueError):
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return cls(
             f"Week {lake_week.week}: the lake object {lake_week.uri} cannot be read ({detail}); "
-            f"materialize turnstile_lake for {lake_week.week} again to rewrite it."
+            f"materialize {lake_week.dataset.asset_name} for {lake_week.week} again to rewrite it."
         )
 
 
@@ -47,10 +61,11 @@ class LakeWeek:
     week: date
     format: LakeFormat
     storage: LakeStorage
+    dataset: LakeDataset = TURNSTILE_OBJECTS
 
     @property
     def name(self) -> str:
-        return object_name(self.week, self.format)
+        return self.dataset.object_name(self.week, self.format)
 
     @property
     def uri(self) -> str:
@@ -72,20 +87,20 @@ class LakeWeek:
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         try:
             with self._source() as source:
-                yield from self.format.batches(source, columns)
+                yield from self.format.batches(source, columns, self.dataset.table)
         except RequestException:
             raise  # the network failed on the way to the object, which says nothing of the object
         except _UNREADABLE as error:
             raise LakeObjectUnreadable.of(self, error) from None
 
     def read_table(self, columns: list[str] | None = None, text_as_codes: bool = False) -> pa.Table:
-        return self._read(lambda source: self.format.read_table(source, columns, text_as_codes))
+        return self._read(lambda source: self.format.read_table(source, columns, text_as_codes, self.dataset.table))
 
     def column_names(self) -> list[str]:
         return self._read(self.format.column_names)
 
     def row_count(self) -> int:
-        return self._read(self.format.row_count)
+        return self._read(lambda source: self.format.row_count(source, self.dataset.table))
 
     def _read(self, read):
         try:

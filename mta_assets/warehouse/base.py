@@ -8,17 +8,17 @@ from datetime import date, datetime
 from dagster import ConfigurableResource
 
 from mta_assets.lake.week import LakeWeek
-from mta_assets.lib.tables import Table
+from mta_assets.lib.tables import TURNSTILE, Table
 
 
 @dataclass(frozen=True)
 class WeekLoad:
-    """What replacing a week in the turnstile table did."""
+    """What replacing a week of a table with its lake object did."""
 
     table: str
     rows: int
     replaced_rows: int
-    first_reading: datetime | None
+    first_reading: datetime | None  # the first and last value of the table's time column
     last_reading: datetime | None
 
 
@@ -37,15 +37,15 @@ def week_loads(
 
 
 class Warehouse(ConfigurableResource, ABC):
-    """Loads lake weeks into the `turnstile` table, replacing exactly those weeks atomically."""
+    """Loads lake weeks into their tables (`turnstile`, `hourly_ridership`), replacing exactly those weeks atomically."""
 
     @abstractmethod
-    def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
-        """Rows of each week in the turnstile table (0 for a week not loaded, or no table yet)."""
+    def week_row_counts(self, weeks: Sequence[date], table: Table = TURNSTILE) -> dict[date, int]:
+        """Rows of each week in `table` (0 for a week not loaded, or no table yet)."""
 
     @abstractmethod
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
-        """Make each week's rows in `turnstile` exactly its lake object's rows, all in one transaction.
+        """Make each week's rows in its dataset's table exactly its lake object's rows, all in one transaction.
 
         Loading a run's weeks together costs a fraction of loading them one by one (one transaction,
         one checkpoint or load job); other weeks are untouched, and no reader sees a week twice or gone.
@@ -65,6 +65,14 @@ class Warehouse(ConfigurableResource, ABC):
 
         Creates the table (partitioned by week_ending) when it is missing; returns rows by week.
         """
+
+
+def load_table(lake_weeks: Sequence[LakeWeek]) -> Table:
+    """The one table a run's lake weeks load into."""
+    tables = {lake_week.dataset.table for lake_week in lake_weeks}
+    if len(tables) != 1:
+        raise ValueError(f"A load takes the weeks of one table, not {', '.join(sorted(table.name for table in tables))}.")
+    return tables.pop()
 
 
 def sql_dates(weeks) -> str:

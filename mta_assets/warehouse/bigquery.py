@@ -18,7 +18,7 @@ from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import TURNSTILE, Table
-from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
+from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, sql_dates, week_loads
 
 
 class BigQueryEndpointResource(BigQueryResource):
@@ -61,10 +61,6 @@ class BigQueryWarehouse(Warehouse):
             raise ConfigurationError("BigQuery needs MTA_BQ_PROJECT and MTA_BQ_DATASET to be set.")
         return self.bigquery.project
 
-    @property
-    def table(self) -> str:
-        return f"{self.project}.{self.dataset}.{TURNSTILE.name}"
-
     def name(self, table: str) -> str:
         return f"`{self.project}.{self.dataset}.{table}`"
 
@@ -86,10 +82,10 @@ class BigQueryWarehouse(Warehouse):
         return {week: rows.get(week, 0) for week in weeks}
 
     @staticmethod
-    def schema(table: Table = TURNSTILE) -> list[bigquery.SchemaField]:
+    def schema(table: Table) -> list[bigquery.SchemaField]:
         return [bigquery.SchemaField(column.name, column.bigquery_type, description=column.description) for column in table.columns]
 
-    def _ensure_table(self, client: bigquery.Client, table: Table = TURNSTILE) -> None:
+    def _ensure_table(self, client: bigquery.Client, table: Table) -> None:
         """The dataset and the table, partitioned by week_ending and clustered, unless they exist."""
         dataset = bigquery.Dataset(f"{self.project}.{self.dataset}")
         dataset.location = self.bigquery.location or "US"
@@ -99,14 +95,14 @@ class BigQueryWarehouse(Warehouse):
         definition.clustering_fields = list(table.clustering)
         client.create_table(definition, exists_ok=True)
 
-    def _load_staging(self, client: bigquery.Client, staging: str, lake_weeks: Sequence[LakeWeek]) -> None:
+    def _load_staging(self, client: bigquery.Client, staging: str, lake_weeks: Sequence[LakeWeek], table: Table) -> None:
         """Load the lake objects into a fresh staging table: one load job straight from GCS when the lake
         is there (no rows pass through this process), else one parquet upload per week."""
-        table = bigquery.Table(staging, schema=self.schema())
+        definition = bigquery.Table(staging, schema=self.schema(table))
         # A crash between load and drop leaves nothing behind for long (the emulator ignores expiry).
-        table.expires = datetime.now(timezone.utc) + timedelta(days=1)
-        client.create_table(table)
-        job_config = bigquery.LoadJobConfig(schema=self.schema(), write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
+        definition.expires = datetime.now(timezone.utc) + timedelta(days=1)
+        client.create_table(definition)
+        job_config = bigquery.LoadJobConfig(schema=self.schema(table), write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
         to_upload = list(lake_weeks)
         in_gcs = [lake_week for lake_week in lake_weeks if lake_week.local_path is None]
         if in_gcs:
@@ -133,40 +129,43 @@ class BigQueryWarehouse(Warehouse):
             with _parquet_file(lake_week) as parquet, open(parquet, "rb") as file:
                 client.load_table_from_file(file, staging, job_config=job_config).result()
 
-    def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
+    def week_row_counts(self, weeks: Sequence[date], table: Table = TURNSTILE) -> dict[date, int]:
         with self.bigquery.get_client() as client:
-            self._ensure_table(client)
-            counts = self._counts(client, weeks)
+            self._ensure_table(client, table)
+            counts = self._counts(client, weeks, table)
         return {week: counts.get(week, (0, None, None))[0] for week in weeks}
 
-    def _counts(self, client: bigquery.Client, weeks: Sequence[date]) -> dict[date, tuple[int, datetime, datetime]]:
+    def _counts(self, client: bigquery.Client, weeks: Sequence[date], table: Table) -> dict[date, tuple[int, datetime, datetime]]:
+        time_column = table.time_column or "week_ending"
         sql = (
-            f"SELECT week_ending, count(*), min(reading_at), max(reading_at) FROM `{self.table}` "
+            f"SELECT week_ending, count(*), min({time_column}), max({time_column}) FROM {self.name(table.name)} "
             f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
         )
         return {row[0]: (row[1], row[2], row[3]) for row in client.query(sql).result()}
 
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
+        table = load_table(lake_weeks)
+        name = self.name(table.name)
         weeks = [lake_week.week for lake_week in lake_weeks]
         in_weeks = sql_dates(weeks)
-        columns = ", ".join(TURNSTILE.column_names)
+        columns = ", ".join(table.column_names)
         with self.bigquery.get_client() as client:
-            self._ensure_table(client)
-            replaced = {week: counts[0] for week, counts in self._counts(client, weeks).items()}
-            staging = f"{self.project}.{self.dataset}._turnstile_load_{uuid.uuid4().hex}"
+            self._ensure_table(client, table)
+            replaced = {week: counts[0] for week, counts in self._counts(client, weeks, table).items()}
+            staging = f"{self.project}.{self.dataset}._{table.name}_load_{uuid.uuid4().hex}"
             try:
-                self._load_staging(client, staging, lake_weeks)
+                self._load_staging(client, staging, lake_weeks, table)
                 # One multi-statement transaction: readers see the old weeks or the new ones, never neither
                 # or both. Literal values, because the emulator rejects query parameters inside scripts.
                 client.query(
                     f"BEGIN TRANSACTION;\n"
-                    f"DELETE FROM `{self.table}` WHERE week_ending IN ({in_weeks});\n"
-                    f"INSERT INTO `{self.table}` ({columns}) SELECT {columns} FROM `{staging}` WHERE week_ending IN ({in_weeks});\n"
+                    f"DELETE FROM {name} WHERE week_ending IN ({in_weeks});\n"
+                    f"INSERT INTO {name} ({columns}) SELECT {columns} FROM `{staging}` WHERE week_ending IN ({in_weeks});\n"
                     f"COMMIT TRANSACTION;"
                 ).result()
             finally:
                 client.delete_table(staging, not_found_ok=True)
-            return week_loads(self.table, lake_weeks, replaced, self._counts(client, weeks))
+            return week_loads(name.strip("`"), lake_weeks, replaced, self._counts(client, weeks, table))
 
 
 @contextmanager
@@ -181,7 +180,7 @@ def _parquet_file(lake_week: LakeWeek) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="mta-upload-") as directory:
         path = Path(directory) / f"{lake_week.week}.parquet"
-        with parquet_writer(path, TURNSTILE.arrow_schema) as writer:
+        with parquet_writer(path, lake_week.dataset.table.arrow_schema) as writer:
             for batch in lake_week.batches():
                 writer.write_batch(batch)
         yield path

@@ -16,7 +16,7 @@ from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE, Table
-from mta_assets.warehouse.base import Warehouse, WeekLoad, sql_dates, week_loads
+from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, sql_dates, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 # DuckDB names the process that holds its lock: 'Conflicting lock is held in /usr/bin/python3 (PID 1234)'.
@@ -55,10 +55,6 @@ class DuckDBWarehouse(Warehouse):
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
     )
-
-    @property
-    def table(self) -> str:
-        return self.name(TURNSTILE.name)
 
     def name(self, table: str) -> str:
         return f"{self.schema_name}.{table}"
@@ -131,34 +127,37 @@ class DuckDBWarehouse(Warehouse):
         finally:
             connection.close()
 
-    def _create_table(self, connection, table: Table = TURNSTILE) -> None:
+    def _create_table(self, connection, table: Table) -> None:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
         columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in table.columns)
         connection.execute(f"CREATE TABLE IF NOT EXISTS {self.name(table.name)} ({columns})")
 
-    def week_row_counts(self, weeks: Sequence[date]) -> dict[date, int]:
+    def week_row_counts(self, weeks: Sequence[date], table: Table = TURNSTILE) -> dict[date, int]:
         with self.connect(weeks) as connection:
-            self._create_table(connection)
+            self._create_table(connection, table)
             rows = dict(
                 connection.execute(
-                    f"SELECT week_ending, count(*) FROM {self.table} WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
+                    f"SELECT week_ending, count(*) FROM {self.name(table.name)} WHERE week_ending IN ({sql_dates(weeks)}) "
+                    f"GROUP BY week_ending"
                 ).fetchall()
             )
         return {week: rows.get(week, 0) for week in weeks}
 
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
+        table = load_table(lake_weeks)
+        name = self.name(table.name)
         weeks = [lake_week.week for lake_week in lake_weeks]
         in_weeks = f"week_ending IN ({', '.join('?' * len(weeks))})"
         with self.connect(weeks) as connection:
-            self._create_table(connection)
+            self._create_table(connection, table)
             connection.begin()
             try:
                 replaced = dict(
                     connection.execute(
-                        f"SELECT week_ending, count(*) FROM {self.table} WHERE {in_weeks} GROUP BY week_ending", weeks
+                        f"SELECT week_ending, count(*) FROM {name} WHERE {in_weeks} GROUP BY week_ending", weeks
                     ).fetchall()
                 )
-                connection.execute(f"DELETE FROM {self.table} WHERE {in_weeks}", weeks)
+                connection.execute(f"DELETE FROM {name} WHERE {in_weeks}", weeks)
                 # The load holds a week's rows until they are written; a bound on its memory keeps a run
                 # of many weeks to one week's worth (DuckDB writes what does not fit to disk).
                 connection.execute(f"SET memory_limit = '{self.load_memory_limit}'")
@@ -167,7 +166,7 @@ class DuckDBWarehouse(Warehouse):
                         # DuckDB's own parallel parquet reader: several times faster than through Arrow.
                         try:
                             connection.execute(
-                                f"INSERT INTO {self.table} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
+                                f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?)", [str(lake_week.local_path)]
                             )
                         except (duckdb.IOException, duckdb.InvalidInputException) as error:
                             # Only what DuckDB says of the lake file is the lake's fault; a full disk under
@@ -177,10 +176,10 @@ class DuckDBWarehouse(Warehouse):
                             raise LakeObjectUnreadable.of(lake_week, error) from None
                         continue
                     unreadable: list[LakeObjectUnreadable] = []
-                    rows = pa.RecordBatchReader.from_batches(TURNSTILE.arrow_schema, _noting(lake_week.batches(), unreadable))
+                    rows = pa.RecordBatchReader.from_batches(table.arrow_schema, _noting(lake_week.batches(), unreadable))
                     connection.register("week_rows", rows)
                     try:
-                        connection.execute(f"INSERT INTO {self.table} BY NAME SELECT * FROM week_rows")
+                        connection.execute(f"INSERT INTO {name} BY NAME SELECT * FROM week_rows")
                     except duckdb.Error:
                         if unreadable:  # DuckDB wraps what the stream raised in its own message
                             raise unreadable[0] from None
@@ -189,7 +188,7 @@ class DuckDBWarehouse(Warehouse):
                 loaded = {
                     week: (rows, first, last)
                     for week, rows, first, last in connection.execute(
-                        f"SELECT week_ending, count(*), min(reading_at), max(reading_at) FROM {self.table} "
+                        f"SELECT week_ending, count(*), min({table.time_column}), max({table.time_column}) FROM {name} "
                         f"WHERE {in_weeks} GROUP BY week_ending",
                         weeks,
                     ).fetchall()
@@ -198,4 +197,4 @@ class DuckDBWarehouse(Warehouse):
             except BaseException:
                 connection.rollback()
                 raise
-        return week_loads(self.table, lake_weeks, replaced, loaded)
+        return week_loads(name, lake_weeks, replaced, loaded)

@@ -62,7 +62,7 @@ def test_a_legacy_layout_file_is_recognised_from_its_content_and_loads_named_fro
     assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
     stored = project.warehouse.query(
         f"SELECT control_area, unit, scp, station, line_name, division, reading_at, description, entries, exits "
-        f"FROM {project.warehouse.table} WHERE week_ending = DATE '{WEEK}'"
+        f"FROM {project.warehouse.name('turnstile')} WHERE week_ending = DATE '{WEEK}'"
     )
     # A turnstile's fields are control_area, unit, scp and the key's station, line_name and division.
     expected = [(*astuple(reading.turnstile), reading.at, reading.description, reading.entries, reading.exits) for reading in readings]

@@ -76,7 +76,7 @@ def test_bigquery_table_is_partitioned_by_week_and_clustered(bigquery_endpoint, 
     warehouse = bigquery_warehouse(bigquery_endpoint)
     warehouse.replace_weeks([lake_week_in(str(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path)])
     with warehouse.bigquery.get_client() as client:
-        table = client.get_table(warehouse.table)
+        table = client.get_table(warehouse.name("turnstile").strip("`"))
     assert table.time_partitioning.field == "week_ending"
     assert table.clustering_fields == ["unit", "control_area", "scp"]
     assert [field.field_type for field in table.schema][6] == "DATETIME"
