@@ -1,6 +1,6 @@
 """What every weekly asset shares, written once: partitions, owner, backfill policy, pool and kinds."""
 
-from dagster import BackfillPolicy
+from dagster import BackfillPolicy, WeeklyPartitionsDefinition
 
 from mta_assets.partitions import weekly_partitions
 from mta_assets.settings import asset_kinds
@@ -20,16 +20,19 @@ WAREHOUSE_POOL = "mta_warehouse"
 _POOLS = {"lake": SOURCE_POOL, "warehouse": WAREHOUSE_POOL, "ridership": WAREHOUSE_POOL}
 
 
-def weekly_asset(group_name: str) -> dict:
-    """Keyword arguments for @asset: weekly partitions, the owner, the backfill policy, the group's pool and kinds.
+def weekly_asset(
+    stage: str, group_name: str | None = None, partitions_def: WeeklyPartitionsDefinition = weekly_partitions
+) -> dict:
+    """Keyword arguments for @asset: weekly partitions, the owner, the backfill policy, and the pool and
+    kinds of its stage ('lake', 'warehouse' or 'ridership'), in the group of that name unless given one.
 
     Kinds follow the configuration (a local or GCS lake, parquet or csv, DuckDB or BigQuery).
     """
     return {
-        "partitions_def": weekly_partitions,
-        "group_name": group_name,
+        "partitions_def": partitions_def,
+        "group_name": group_name or stage,
         "owners": [OWNER],
         "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
-        "pool": _POOLS[group_name],
-        "kinds": asset_kinds()[group_name],
+        "pool": _POOLS[stage],
+        "kinds": asset_kinds()[stage],
     }

@@ -3,21 +3,13 @@
 from collections.abc import Iterator
 from pathlib import Path
 
-from dagster import (
-    AssetExecutionContext,
-    AssetMaterialization,
-    AssetSpec,
-    Failure,
-    MetadataValue,
-    Output,
-    ResourceParam,
-    asset,
-)
+from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MetadataValue, Output, ResourceParam, asset
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.duplicates import TooManyDuplicateReadings
-from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek
-from mta_assets.lib.leftovers import scratch_directory
+from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.runs import WeekFailed, store_weeks
+from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.lib.metadata import dates_covered, preview
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import ParsedWeek
@@ -26,11 +18,7 @@ from mta_assets.source import SourceError
 from mta_assets.sources import TurnstileSources
 
 
-class WeekFailed(Exception):
-    """A week could not be fetched or parsed; the message names the week and says what to do."""
-
-
-def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[ParsedWeek, dict]:
+def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[ParsedWeek, dict, str]:
     """Read one week from the first source that has it into a parquet file in `directory`, with its metadata."""
     try:
         week = sources.read_week(week_of(key), directory)
@@ -53,7 +41,11 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[Pa
         metadata["open_data_datasets"] = ", ".join(week.datasets)
     if week.bytes_downloaded is not None:
         metadata["bytes_downloaded"] = week.bytes_downloaded
-    return parsed, metadata
+    summary = (
+        f"{parsed.rows:,} rows parsed, {len(parsed.rejected_lines):,} lines rejected, "
+        f"{parsed.duplicate_readings_removed:,} exact duplicate readings removed"
+    )
+    return parsed, metadata, summary
 
 
 # The MTA's files themselves: not materialized here, the start of the lineage.
@@ -93,50 +85,8 @@ open_data_turnstile_usage = AssetSpec(
 def turnstile_lake(
     context: AssetExecutionContext,
     sources: TurnstileSources,
-    # The IO manager itself, for runs with failed weeks (below); Dagster wants IO managers as ResourceParam.
+    # The IO manager itself, for runs with failed weeks (lake/runs.py); Dagster wants IO managers as ResourceParam.
     lake_io_manager: ResourceParam[LakeIOManager],
 ) -> Iterator[Output | AssetMaterialization]:
-    """Fetches and parses the run's weeks one at a time onto local disk; the lake IO manager stores them.
-
-    Each week's materialization records its lake object (lake_uri, lake_md5), which is what the
-    warehouse loads. A week that fails does not stop the others. Dagster records one output for all of a
-    run's weeks, so a run with failed weeks publishes the rest through the lake IO manager itself,
-    records them one by one (a backfill then counts them, and the warehouse follows them), and fails
-    naming the others.
-    """
-    # A lake that cannot be written fails the run before anything is downloaded.
-    lake_io_manager.storage().check_writable()
-    # Downloads and conversions go to a scratch folder; one left by a killed run is removed here.
-    with scratch_directory("mta-weeks-") as directory:
-        prepared: list[PreparedWeek] = []
-        metadata: dict[str, dict] = {}
-        failures: list[str] = []
-        for key in context.partition_keys:
-            try:
-                week, metadata[key] = fetch_week(sources, key, directory)
-            except WeekFailed as failure:
-                context.log.error(str(failure))
-                failures.append(str(failure))
-                continue
-            context.log.info(
-                f"Week {key}: {week.rows:,} rows parsed, {len(week.rejected_lines):,} lines rejected, "
-                f"{week.duplicate_readings_removed:,} exact duplicate readings removed"
-            )
-            prepared.append(lake_io_manager.prepare(week, directory))
-            metadata[key].update(prepared[-1].metadata)
-
-        if not failures:
-            for week in prepared:
-                context.add_asset_metadata(metadata[week.parsed.week.isoformat()], partition_key=week.parsed.week.isoformat())
-            yield Output(prepared)
-            return
-
-        for week in prepared:
-            lake_io_manager.publish(week)
-            key = week.parsed.week.isoformat()
-            yield AssetMaterialization(context.asset_key, partition=key, metadata=metadata[key])
-        raise Failure(
-            description=failures[0]
-            if len(failures) == 1
-            else f"{len(failures)} of {len(context.partition_keys)} weeks failed ({len(prepared)} stored):\n" + "\n".join(failures)
-        )
+    """Fetches and parses the run's weeks one at a time onto local disk; the lake IO manager stores them (lake/runs.py)."""
+    yield from store_weeks(context, lake_io_manager, TURNSTILE_OBJECTS, lambda key, directory: fetch_week(sources, key, directory))
