@@ -23,6 +23,7 @@ from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
+from mta_assets.hourly_ridership import HourlyRidershipSource
 from mta_assets.open_data import OPEN_DATA_URL, OpenDataTurnstileSource
 from mta_assets.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
@@ -65,6 +66,16 @@ def open_data_from_env(environ: Mapping[str, str] = os.environ) -> OpenDataTurns
     """NY Open Data's turnstile datasets; the app token (MTA_SOCRATA_APP_TOKEN) is bound by name, never by value."""
     check_url(environ, "MTA_OPEN_DATA_URL", "https://data.ny.gov or http://127.0.0.1:8000")
     return OpenDataTurnstileSource(
+        base_url=_setting(environ, "MTA_OPEN_DATA_URL", OPEN_DATA_URL),
+        app_token=_setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
+        **_week_source_settings(environ),
+    )
+
+
+def hourly_source_from_env(environ: Mapping[str, str] = os.environ) -> HourlyRidershipSource:
+    """NY Open Data's hourly ridership datasets, at the same address and with the same token as the turnstile's."""
+    check_url(environ, "MTA_OPEN_DATA_URL", "https://data.ny.gov or http://127.0.0.1:8000")
+    return HourlyRidershipSource(
         base_url=_setting(environ, "MTA_OPEN_DATA_URL", OPEN_DATA_URL),
         app_token=_setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
         **_week_source_settings(environ),

@@ -30,7 +30,7 @@ from mta_assets.parsing import MAX_SHARE_OUTSIDE_WEEK, readings_outside_week
 from mta_assets.partitions import week_of, weekly_partitions
 from mta_assets.warehouse.base import WeekLoad
 
-LAKE, WAREHOUSE, RIDERSHIP = AssetKey("turnstile_lake"), AssetKey("turnstile_warehouse"), AssetKey("station_daily_ridership")
+LAKE, RIDERSHIP = AssetKey("turnstile_lake"), AssetKey("station_daily_ridership")
 # A week's row count or a day's riders outside this band around recent weeks is flagged.
 PLAUSIBLE_BAND = (0.5, 1.5)
 RECENT_WEEKS = 8
@@ -157,23 +157,25 @@ def lake_checks(
     yield from lake_results(findings, _earlier_row_counts(context, keys[0]))
 
 
-WAREHOUSE_CHECKS = [
-    AssetCheckSpec("warehouse_matches_lake", asset=WAREHOUSE, blocking=True, description="The warehouse week has exactly the lake week's rows."),
-]
+def warehouse_checks(asset: AssetKey) -> list[AssetCheckSpec]:
+    """The checks of a warehouse asset that loads lake weeks, computed from its load."""
+    return [
+        AssetCheckSpec("warehouse_matches_lake", asset=asset, blocking=True, description="The warehouse week has exactly the lake week's rows."),
+    ]
 RIDERSHIP_CHECKS = [
     AssetCheckSpec("ridership_not_negative", asset=RIDERSHIP, blocking=True, description="No station-day has negative entries or exits."),
     AssetCheckSpec("ridership_day_totals_plausible", asset=RIDERSHIP, description="System-wide day totals within a band of the same weekday in the previous weeks; flags holidays."),
 ]
 
 
-def warehouse_result(lake_weeks: LakeWeeks, loads: Mapping[str, WeekLoad]) -> AssetCheckResult:
+def warehouse_result(asset: AssetKey, lake_weeks: LakeWeeks, loads: Mapping[str, WeekLoad]) -> AssetCheckResult:
     lake_rows = {key: lake_week.row_count() for key, lake_week in lake_weeks.items()}
     mismatched = {
         key: f"warehouse {loads[key].rows:,} rows, lake {lake_rows[key]:,}"
         for key in lake_weeks
         if loads[key].rows != lake_rows[key]
     }
-    return _result(mismatched, {"lake_rows": lake_rows}, blocking=True, check_name="warehouse_matches_lake", asset_key=WAREHOUSE)
+    return _result(mismatched, {"lake_rows": lake_rows}, blocking=True, check_name="warehouse_matches_lake", asset_key=asset)
 
 
 def ridership_results(

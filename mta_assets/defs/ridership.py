@@ -29,7 +29,16 @@ from mta_assets.backfill_condition import BackfillLoading
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
 from mta_assets.asset_defaults import weekly_asset
-from mta_assets.lib.tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP, TURNSTILE, Table
+from mta_assets.lib.tables import (
+    DAILY_RIDERSHIP,
+    HOURLY_RIDERSHIP,
+    STATION_DAILY_RIDERSHIP,
+    STATIONS,
+    SYSTEM_DAILY_RIDERSHIP,
+    SYSTEM_RIDERSHIP,
+    TURNSTILE,
+    Table,
+)
 from mta_assets.partitions import week_of
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates
@@ -42,16 +51,21 @@ THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=
 WAREHOUSE = turnstile_warehouse.key
 
 
+_TABLES = (TURNSTILE, STATIONS, STATION_DAILY_RIDERSHIP, SYSTEM_RIDERSHIP, HOURLY_RIDERSHIP, DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP)
+
+
 def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     """One SQL file for both warehouses: table names and dates are filled in as literals."""
-    tables = {table.name: warehouse.name(table.name) for table in (TURNSTILE, STATIONS, STATION_DAILY_RIDERSHIP)}
+    tables = {table.name: warehouse.name(table.name) for table in _TABLES}
     return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
 
 
-def lineage(sources: dict[str, tuple[AssetKey, str]]) -> TableColumnLineage:
+def lineage(sources: dict[str, tuple[AssetKey, str] | list[tuple[AssetKey, str]]]) -> TableColumnLineage:
+    """Column lineage: each column from one (asset, column), or from several."""
     return TableColumnLineage(
         deps_by_column={
-            column: [TableColumnDep(asset_key=key, column_name=source)] for column, (key, source) in sources.items()
+            column: [TableColumnDep(asset_key=key, column_name=name) for key, name in (deps if isinstance(deps, list) else [deps])]
+            for column, deps in sources.items()
         }
     )
 
@@ -69,7 +83,8 @@ def loaded_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> list[d
     return weeks
 
 
-def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: Table, weeks: list[date], sql: str) -> None:
+def replace_weeks(context: AssetExecutionContext, warehouse: Warehouse, table: Table, weeks: list[date], sql: str) -> None:
+    """Replace the weeks of `table` with the rows of `sql`, recording each week's rows."""
     rows = warehouse.replace_weeks_with(table, weeks, sql)
     for week, count in rows.items():
         context.add_asset_metadata(
@@ -80,7 +95,13 @@ def _replace(context: AssetExecutionContext, warehouse: Warehouse, table: Table,
 
 # Like the warehouse follows the lake, but not while a backfill is still loading lake or warehouse weeks:
 # the ridership of a history-scale backfill then follows in a few large runs once it is loaded.
-FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading((turnstile_lake.key, turnstile_warehouse.key))
+LOADING_ASSETS = (
+    turnstile_lake.key,
+    turnstile_warehouse.key,
+    AssetKey("hourly_ridership_lake"),
+    AssetKey("hourly_ridership_warehouse"),
+)
+FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading(LOADING_ASSETS)
 
 
 @asset(
@@ -105,7 +126,7 @@ FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading((turnstile_lake.key,
 )
 def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
     weeks = loaded_weeks(context, warehouse)
-    _replace(context, warehouse, STATIONS, weeks, render("stations", warehouse, weeks))
+    replace_weeks(context, warehouse, STATIONS, weeks, render("stations", warehouse, weeks))
 
 
 # Like the warehouse, but a week is also computed when the week before is missing (its first readings
@@ -153,7 +174,7 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
             f"SELECT DATE '{week}' AS week_ending, DATE '{week - timedelta(weeks=1)}' AS first_day" for week in weeks
         ),
     )
-    _replace(context, warehouse, STATION_DAILY_RIDERSHIP, weeks, sql)
+    replace_weeks(context, warehouse, STATION_DAILY_RIDERSHIP, weeks, sql)
     table, in_weeks = warehouse.name(STATION_DAILY_RIDERSHIP.name), sql_dates(weeks)
     negative = dict(
         warehouse.query(
@@ -179,20 +200,21 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
     )
 
 
-def chart(rows: list[tuple]) -> bytes:
-    """A PNG of system-wide daily entries and exits."""
+def chart(series: dict[str, list[tuple[date, int]]], title: str) -> MetadataValue:
+    """A chart of daily series (label -> (day, riders)) as Markdown with the PNG inline, for the UI."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    days = [row[0] for row in rows]
     figure, axes = pyplot.subplots(figsize=(10, 4), dpi=100)
-    axes.plot(days, [row[1] / 1e6 for row in rows], label="entries", marker=".")
-    axes.plot(days, [row[2] / 1e6 for row in rows], label="exits", marker=".")
+    for label, points in series.items():
+        if points:
+            # Dots, not lines: a series with gaps (weeks not loaded, the eras) must not look continuous.
+            axes.plot([day for day, _ in points], [riders / 1e6 for _, riders in points], ".", markersize=2, label=label)
     axes.set_ylabel("millions of riders")
     axes.set_ylim(bottom=0)
-    axes.set_title("NYC subway, system-wide riders per day (turnstile counts)")
+    axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.autofmt_xdate()
@@ -200,7 +222,8 @@ def chart(rows: list[tuple]) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     pyplot.close(figure)
-    return buffer.getvalue()
+    image = base64.b64encode(buffer.getvalue()).decode()
+    return MetadataValue.md(f"![{title}](data:image/png;base64,{image})")
 
 
 @asset(
@@ -224,11 +247,9 @@ def chart(rows: list[tuple]) -> bytes:
 )
 def system_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     weeks = loaded_weeks(context, warehouse)
-    _replace(context, warehouse, SYSTEM_RIDERSHIP, weeks, render("system_ridership", warehouse, weeks))
+    replace_weeks(context, warehouse, SYSTEM_RIDERSHIP, weeks, render("system_ridership", warehouse, weeks))
     rows = warehouse.query(
         f"SELECT service_date, entries, exits FROM {warehouse.name(SYSTEM_RIDERSHIP.name)} ORDER BY service_date"
     )
-    image = base64.b64encode(chart(rows)).decode()
-    return MaterializeResult(
-        metadata={"chart": MetadataValue.md(f"![System-wide riders per day](data:image/png;base64,{image})")}
-    )
+    series = {"entries": [(day, entries) for day, entries, _ in rows], "exits": [(day, exits) for day, _, exits in rows]}
+    return MaterializeResult(metadata={"chart": chart(series, "NYC subway, system-wide riders per day (turnstile counts)")})

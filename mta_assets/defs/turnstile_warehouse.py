@@ -1,8 +1,8 @@
 """turnstile_warehouse: the lake week loaded into the warehouse table `turnstile`, replacing that week."""
 
-from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, asset
 
-from mta_assets.defs.checks import WAREHOUSE_CHECKS, warehouse_result
+from mta_assets.defs.checks import warehouse_checks, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.asset_defaults import weekly_asset
 from mta_assets.lib.metadata import dates_covered
@@ -28,12 +28,17 @@ FOLLOWS_UPSTREAM = (
     "BigQuery, partitioned by week_ending). Re-materializing a week replaces exactly that week in one "
     "transaction.",
     metadata={"dagster/column_schema": TURNSTILE.table_schema},
-    check_specs=WAREHOUSE_CHECKS,
+    check_specs=warehouse_checks(AssetKey("turnstile_warehouse")),
     automation_condition=FOLLOWS_UPSTREAM,
 )
 def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
-    loads = warehouse.replace_weeks(list(turnstile_lake.values()))
-    for (key, lake_week), load in zip(turnstile_lake.items(), loads):
+    return load_lake_weeks(context, turnstile_lake, warehouse)
+
+
+def load_lake_weeks(context: AssetExecutionContext, lake_weeks: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
+    """Replace the run's weeks in the warehouse with their lake objects, and check the rows arrived."""
+    loads = warehouse.replace_weeks(list(lake_weeks.values()))
+    for (key, lake_week), load in zip(lake_weeks.items(), loads):
         context.log.info(f"Week {key}: {load.rows:,} rows in {load.table} (replaced {load.replaced_rows:,})")
         context.add_asset_metadata(
             {
@@ -45,4 +50,4 @@ def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeek
             },
             partition_key=key,
         )
-    return MaterializeResult(check_results=[warehouse_result(turnstile_lake, dict(zip(turnstile_lake, loads)))])
+    return MaterializeResult(check_results=[warehouse_result(context.asset_key, lake_weeks, dict(zip(lake_weeks, loads)))])

@@ -78,3 +78,11 @@ def load_table(lake_weeks: Sequence[LakeWeek]) -> Table:
 def sql_dates(weeks) -> str:
     """Weeks as SQL date literals: the emulator takes no query parameters inside scripts, so both use these."""
     return ", ".join(f"DATE '{week.isoformat()}'" for week in weeks)
+
+
+def sql_string(value: str) -> str:
+    """A string literal both warehouses read alike: BigQuery escapes a quote with a backslash, DuckDB by
+    doubling it, so quotes are spliced in with CHR(39)."""
+    if "'" not in value:
+        return f"'{value}'"
+    return "CONCAT(" + ", CHR(39), ".join(f"'{part}'" for part in value.split("'")) + ")"

@@ -5,7 +5,7 @@ import re
 from datetime import date, datetime, timedelta
 
 import pyarrow.parquet as pq
-from dagster import AssetCheckSeverity, AssetSelection, materialize
+from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
 from mta_assets.defs.checks import inspect_stored_week, lake_results, ridership_results, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
@@ -120,10 +120,10 @@ def test_the_lake_checks_refuse_to_run_without_a_week(mirror, tmp_path):
 def test_a_warehouse_week_that_differs_from_the_lake_fails(tmp_path):
     lake_weeks = stored_week(tmp_path)
     rows = lake_weeks[WEEK].row_count()
-    result = warehouse_result(lake_weeks, {WEEK: WeekLoad("mta.turnstile", rows - 1, 0, None, None)})
+    result = warehouse_result(AssetKey("turnstile_warehouse"), lake_weeks, {WEEK: WeekLoad("mta.turnstile", rows - 1, 0, None, None)})
     assert (result.passed, result.severity) == (False, AssetCheckSeverity.ERROR)
     assert result.metadata["failing_weeks"].value == {WEEK: f"warehouse {rows - 1:,} rows, lake {rows:,}"}
-    assert warehouse_result(lake_weeks, {WEEK: WeekLoad("mta.turnstile", rows, 0, None, None)}).passed
+    assert warehouse_result(AssetKey("turnstile_warehouse"), lake_weeks, {WEEK: WeekLoad("mta.turnstile", rows, 0, None, None)}).passed
 
 
 def test_negative_ridership_fails_and_an_odd_day_is_flagged():

@@ -1,0 +1,209 @@
+"""One ridership table for every era: the turnstile counters (2010 to the feed's end) and hourly ridership
+(2017 on), per station complex and day, and one system-wide series from 2010 to last week."""
+
+from datetime import date
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetDep,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.complex_key import KEY_FILE, unit_complexes
+from mta_assets.defs.hourly_ridership import hourly_ridership_warehouse
+from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, chart, lineage, render, replace_weeks, station_daily_ridership
+from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, STATION_DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP
+from mta_assets.partitions import RIDERSHIP_WEEKS, ridership_partitions
+from mta_assets.warehouse import Warehouse
+from mta_assets.warehouse.base import sql_dates, sql_string
+
+# Each source's week of the same Saturday; a week one source does not cover (the turnstile before 2010 or
+# after the feed, hourly before 2017) has no partition there and waits for nothing.
+SAME_WEEK = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+HOURLY = hourly_ridership_warehouse.key
+TURNSTILE_DAILY = station_daily_ridership.key
+DAILY = AssetKey("daily_ridership")
+SYSTEM_DAILY = AssetKey("system_daily_ridership")
+# Turnstile entries over hourly MetroCard ridership: about 1.0 before OMNY (2019), about 1.1 in 2023-24
+# (../shared/ny-open-data.md); a day outside this band is flagged. A week's first day reads low when the
+# week before it is not loaded.
+TURNSTILE_TO_METROCARD_BAND = (0.8, 1.4)
+
+unit_complex_key = AssetSpec(
+    "unit_station_complex_key",
+    group_name="ridership",
+    description=f"Turnstile units (remotes) to the MTA's station complex ids: {KEY_FILE} from "
+    "qri-io/data-stories-scripts, shipped with the package (mta_assets/station_keys).",
+    kinds={"csv"},
+    owners=[OWNER],
+)
+
+UNITS_HAVE_COMPLEXES = AssetCheckSpec(
+    "turnstile_units_have_complexes",
+    asset=DAILY,
+    description="Every turnstile unit with ridership maps to a station complex; those that do not (PATH, the "
+    "tram, units the key lacks) are kept under no complex and named here.",
+)
+SOURCES_AGREE = AssetCheckSpec(
+    "turnstile_matches_hourly_metrocard",
+    asset=SYSTEM_DAILY,
+    description="Where both sources have a day, turnstile entries over hourly ridership paid by MetroCard "
+    f"(what the turnstiles count) is within {TURNSTILE_TO_METROCARD_BAND}; the ratio of every day is in the metadata.",
+)
+
+
+def unit_complexes_sql() -> str:
+    """The unit-to-complex key as rows of SQL, for both warehouses."""
+    return "\n  UNION ALL ".join(
+        f"SELECT {sql_string(row.unit)} AS unit, {sql_string(row.station_complex_id)} AS station_complex_id, "
+        f"{sql_string(row.station_complex)} AS station_complex"
+        for row in unit_complexes()
+    )
+
+
+def ridership_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> list[date]:
+    """The run's weeks, each of which must have turnstile ridership or hourly ridership in the warehouse."""
+    weeks = [RIDERSHIP_WEEKS.week_of(key) for key in context.partition_keys]
+    turnstile = warehouse.week_row_counts(weeks, STATION_DAILY_RIDERSHIP)
+    hourly = warehouse.week_row_counts(weeks, HOURLY_RIDERSHIP)
+    missing = [week for week in weeks if not turnstile[week] and not hourly[week]]
+    if missing:
+        raise Failure(
+            description=f"Week {', '.join(map(str, missing))}: neither station_daily_ridership nor "
+            f"hourly_ridership_warehouse has rows for {'it' if len(missing) == 1 else 'them'} in the warehouse. "
+            f"Materialize the turnstile weeks (to 2024) or the hourly ridership weeks (2017 on) first; "
+            f"daily_ridership follows by itself."
+        )
+    return weeks
+
+
+@asset(
+    **weekly_asset("ridership", partitions_def=ridership_partitions),
+    deps=[
+        AssetDep(station_daily_ridership, partition_mapping=SAME_WEEK),
+        AssetDep(hourly_ridership_warehouse, partition_mapping=SAME_WEEK),
+        unit_complex_key,
+    ],
+    description="Entries per station complex, service day and source: `turnstile` (the counters' differences, "
+    "units summed into complexes by the unit-to-complex key; with exits) and `hourly` (hourly ridership; no "
+    "exits). A week both cover has both. Units without a complex are kept, under no complex, and reported.",
+    metadata={
+        "dagster/column_schema": DAILY_RIDERSHIP.table_schema,
+        "dagster/column_lineage": lineage(
+            {
+                "week_ending": [(TURNSTILE_DAILY, "week_ending"), (HOURLY, "week_ending")],
+                "service_date": [(TURNSTILE_DAILY, "service_date"), (HOURLY, "transit_timestamp")],
+                "station_complex_id": [(TURNSTILE_DAILY, "station_id"), (unit_complex_key.key, "complex_id"), (HOURLY, "station_complex_id")],
+                "station_complex": [(unit_complex_key.key, "station"), (HOURLY, "station_complex")],
+                "entries": [(TURNSTILE_DAILY, "entries"), (HOURLY, "ridership")],
+                "exits": (TURNSTILE_DAILY, "exits"),
+                "metrocard_entries": [(HOURLY, "ridership"), (HOURLY, "payment_method")],
+                "units": (TURNSTILE_DAILY, "station_id"),
+            }
+        ),
+    },
+    check_specs=[UNITS_HAVE_COMPLEXES],
+    automation_condition=FOLLOWS_THE_WAREHOUSE,
+)
+def daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    weeks = ridership_weeks(context, warehouse)
+    replace_weeks(context, warehouse, DAILY_RIDERSHIP, weeks, render("daily_ridership", warehouse, weeks, unit_complexes=unit_complexes_sql()))
+    mapped = {row.unit for row in unit_complexes()}
+    units = warehouse.query(
+        f"SELECT week_ending, station_id, CAST(SUM(entries) AS INT64) FROM {warehouse.name(STATION_DAILY_RIDERSHIP.name)} "
+        f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending, station_id"
+    )
+    without = {}
+    for week, unit, entries in units:
+        if unit not in mapped:
+            without.setdefault(week, {})[unit] = int(entries or 0)
+    for week, unmapped in without.items():
+        context.add_asset_metadata(
+            {"units_without_complex": len(unmapped), "entries_without_complex": sum(unmapped.values())},
+            partition_key=week.isoformat(),
+        )
+    return MaterializeResult(
+        check_results=[
+            AssetCheckResult(
+                check_name=UNITS_HAVE_COMPLEXES.name,
+                asset_key=DAILY,
+                passed=not without,
+                severity=AssetCheckSeverity.WARN,
+                metadata={
+                    "units_without_complex": sorted({unit for unmapped in without.values() for unit in unmapped}) or "none",
+                    "entries_without_complex": {str(week): sum(unmapped.values()) for week, unmapped in sorted(without.items())}
+                    or "none",
+                },
+            )
+        ]
+    )
+
+
+def sources_agree(days: list[tuple[date, int | None, int | None]]) -> AssetCheckResult:
+    """The cross-check from (day, turnstile entries, hourly MetroCard ridership): the ratio of each day both have."""
+    ratios = {day: turnstile / metrocard for day, turnstile, metrocard in days if turnstile and metrocard}
+    low, high = TURNSTILE_TO_METROCARD_BAND
+    outside = {str(day): round(ratio, 3) for day, ratio in ratios.items() if not low <= ratio <= high}
+    return AssetCheckResult(
+        check_name=SOURCES_AGREE.name,
+        asset_key=SYSTEM_DAILY,
+        passed=not outside,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "ratio_by_day": {str(day): round(ratio, 4) for day, ratio in sorted(ratios.items())} or "no day has both sources",
+            "days_compared": len(ratios),
+            "days_outside_band": outside or "none",
+            "band": f"{low} to {high}",
+        },
+    )
+
+
+@asset(
+    **weekly_asset("ridership", partitions_def=ridership_partitions),
+    deps=[daily_ridership],
+    description="System-wide entries per day from 2010 to last week, one series: from hourly ridership on the "
+    "days it has, from the turnstile counters before (the `source` column says which). Both are kept where both "
+    "have the day. Each materialization carries a chart of the whole span.",
+    metadata={
+        "dagster/column_schema": SYSTEM_DAILY_RIDERSHIP.table_schema,
+        "dagster/column_lineage": lineage(
+            {
+                "week_ending": (DAILY, "week_ending"),
+                "service_date": (DAILY, "service_date"),
+                "entries": [(DAILY, "entries"), (DAILY, "source")],
+                "source": (DAILY, "source"),
+                "turnstile_entries": (DAILY, "entries"),
+                "hourly_entries": (DAILY, "entries"),
+                "hourly_metrocard_entries": (DAILY, "metrocard_entries"),
+                "station_complexes": (DAILY, "station_complex_id"),
+            }
+        ),
+    },
+    check_specs=[SOURCES_AGREE],
+    automation_condition=FOLLOWS_THE_WAREHOUSE,
+)
+def system_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    weeks = [RIDERSHIP_WEEKS.week_of(key) for key in context.partition_keys]
+    replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks, render("system_daily_ridership", warehouse, weeks))
+    table = warehouse.name(SYSTEM_DAILY_RIDERSHIP.name)
+    compared = warehouse.query(
+        f"SELECT service_date, turnstile_entries, hourly_metrocard_entries FROM {table} "
+        f"WHERE week_ending IN ({sql_dates(weeks)}) ORDER BY service_date"
+    )
+    every_day = warehouse.query(f"SELECT service_date, entries, source FROM {table} ORDER BY service_date")
+    series = {
+        f"from {source}": [(day, entries) for day, entries, of in every_day if of == source] for source in ("turnstile", "hourly")
+    }
+    return MaterializeResult(
+        metadata={"chart": chart(series, "NYC subway, system-wide entries per day, 2010 to last week")},
+        check_results=[sources_agree(compared)],
+    )

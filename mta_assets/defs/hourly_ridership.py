@@ -1,0 +1,144 @@
+"""Hourly ridership: NY Open Data's "MTA Subway Hourly Ridership" datasets, a week at a time, into the lake
+and the warehouse, under the same Saturday keys as the turnstile weeks."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetSpec,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    ObserveResult,
+    Output,
+    ResourceParam,
+    asset,
+    multi_observable_source_asset,
+)
+
+from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.defs.checks import warehouse_checks
+from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, load_lake_weeks
+from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, HourlyWeek
+from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
+from mta_assets.lake.runs import WeekFailed, store_weeks
+from mta_assets.lake.week import HOURLY_OBJECTS
+from mta_assets.lib.metadata import dates_covered
+from mta_assets.lib.tables import HOURLY_RIDERSHIP
+from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
+from mta_assets.source import SourceError
+from mta_assets.warehouse import Warehouse
+
+GROUP = "hourly_ridership"
+
+
+def dataset_key(dataset_id: str) -> AssetKey:
+    """The asset of an Open Data dataset: open_data_hourly_ridership_wujg_7c2s."""
+    return AssetKey(f"open_data_hourly_ridership_{dataset_id.replace('-', '_')}")
+
+
+DATASET_KEYS = [dataset_key(dataset.id) for dataset in HOURLY_DATASETS]
+
+
+# The datasets themselves, the start of the lineage: observed (a dataset's data version is its
+# rowsUpdatedAt), never materialized here.
+@multi_observable_source_asset(
+    specs=[
+        AssetSpec(
+            dataset_key(dataset.id),
+            group_name=GROUP,
+            description=f"NY Open Data's MTA Subway Hourly Ridership, {dataset.span} ({dataset.id}; MTA_OPEN_DATA_URL): "
+            "entries per station complex, hour, payment method and fare class. Observed: its data version is "
+            "the dataset's rowsUpdatedAt.",
+            kinds={"socrata"},
+            owners=[OWNER],
+            skippable=True,
+        )
+        for dataset in HOURLY_DATASETS
+    ],
+    can_subset=True,
+    name="observe_hourly_ridership_datasets",
+    description="Asks NY Open Data when each hourly ridership dataset's rows last changed.",
+)
+def hourly_ridership_datasets(context, hourly_source: HourlyRidershipSource) -> Iterator[ObserveResult]:
+    for dataset in HOURLY_DATASETS:
+        if dataset_key(dataset.id) in context.selected_asset_keys:
+            yield observation(hourly_source, dataset.id)
+
+
+def observation(hourly_source: HourlyRidershipSource, dataset_id: str) -> ObserveResult:
+    """The dataset's data version (rowsUpdatedAt), as its observation records it."""
+    version = hourly_source.dataset_version(dataset_id)
+    return ObserveResult(
+        asset_key=dataset_key(dataset_id),
+        data_version=DataVersion(str(version.rows_updated_at)),
+        metadata={
+            "dataset_id": dataset_id,
+            "name": version.name,
+            "rows_updated_at": MetadataValue.timestamp(version.rows_updated_at),
+        },
+    )
+
+
+def source_totals(rows: int, ridership: int) -> str:
+    """A week's version as NY Open Data counts it: what the sensor compares to find revised weeks."""
+    return f"{rows}:{ridership}"
+
+
+def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: Path) -> tuple[HourlyWeek, dict, str]:
+    """One week of hourly ridership into a parquet file in `directory`, with its metadata and a log line."""
+    try:
+        week = hourly_source.read_week(HOURLY_WEEKS.week_of(key), directory)
+    except (WeekOutOfRange, SourceError) as error:
+        raise WeekFailed(str(error)) from error
+    metadata = {
+        "dagster/row_count": week.rows,
+        "ridership": week.ridership,
+        "source_totals": source_totals(week.rows, week.ridership),
+        "open_data_datasets": ", ".join(week.dataset_ids),
+        "source_url": MetadataValue.url(week.urls[0]),
+        "source_urls": MetadataValue.json(list(week.urls)),
+        "pages_fetched": week.pages,
+        "dates_covered": dates_covered(week.first_hour, week.last_hour),
+        "days": week.days,
+        "station_complexes": week.station_complexes,
+    }
+    summary = f"{week.rows:,} rows, {week.ridership:,} riders, from {', '.join(week.dataset_ids)} in {week.pages} pages"
+    return week, metadata, summary
+
+
+@asset(
+    **weekly_asset("lake", GROUP, hourly_partitions),
+    io_manager_key="lake_io_manager",
+    deps=DATASET_KEYS,
+    description="A week of hourly ridership (Saturday to Friday, the seven days of the turnstile file of the "
+    "same Saturday) read from the dataset(s) holding its days through the SODA API, checked against the "
+    "dataset's own row count and ridership total, typed, and stored in the lake as one object per Saturday.",
+    metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema},
+)
+def hourly_ridership_lake(
+    context: AssetExecutionContext,
+    hourly_source: HourlyRidershipSource,
+    lake_io_manager: ResourceParam[LakeIOManager],
+) -> Iterator[Output | AssetMaterialization]:
+    yield from store_weeks(
+        context, lake_io_manager, HOURLY_OBJECTS, lambda key, directory: read_hourly_week(hourly_source, key, directory)
+    )
+
+
+@asset(
+    **weekly_asset("warehouse", GROUP, hourly_partitions),
+    description="The lake week's hourly ridership in the warehouse table `hourly_ridership` (DuckDB "
+    "mta.hourly_ridership, or BigQuery partitioned by week_ending and clustered by station complex and hour). "
+    "Re-materializing a week replaces exactly that week in one transaction.",
+    metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema},
+    check_specs=warehouse_checks(AssetKey("hourly_ridership_warehouse")),
+    automation_condition=FOLLOWS_UPSTREAM,
+)
+def hourly_ridership_warehouse(
+    context: AssetExecutionContext, hourly_ridership_lake: LakeWeeks, warehouse: Warehouse
+) -> MaterializeResult:
+    return load_lake_weeks(context, hourly_ridership_lake, warehouse)
