@@ -100,34 +100,36 @@ DATASETS = {
 }
 
 
-def _complexes(seed: int = 2017) -> list[dict]:
-    """The constant fields and weekday riders of each station complex, in `:id` order.
+@dataclass(frozen=True)
+class StationComplex:
+    fields: dict[str, str]  # its fields of every row: mode, id, name, borough, place
+    weekday_riders: float  # riders on a weekday, all day
 
-    Ids 1..447 without every 25th (as the real ids have gaps): Staten Island Railway from 427 on, subway
-    before, then the Roosevelt Island Tram's two stations.
-    """
-    rng = random.Random(seed)
+
+def _station_complexes(rng: random.Random) -> list[StationComplex]:
+    """The station complexes in `:id` order: ids 1..447 without every 25th (the real ids have gaps), Staten
+    Island Railway from 427 on and subway before, then the Roosevelt Island Tram's two stations."""
     complexes = []
     for number in (number for number in range(1, 448) if number % 25):
         if number >= 427:
-            mode, (borough, _, latitude, longitude) = "staten_island_railway", ("Staten Island", 0, 40.58, -74.12)
+            mode, borough, latitude, longitude, lines = "staten_island_railway", "Staten Island", 40.58, -74.12, "SIR"
         else:
-            mode, (borough, _, latitude, longitude) = "subway", rng.choices(_BOROUGHS, [share for _, share, _, _ in _BOROUGHS])[0]
-        lines = ",".join(sorted(rng.sample(_LINES, rng.randint(1, 4)))) if mode == "subway" else "SIR"
+            borough, _, latitude, longitude = rng.choices(_BOROUGHS, [share for _, share, _, _ in _BOROUGHS])[0]
+            mode, lines = "subway", ",".join(sorted(rng.sample(_LINES, rng.randint(1, 4))))
         name = f"{rng.randint(1, 240)} {rng.choice(['St', 'Av'])} ({lines})"
         riders = rng.lognormvariate(8.5, 0.9) * (0.1 if mode == "staten_island_railway" else 1)
-        complexes.append(_complex(str(number), mode, name, borough, latitude + rng.uniform(-0.06, 0.06),
-                                  longitude + rng.uniform(-0.06, 0.06), riders))  # fmt: skip
-    complexes.append(_complex("TRAM1", "tram", "Roosevelt Island Tramway (59 St)", "Manhattan", 40.7614, -73.9647, 900))
-    complexes.append(_complex("TRAM2", "tram", "Roosevelt Island Tramway (Roosevelt Island)", "Manhattan", 40.7574, -73.9545, 900))
+        place = (latitude + rng.uniform(-0.06, 0.06), longitude + rng.uniform(-0.06, 0.06))
+        complexes.append(_station_complex(str(number), mode, name, borough, place, riders))
+    complexes.append(_station_complex("TRAM1", "tram", "Roosevelt Island Tramway (59 St)", "Manhattan", (40.7614, -73.9647), 900))
+    complexes.append(_station_complex("TRAM2", "tram", "Roosevelt Island Tramway (Roosevelt Island)", "Manhattan", (40.7574, -73.9545), 900))
     return complexes
 
 
-def _complex(complex_id: str, mode: str, name: str, borough: str, latitude: float, longitude: float, riders: float) -> dict:
-    latitude_text, longitude_text = f"{latitude:.6f}", f"{longitude:.6f}"
+def _station_complex(complex_id: str, mode: str, name: str, borough: str, place: tuple[float, float], riders: float) -> StationComplex:
+    latitude, longitude = f"{place[0]:.6f}", f"{place[1]:.6f}"
     fields = {"transit_mode": mode, "station_complex_id": complex_id, "station_complex": name, "borough": borough,
-              "latitude": latitude_text, "longitude": longitude_text, "georeference": f"POINT ({longitude_text} {latitude_text})"}  # fmt: skip
-    return {"fields": fields, "riders": riders}
+              "latitude": latitude, "longitude": longitude, "georeference": f"POINT ({longitude} {latitude})"}  # fmt: skip
+    return StationComplex(fields, riders)
 
 
 @dataclass(frozen=True)
@@ -140,18 +142,18 @@ class HourOfDay:
     transfer_sixteenths: list[int]  # transfers, in 16ths of ridership
 
 
-def _hours_of_day(seed: int = 2017) -> tuple[HourOfDay, ...]:
-    rng = random.Random(seed + 1)
-    complexes = _complexes(seed)
+def _hours_of_day() -> tuple[HourOfDay, ...]:
+    rng = random.Random(2017)
+    complexes = _station_complexes(rng)
     profile_total = sum(_HOUR_PROFILE)
     hours = []
     for share_of_day in (share / profile_total for share in _HOUR_PROFILE):
         constants, weekday_riders = [], []
         for station in complexes:
             for payment_method, fare_class, share in FARE_CLASSES:
-                expected = station["riders"] * share_of_day * share
+                expected = station.weekday_riders * share_of_day * share
                 if expected >= _FEWEST_EXPECTED_RIDERS:
-                    constants.append({**station["fields"], "payment_method": payment_method, "fare_class_category": fare_class})
+                    constants.append({**station.fields, "payment_method": payment_method, "fare_class_category": fare_class})
                     weekday_riders.append(round(expected))
         noise = [rng.randint(1, 4) for _ in constants]  # at least 1: no row has zero riders
         hours.append(HourOfDay(constants, weekday_riders, noise, [rng.randint(0, 3) for _ in constants]))
@@ -275,7 +277,7 @@ class GeneratedHourlyServer:
     """The three hourly ridership datasets, generated, at http://127.0.0.1:PORT/resource/{id}.csv.
 
     `newest_hour` is the last hour of 5wq4-mkjj (and no dataset has a later one); `rows_updated_at` sets a
-    dataset's rowsUpdatedAt (epoch seconds; otherwise the end of its newest hour, New York time). `requests`
+    dataset's rowsUpdatedAt (epoch seconds; otherwise the end of its last hour, New York time). `requests`
     counts the answered requests by kind: pages, totals, daily, newest, views, and refused (400 or 404).
     """
 
@@ -300,10 +302,11 @@ class GeneratedHourlyServer:
         """Status, headers and body for a GET of `path` with the query `params`; counts it."""
         kind, (status, headers, body) = self._answer(path, params)
         with self._lock:
-            self.requests[kind if status == 200 else "refused"] += 1
+            self.requests[kind] += 1
         return status, headers, body
 
     def _answer(self, path: str, params: dict[str, str]) -> tuple[str, tuple[int, dict[str, str], bytes]]:
+        """The request's kind (refused for a 400 or 404) and its answer."""
         match = re.match(r"^/(?:resource/(?P<rows>[a-z0-9]{4}-[a-z0-9]{4})\.csv|api/views/(?P<view>[a-z0-9]{4}-[a-z0-9]{4})\.json)$", path)
         if match is None:
             return "refused", _json(404, {"code": "not.found", "error": True, "message": f"No route {path}"})
@@ -330,8 +333,8 @@ class GeneratedHourlyServer:
         if kind == "newest":
             return ["newest"], [{"newest": _timestamp(end - 1) if end > first else None}]
         low, high = _where_hours(params["$where"])
-        first, end = max(first, low), min(end, high)
-        end = max(first, end)
+        first = max(first, low)
+        end = max(first, min(end, high))
         if kind == "pages":
             limit, offset = _limit_and_offset(params)
             start, stop = _rows_before(first) + offset, _rows_before(end)
