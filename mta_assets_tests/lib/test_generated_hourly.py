@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import quote, urlencode
 from urllib.request import urlopen
@@ -15,6 +16,7 @@ import pytest
 
 from loopback.generated_hourly import FIELDS, ROWS_PER_DAY, ROWS_PER_HOUR_OF_DAY, GeneratedHourlyServer
 
+PROJECT = Path(__file__).parents[2]  # where `python -m loopback...` finds the package
 NEWEST_HOUR = datetime(2025, 6, 30, 23)
 TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
 DAILY = "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership"
@@ -182,7 +184,7 @@ def test_metadata_with_a_settable_rows_updated_at():
 
 def test_the_same_request_gets_the_same_bytes_from_another_process(hourly):
     command = [sys.executable, "-m", "loopback.generated_hourly", "--port", "0", "--newest-hour", "2025-06-30T23:00"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PROJECT)
     try:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
