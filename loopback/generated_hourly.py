@@ -1,0 +1,406 @@
+"""NY Open Data's MTA Subway Hourly Ridership on loopback, generated on request at real size (benchmarks).
+
+Every hour has the same rows for its hour of day (about 430 station complexes, each with the fare
+classes busy enough at that hour: ROWS_PER_HOUR_OF_DAY, about 86,000 a day, 600,000 a week), ordered by
+hour, complex and class; that is the `:id` order. So row i of a range is found from i alone, a page is
+generated without the rows before it, and counts and sums are arithmetic: nothing is held per hour, and
+a 52-week backfill needs no more memory than one page. Ridership is a complex's share of its hour scaled
+by a day's level (weekday, weekend, a little from the date), plus noise that moves between rows from hour
+to hour but sums to the same in every hour, so an hour's total is cached per (hour of day, level).
+Answers depend on the request (and `newest_hour`) alone: the same request gets the same bytes.
+
+Only the requests of an hourly client are answered (rows by `:id` pages, totals, daily totals, the
+newest hour, the dataset's metadata); see `GeneratedHourlyServer`. Every day has 24 hours: no
+daylight-saving gap or repeat.
+
+    python -m loopback.generated_hourly --port 0 --newest-hour 2025-06-30T23:00   # prints its URL
+"""
+
+import argparse
+import json
+import random
+import re
+import threading
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+from loopback.serving import serve_on_loopback, stop_serving
+from loopback.soda_server import _HALF_OPEN, MAX_LIMIT, _csv, _json, _malformed, _QueryError
+
+FIELDS = (
+    "transit_timestamp", "transit_mode", "station_complex_id", "station_complex", "borough", "payment_method",
+    "fare_class_category", "ridership", "transfers", "latitude", "longitude", "georeference",
+)  # fmt: skip
+# SODA types of the fields and of the aggregates' aliases; text where left out.
+_TYPES = {"transit_timestamp": "floating_timestamp", "ridership": "number", "transfers": "number", "latitude": "number",
+          "longitude": "number", "georeference": "point", "rows": "number", "day": "floating_timestamp", "newest": "floating_timestamp"}  # fmt: skip
+# The metadata's type names (Socrata's views API calls a floating timestamp calendar_date).
+_VIEW_TYPES = {"floating_timestamp": "calendar_date"}
+# Display names, as the views API gives them beside the field names.
+_DISPLAY_NAMES = {"station_complex_id": "Station Complex ID"}
+
+# Fare classes in their row order, most used first, with their share of a complex's riders (2023-ish).
+FARE_CLASSES = (
+    ("omny", "OMNY - Full Fare", 0.38),
+    ("metrocard", "Metrocard - Full Fare", 0.16),
+    ("metrocard", "Metrocard - Unlimited 30-Day", 0.15),
+    ("metrocard", "Metrocard - Unlimited 7-Day", 0.08),
+    ("metrocard", "Metrocard - Seniors & Disability", 0.05),
+    ("metrocard", "Metrocard - Students", 0.05),
+    ("metrocard", "Metrocard - Fair Fare", 0.04),
+    ("omny", "OMNY - Seniors & Disability", 0.03),
+    ("omny", "OMNY - Students", 0.02),
+    ("metrocard", "Metrocard - Other", 0.02),
+    ("omny", "OMNY - Fair Fare", 0.01),
+    ("omny", "OMNY - Other", 0.01),
+)
+# Share of a day's riders in each hour of the day: the morning and evening peaks, a quiet night.
+_HOUR_PROFILE = (0.8, 0.5, 0.35, 0.3, 0.5, 1.3, 3.0, 5.5, 7.5, 6.0, 4.5, 4.3, 4.5, 4.7, 5.2, 6.2, 7.2, 7.8, 6.3, 4.6, 3.6, 3.0,
+                 2.4, 1.6)  # fmt: skip
+# A (complex, class) has a row in an hour when a weekday would bring it at least this many riders: real data
+# has no rows of zero riders, so quiet hours have fewer rows. Chosen for about 600,000 rows a week.
+_FEWEST_EXPECTED_RIDERS = 2.6
+# A day's level, in 64ths of a weekday's ridership, by weekday (Monday first).
+_LEVEL_OF_WEEKDAY = (64, 66, 66, 65, 62, 42, 34)
+_BOROUGHS = (
+    ("Manhattan", 0.28, 40.76, -73.98),
+    ("Brooklyn", 0.34, 40.66, -73.95),
+    ("Queens", 0.21, 40.72, -73.83),
+    ("Bronx", 0.17, 40.84, -73.89),
+)
+_LINES = "1234567ACEBDFMGJZLNQRW"
+
+EPOCH = datetime(2017, 1, 1)  # a Sunday; hours are numbered from here
+_HOUR = timedelta(hours=1)
+_TIMEZONE = ZoneInfo("America/New_York")
+NEWEST_HOUR = datetime(2025, 6, 30, 23)
+
+
+@dataclass(frozen=True)
+class HourlyDataset:
+    id: str
+    name: str
+    first_day: datetime
+    end_day: datetime | None  # the day after its last, or None: it goes on to the server's newest hour
+
+
+DATASETS = {
+    dataset.id: dataset
+    for dataset in (
+        HourlyDataset("t69i-h2me", "MTA Subway Hourly Ridership: 2017-2019", datetime(2017, 1, 1), datetime(2020, 1, 1)),
+        HourlyDataset("wujg-7c2s", "MTA Subway Hourly Ridership: 2020-2024", datetime(2020, 1, 1), datetime(2025, 1, 1)),
+        HourlyDataset("5wq4-mkjj", "MTA Subway Hourly Ridership: Beginning 2025", datetime(2025, 1, 1), None),
+    )
+}
+
+
+@dataclass(frozen=True)
+class StationComplex:
+    fields: dict[str, str]  # its fields of every row: mode, id, name, borough, place
+    weekday_riders: float  # riders on a weekday, all day
+
+
+def _station_complexes(rng: random.Random) -> list[StationComplex]:
+    """The station complexes in `:id` order: ids 1..447 without every 25th (the real ids have gaps), Staten
+    Island Railway from 427 on and subway before, then the Roosevelt Island Tram's two stations."""
+    complexes = []
+    for number in (number for number in range(1, 448) if number % 25):
+        if number >= 427:
+            mode, borough, latitude, longitude, lines = "staten_island_railway", "Staten Island", 40.58, -74.12, "SIR"
+        else:
+            borough, _, latitude, longitude = rng.choices(_BOROUGHS, [share for _, share, _, _ in _BOROUGHS])[0]
+            mode, lines = "subway", ",".join(sorted(rng.sample(_LINES, rng.randint(1, 4))))
+        name = f"{rng.randint(1, 240)} {rng.choice(['St', 'Av'])} ({lines})"
+        riders = rng.lognormvariate(8.5, 0.9) * (0.1 if mode == "staten_island_railway" else 1)
+        place = (latitude + rng.uniform(-0.06, 0.06), longitude + rng.uniform(-0.06, 0.06))
+        complexes.append(_station_complex(str(number), mode, name, borough, place, riders))
+    complexes.append(_station_complex("TRAM1", "tram", "Roosevelt Island Tramway (59 St)", "Manhattan", (40.7614, -73.9647), 900))
+    complexes.append(_station_complex("TRAM2", "tram", "Roosevelt Island Tramway (Roosevelt Island)", "Manhattan", (40.7574, -73.9545), 900))
+    return complexes
+
+
+def _station_complex(complex_id: str, mode: str, name: str, borough: str, place: tuple[float, float], riders: float) -> StationComplex:
+    latitude, longitude = f"{place[0]:.6f}", f"{place[1]:.6f}"
+    fields = {"transit_mode": mode, "station_complex_id": complex_id, "station_complex": name, "borough": borough,
+              "latitude": latitude, "longitude": longitude, "georeference": f"POINT ({longitude} {latitude})"}  # fmt: skip
+    return StationComplex(fields, riders)
+
+
+@dataclass(frozen=True)
+class HourOfDay:
+    """The rows every hour at one hour of the day has, in order, with what their ridership is made of."""
+
+    constants: list[dict]  # the fields that do not change from hour to hour
+    weekday_riders: list[int]  # ridership on a weekday (level 64), before noise
+    noise: list[int]  # added to ridership, rotated by a different amount every hour (so its sum is constant)
+    transfer_sixteenths: list[int]  # transfers, in 16ths of ridership
+
+
+def _hours_of_day() -> tuple[HourOfDay, ...]:
+    rng = random.Random(2017)
+    complexes = _station_complexes(rng)
+    profile_total = sum(_HOUR_PROFILE)
+    hours = []
+    for share_of_day in (share / profile_total for share in _HOUR_PROFILE):
+        constants, weekday_riders = [], []
+        for station in complexes:
+            for payment_method, fare_class, share in FARE_CLASSES:
+                expected = station.weekday_riders * share_of_day * share
+                if expected >= _FEWEST_EXPECTED_RIDERS:
+                    constants.append({**station.fields, "payment_method": payment_method, "fare_class_category": fare_class})
+                    weekday_riders.append(round(expected))
+        noise = [rng.randint(1, 4) for _ in constants]  # at least 1: no row has zero riders
+        hours.append(HourOfDay(constants, weekday_riders, noise, [rng.randint(0, 3) for _ in constants]))
+    return tuple(hours)
+
+
+HOURS_OF_DAY = _hours_of_day()
+ROWS_PER_HOUR_OF_DAY = tuple(len(hour.constants) for hour in HOURS_OF_DAY)
+ROWS_PER_DAY = sum(ROWS_PER_HOUR_OF_DAY)
+# Rows in a day before each hour of the day (and, last, the whole day's).
+_ROWS_BEFORE_HOUR_OF_DAY = tuple(sum(ROWS_PER_HOUR_OF_DAY[:hour]) for hour in range(25))
+
+
+def _hour_number(moment: datetime) -> int:
+    """Hours from EPOCH to `moment`, rounded up: the first hour at or after it."""
+    return -((EPOCH - moment) // _HOUR)
+
+
+def _rows_before(hour_number: int) -> int:
+    """Rows of all hours from EPOCH up to `hour_number`: the `:id` position of that hour's first row."""
+    day, hour_of_day = divmod(hour_number, 24)
+    return day * ROWS_PER_DAY + _ROWS_BEFORE_HOUR_OF_DAY[hour_of_day]
+
+
+def _level(day_number: int) -> int:
+    """A day's ridership in 64ths of a weekday's: its weekday's level and a little (-4..4) from the date."""
+    weekday = (EPOCH.weekday() + day_number) % 7
+    return _LEVEL_OF_WEEKDAY[weekday] + (day_number * 2654435761 >> 7) % 9 - 4
+
+
+def _rotation(hour_number: int, rows: int) -> int:
+    return (hour_number * 2654435761 >> 5) % rows
+
+
+def _timestamp(hour_number: int) -> str:
+    return f"{EPOCH + hour_number * _HOUR:%Y-%m-%dT%H:%M:%S}.000"
+
+
+def hour_total(hour_number: int) -> int:
+    """Ridership of the hour `hour_number` hours from EPOCH, without generating its rows."""
+    return _hour_total(hour_number % 24, _level(hour_number // 24))
+
+
+@cache
+def _hour_total(hour_of_day: int, level: int) -> int:
+    """An hour's ridership depends on its hour of day and its day's level alone: the noise only moves."""
+    hour = HOURS_OF_DAY[hour_of_day]
+    return sum(riders * level // 64 for riders in hour.weekday_riders) + sum(hour.noise)
+
+
+def rows_at(first_position: int, count: int) -> list[dict]:
+    """`count` rows from the `:id` position `first_position` (counted from EPOCH's first row)."""
+    rows = []
+    position, end = first_position, first_position + count
+    while position < end:
+        day, row_of_day = divmod(position, ROWS_PER_DAY)
+        hour_of_day = bisect_right(_ROWS_BEFORE_HOUR_OF_DAY, row_of_day) - 1
+        hour_number, hour = day * 24 + hour_of_day, HOURS_OF_DAY[hour_of_day]
+        first_row = row_of_day - _ROWS_BEFORE_HOUR_OF_DAY[hour_of_day]
+        last_row = min(len(hour.constants), first_row + end - position)
+        timestamp, level = _timestamp(hour_number), _level(day)
+        rotation, noise = _rotation(hour_number, len(hour.noise)), hour.noise
+        for row in range(first_row, last_row):
+            ridership = hour.weekday_riders[row] * level // 64 + noise[(row + rotation) % len(noise)]
+            transfers = ridership * hour.transfer_sixteenths[row] // 16
+            rows.append({**hour.constants[row], "transit_timestamp": timestamp, "ridership": str(ridership), "transfers": str(transfers)})
+        position += last_row - first_row
+    return rows
+
+
+def _compact(select: str | None) -> str | None:
+    return None if select is None else re.sub(r"\s+", "", select).lower()
+
+
+_TOTALS = _compact("count(*) AS rows, sum(ridership) AS ridership")
+_DAILY = _compact("date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership")
+_NEWEST = _compact("max(transit_timestamp) AS newest")
+
+
+def request_kind(params: dict[str, str]) -> str:
+    """pages, totals, daily or newest: which of the hourly client's requests `params` is; 400 for any other."""
+    names, select = set(params), _compact(params.get("$select"))
+    if select is None and {"$where", "$order"} <= names <= {"$where", "$order", "$limit", "$offset"} and params["$order"].strip() == ":id":
+        return "pages"
+    if select == _TOTALS and names == {"$select", "$where"}:
+        return "totals"
+    daily_names = {"$select", "$where", "$group", "$order"}
+    if select == _DAILY and daily_names <= names <= daily_names | {"$limit"} and params["$group"].strip() == params["$order"].strip() == "day":
+        return "daily"
+    if select == _NEWEST and names == {"$select"}:
+        return "newest"
+    raise _malformed(
+        f"Unsupported query {params!r}: this server answers rows by $order=:id with a $where range, their count(*) and "
+        "sum(ridership), the same by date_trunc_ymd day, and max(transit_timestamp)"
+    )
+
+
+def _limit_and_offset(params: dict[str, str]) -> tuple[int, int]:
+    try:
+        limit, offset = int(params.get("$limit", "1000")), int(params.get("$offset", "0"))
+    except ValueError:
+        raise _malformed("$limit and $offset must be integers") from None
+    if not 0 <= limit <= MAX_LIMIT or offset < 0:
+        raise _malformed(f"$limit must be between 0 and {MAX_LIMIT}, $offset at least 0")
+    return limit, offset
+
+
+def _where_hours(where: str) -> tuple[int, int]:
+    """The hours (numbers from EPOCH, end excluded) of `transit_timestamp >= 'A' AND transit_timestamp < 'B'`."""
+    match = _HALF_OPEN.match(where)
+    if match is None or match["field"] != "transit_timestamp" or match["field2"] != "transit_timestamp":
+        raise _malformed(f"Could not parse $where: {where!r}; expected transit_timestamp >= 'A' AND transit_timestamp < 'B'")
+    try:
+        return _hour_number(datetime.fromisoformat(match["low"])), _hour_number(datetime.fromisoformat(match["high"]))
+    except ValueError:
+        raise _malformed(f"Not a floating timestamp in $where: {where!r}") from None
+
+
+@dataclass
+class GeneratedHourlyServer:
+    """The three hourly ridership datasets, generated, at http://127.0.0.1:PORT/resource/{id}.csv.
+
+    `newest_hour` is the last hour of 5wq4-mkjj (and no dataset has a later one); `rows_updated_at` sets a
+    dataset's rowsUpdatedAt (epoch seconds; otherwise the end of its last hour, New York time). `requests`
+    counts the answered requests by kind: pages, totals, daily, newest, views, and refused (400 or 404).
+    """
+
+    newest_hour: datetime = NEWEST_HOUR
+    rows_updated_at: dict[str, int] = field(default_factory=dict)
+    requests: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def hours_of(self, dataset: HourlyDataset) -> tuple[int, int]:
+        """The dataset's hours (numbers from EPOCH, end excluded), cut at `newest_hour`."""
+        first, end = _hour_number(dataset.first_day), (self.newest_hour - EPOCH) // _HOUR + 1
+        if dataset.end_day is not None:
+            end = min(end, _hour_number(dataset.end_day))
+        return first, max(first, end)
+
+    def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body for a GET of `path` with the query `params`; counts it."""
+        kind, (status, headers, body) = self._answer(path, params)
+        with self._lock:
+            self.requests[kind] += 1
+        return status, headers, body
+
+    def _answer(self, path: str, params: dict[str, str]) -> tuple[str, tuple[int, dict[str, str], bytes]]:
+        """The request's kind (refused for a 400 or 404) and its answer."""
+        match = re.match(r"^/(?:resource/(?P<rows>[a-z0-9]{4}-[a-z0-9]{4})\.csv|api/views/(?P<view>[a-z0-9]{4}-[a-z0-9]{4})\.json)$", path)
+        if match is None:
+            return "refused", _json(404, {"code": "not.found", "error": True, "message": f"No route {path}"})
+        dataset_id = match["rows"] or match["view"]
+        if dataset_id not in DATASETS:
+            return "refused", _json(404, {"code": "dataset.missing", "error": True, "message": f"Cannot find view {dataset_id}", "data": {}})
+        dataset = DATASETS[dataset_id]
+        if match["view"]:
+            return "views", _json(200, self.view(dataset))
+        try:
+            kind = request_kind(params)
+            fields, rows = self._query(kind, dataset, params)
+        except _QueryError as error:
+            return "refused", _json(400, error.body)
+        headers = {
+            "Content-Type": "text/csv; charset=UTF-8",
+            "X-SODA2-Fields": json.dumps(fields, separators=(",", ":")),
+            "X-SODA2-Types": json.dumps([_TYPES.get(name, "text") for name in fields], separators=(",", ":")),
+        }
+        return kind, (200, headers, _csv(fields, rows))
+
+    def _query(self, kind: str, dataset: HourlyDataset, params: dict[str, str]) -> tuple[list[str], list[dict]]:
+        first, end = self.hours_of(dataset)
+        if kind == "newest":
+            return ["newest"], [{"newest": _timestamp(end - 1) if end > first else None}]
+        low, high = _where_hours(params["$where"])
+        first = max(first, low)
+        end = max(first, min(end, high))
+        if kind == "pages":
+            limit, offset = _limit_and_offset(params)
+            start, stop = _rows_before(first) + offset, _rows_before(end)
+            return list(FIELDS), rows_at(start, max(0, min(limit, stop - start)))
+        if kind == "totals":
+            rows = _rows_before(end) - _rows_before(first)
+            ridership = str(sum(hour_total(hour) for hour in range(first, end))) if rows else None
+            return ["rows", "ridership"], [{"rows": str(rows), "ridership": ridership}]
+        limit, _ = _limit_and_offset(params)
+        days = []
+        # Every day from the range's first to its last hour has some of its hours in it.
+        for day in range(first // 24, -(-end // 24) if end > first else first // 24):
+            hours = range(max(first, day * 24), min(end, day * 24 + 24))
+            days.append({
+                "day": _timestamp(day * 24),
+                "rows": str(_rows_before(hours.stop) - _rows_before(hours.start)),
+                "ridership": str(sum(hour_total(hour) for hour in hours)),
+            })
+        return ["day", "rows", "ridership"], days[:limit]
+
+    def view(self, dataset: HourlyDataset) -> dict:
+        """The dataset's metadata, as GET /api/views/{id}.json has it."""
+        first, end = self.hours_of(dataset)
+        updated = self.rows_updated_at.get(dataset.id, _epoch_seconds(end))
+        columns = [
+            {"fieldName": name, "name": _DISPLAY_NAMES.get(name, name.replace("_", " ").title()),
+             "dataTypeName": _VIEW_TYPES.get(_TYPES.get(name, "text"), _TYPES.get(name, "text"))}
+            for name in FIELDS
+        ]  # fmt: skip
+        return {"id": dataset.id, "name": dataset.name, "rowsUpdatedAt": updated, "viewLastModified": _epoch_seconds(first), "columns": columns}
+
+    def start(self, port: int = 0) -> "GeneratedHourlyServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                status, headers, body = server.answer(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)))
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = serve_on_loopback(Handler, port)
+        return self
+
+    def stop(self) -> None:
+        stop_serving(self._server)
+
+
+def _epoch_seconds(hour_number: int) -> int:
+    return int((EPOCH + hour_number * _HOUR).replace(tzinfo=_TIMEZONE).timestamp())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    parser.add_argument("--newest-hour", type=datetime.fromisoformat, default=NEWEST_HOUR, help="the last hour of 5wq4-mkjj")
+    arguments = parser.parse_args()
+    running = GeneratedHourlyServer(newest_hour=arguments.newest_hour).start(arguments.port)
+    print(running.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        running.stop()
