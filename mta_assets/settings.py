@@ -23,7 +23,8 @@ from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
-from mta_assets.open_data import OPEN_DATA_URL, OpenDataTurnstileSource
+from mta_assets.lib.soda import OPEN_DATA_URL
+from mta_assets.open_data import OpenDataTurnstileSource
 from mta_assets.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
