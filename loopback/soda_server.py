@@ -164,6 +164,8 @@ class SodaMisbehaviour:
     repeat_page: bool = False  # every page after the first serves the page before it again, $order or not
     answer: tuple[int, dict] | None = None  # answer this status and JSON body every time
     lost_rows: int = 0  # leave this many rows out of the pages (cut at a row boundary); aggregates still have them
+    ignore_where: bool = False  # pages of rows leave out the $where (aggregates keep it): rows outside the range
+    stale_rows: list[dict] | None = None  # pages of rows come from these (a replica behind); aggregates from the dataset
 
 
 @dataclass(frozen=True)
@@ -179,11 +181,13 @@ class SodaRequest:
 class SodaServer:
     """Datasets by id, served at http://127.0.0.1:PORT/resource/{id}.csv; records every request.
 
-    A dataset's metadata takes its name, rowsUpdatedAt and viewLastModified from the dicts here (by id,
-    with defaults), its columns from its rows' field names.
+    A dataset's fields are its rows' field names (`empty_fields` for one without rows, else the turnstile
+    fields); its metadata takes its name, rowsUpdatedAt and viewLastModified from the dicts here (by id,
+    with defaults).
     """
 
     datasets: dict[str, list[dict]] = field(default_factory=dict)
+    empty_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     misbehaviours: dict[str, SodaMisbehaviour] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     rows_updated_at: dict[str, int] = field(default_factory=dict)
@@ -210,9 +214,8 @@ class SodaServer:
             return refused
         rule = self.misbehaviours.get(dataset_id, SodaMisbehaviour())
         rows = self.datasets[dataset_id]
-        fields = list(rows[0]) if rows else list(TURNSTILE_FIELDS)
         try:
-            selected, types, page = _query(rows, fields, params, rule)
+            selected, types, page = _query(rows, self.fields(dataset_id), params, rule)
         except _QueryError as error:
             return _json(400, error.body)
         body = _csv(selected, page)
@@ -233,10 +236,9 @@ class SodaServer:
         refused = self._refusal(dataset_id, ranged=False)
         if refused is not None:
             return refused
-        rows = self.datasets[dataset_id]
         columns = [
             {"fieldName": name, "name": name.replace("_", " ").title(), "dataTypeName": _DATA_TYPE_NAMES.get(_type(name), _type(name))}
-            for name in (rows[0] if rows else TURNSTILE_FIELDS)
+            for name in self.fields(dataset_id)
         ]
         return _json(200, {
             "id": dataset_id,
@@ -245,6 +247,10 @@ class SodaServer:
             "viewLastModified": self.view_last_modified.get(dataset_id, DEFAULT_VIEW_LAST_MODIFIED),
             "columns": columns,
         })
+
+    def fields(self, dataset_id: str) -> list[str]:
+        rows = self.datasets[dataset_id]
+        return list(rows[0]) if rows else list(self.empty_fields.get(dataset_id, TURNSTILE_FIELDS))
 
     def _refusal(self, dataset_id: str, ranged: bool) -> tuple[int, dict[str, str], bytes] | None:
         """The answer to anything about `dataset_id` when it is refused: set to, missing, or throttled."""
@@ -397,8 +403,11 @@ def _query(rows: list[dict], fields: list[str], params: dict[str, str], rule: So
         raise _malformed("$limit and $offset must be integers") from None
     if not 0 <= limit <= MAX_LIMIT or offset < 0:
         raise _malformed(f"$limit must be between 0 and {MAX_LIMIT}, $offset at least 0")
-    matching = [row for row in rows if _matches(row, fields, params.get("$where"))]
     grouped = "$group" in params or any(selection.aggregate for selection in selections)
+    if not grouped and rule.stale_rows is not None:
+        rows = rule.stale_rows
+    where = None if not grouped and rule.ignore_where else params.get("$where")
+    matching = [row for row in rows if _matches(row, fields, where)]
     if grouped:
         answer = _grouped(matching, selections, params.get("$group"))
     else:
