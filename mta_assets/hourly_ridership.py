@@ -368,8 +368,9 @@ def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
     text = {name: pc.if_else(pc.equal(page[name], ""), pa.scalar(None, pa.string()), page[name]) for name in page.column_names}
     well_formed = pc.match_substring_regex(text["transit_timestamp"], f"^{_TIMESTAMP.pattern}$")
     at = pc.strptime(pc.utf8_slice_codeunits(text["transit_timestamp"], 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
-    if not pc.all(pc.and_(well_formed, pc.is_valid(at))).as_py():
-        raise refuse("a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]", pc.invert(pc.and_(well_formed, pc.is_valid(at))))
+    readable = pc.fill_null(pc.and_(well_formed, pc.is_valid(at)), False)  # an empty cell is no time either
+    if not pc.all(readable).as_py():
+        raise refuse("a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]", pc.invert(readable))
     outside = pc.or_(pc.less(at, part.start), pc.greater_equal(at, part.end))
     if pc.any(outside).as_py():
         raise refuse(f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}", outside)

@@ -271,6 +271,8 @@ class SodaReading:
                 body,
                 convert_options=pv.ConvertOptions(column_types={name: pa.string() for name in header}),
                 read_options=pv.ReadOptions(use_threads=False),
+                # In a one-column answer an empty line is a null (a max over no rows); Socrata writes no other.
+                parse_options=pv.ParseOptions(ignore_empty_lines=False),
             )
         except pa.ArrowInvalid as error:  # a row with fewer cells, an open quote: the page is not whole
             raise Retryable(f"the page does not read as CSV ({error})") from None
