@@ -95,7 +95,10 @@ class StationComplex:
 
 
 STATION_COMPLEXES = (
-    StationComplex("611", "Times Sq-42 St (N,Q,R,W,S,1,2,3,7)/42 St (A,C,E)", "Manhattan", "N,Q,R,W,S,1,2,3,7,A,C,E", "40.75731", "-73.98612", riders_per_hour=4000),
+    StationComplex(
+        "611", "Times Sq-42 St (N,Q,R,W,S,1,2,3,7)/42 St (A,C,E)", "Manhattan", "N,Q,R,W,S,1,2,3,7,A,C,E", "40.75731",
+        "-73.98612", riders_per_hour=4000,
+    ),
     StationComplex("610", "Grand Central-42 St (S,4,5,6,7)", "Manhattan", "S,4,5,6,7", "40.75178", "-73.97685", riders_per_hour=3500),
     StationComplex("636", "Jay St-MetroTech (A,C,F,R)", "Brooklyn", "A,C,F,R", "40.69234", "-73.98734", riders_per_hour=900),
     StationComplex("447", "Flushing-Main St (7)", "Queens", "7", "40.7596", "-73.83003", riders_per_hour=1500),

@@ -27,6 +27,7 @@ _MODULE = "mta_assets/hourly_ridership.py"
 # Socrata's floating timestamps: 2023-05-27T00:00:00.000; the milliseconds are optional.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?")
 _COUNT_PATTERN = r"^[0-9]+(\.0*)?$"  # a whole number, as an integer or an integral decimal (31.0)
+_COORDINATE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 # The fields every version of the datasets has, and those only the current versions have (the older
 # version of wujg-7c2s had `routes` instead).
 _NEEDED_FIELDS = (
@@ -185,13 +186,12 @@ class HourlyRidershipSource(SodaSource):
                             tally.add(table)
                         read = {"rows": tally.rows - rows_before, "ridership": tally.ridership - ridership_before}
                         reading.check_totals(part.dataset_id, self._totals_url(part), read)
-            if tally.rows == 0:
-                start, end = week_bounds(week)
-                raise WeekNotInHourlyData(
-                    f"Week {week}: NY Open Data ({', '.join(self.dataset_ids(week))}) has no hourly ridership from "
-                    f"{start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}, though it holds later hours. Check the "
-                    f"datasets' days in {_MODULE}."
-                )
+                        if read["rows"] == 0:
+                            raise WeekNotInHourlyData(
+                                f"Week {week}: NY Open Data dataset {part.dataset_id} has no rows from "
+                                f"{part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}, though it holds later "
+                                f"hours. Check the datasets' days in {_MODULE}."
+                            )
         except BaseException:
             destination.unlink(missing_ok=True)
             raise
@@ -354,48 +354,43 @@ def _timestamp(text: str, reading: SodaReading, dataset_id: str, url: str) -> da
 def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
     """A page of text as HOURLY_RIDERSHIP rows; HourlyRowsInvalid names the first row that cannot be one."""
 
-    def refuse(problem: str, bad: pa.ChunkedArray) -> HourlyRowsInvalid:
+    def check(bad: pa.ChunkedArray, problem: str) -> None:
+        """Fail on the rows `bad` marks (a null counts as bad)."""
         bad = pc.fill_null(bad, True)
-        index = pc.indices_nonzero(bad)[0].as_py()
-        row = {name: page[name][index].as_py() for name in ("transit_timestamp", "station_complex_id")}
-        return HourlyRowsInvalid(
-            f"Week {week}: NY Open Data dataset {part.dataset_id} has {pc.sum(bad).as_py():,} rows with {problem}, "
-            f"the first at station complex {row['station_complex_id']!r}, {row['transit_timestamp']!r}; nothing was "
-            f"stored. If NY Open Data changed how it writes the dataset, map the new form in {_MODULE}; if the rows "
-            f"are wrong, materialize the week again once NY Open Data has corrected them."
+        if not pc.any(bad).as_py():  # None for a page of no rows
+            return
+        first = pc.indices_nonzero(bad)[0].as_py()
+        raise HourlyRowsInvalid(
+            f"Week {week}: NY Open Data dataset {part.dataset_id} has {pc.sum(bad).as_py():,} rows with {problem}, the "
+            f"first at station complex {page['station_complex_id'][first].as_py()!r}, "
+            f"{page['transit_timestamp'][first].as_py()!r}; nothing was stored. If NY Open Data changed how it writes "
+            f"the dataset, map the new form in {_MODULE}; if the rows are wrong, materialize the week again once NY "
+            f"Open Data has corrected them."
         )
 
+    # Socrata writes a null as an empty cell.
     text = {name: pc.if_else(pc.equal(page[name], ""), pa.scalar(None, pa.string()), page[name]) for name in page.column_names}
-    well_formed = pc.match_substring_regex(text["transit_timestamp"], f"^{_TIMESTAMP.pattern}$")
     at = pc.strptime(pc.utf8_slice_codeunits(text["transit_timestamp"], 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
-    readable = pc.fill_null(pc.and_(well_formed, pc.is_valid(at)), False)  # an empty cell is no time either
-    if not pc.all(readable).as_py():
-        raise refuse("a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]", pc.invert(readable))
+    well_formed = pc.match_substring_regex(text["transit_timestamp"], f"^{_TIMESTAMP.pattern}$")
+    check(pc.invert(pc.and_(well_formed, pc.is_valid(at))), "a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]")
     outside = pc.or_(pc.less(at, part.start), pc.greater_equal(at, part.end))
-    if pc.any(outside).as_py():
-        raise refuse(f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}", outside)
-    if not pc.all(pc.is_valid(text["station_complex_id"])).as_py():
-        raise refuse("an unknown station complex (no station_complex_id)", pc.is_null(text["station_complex_id"]))
-    counts = {}
+    check(outside, f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}")
+    check(pc.is_null(text["station_complex_id"]), "an unknown station complex (no station_complex_id)")
     for name in ("ridership", "transfers"):
-        whole = pc.match_substring_regex(text[name], _COUNT_PATTERN)
-        if not pc.all(pc.fill_null(whole, False)).as_py():
-            raise refuse(f"a {name} that is not a whole number of at least 0", pc.invert(whole))
-        counts[name] = pc.cast(pc.replace_substring_regex(text[name], r"\.0*$", ""), pa.int64())
+        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0")
+    for name in ("latitude", "longitude"):  # may be missing (null), never anything but a number
+        is_number = pc.fill_null(pc.match_substring_regex(text[name], _COORDINATE_PATTERN), True)
+        check(pc.invert(is_number), f"a {name} that is not a number")
     rows = page.num_rows
     columns = {name: text.get(name) for name in HOURLY_RIDERSHIP.column_names}
     for name in _NEWER_FIELDS:  # null where the dataset's version lacks the field
         if columns[name] is None:
             columns[name] = pa.nulls(rows, pa.string())
-    try:
-        coordinates = {name: pc.cast(text[name], pa.float64()) for name in ("latitude", "longitude")}
-    except pa.ArrowInvalid as error:
-        raise HourlyRowsInvalid(
-            f"Week {week}: NY Open Data dataset {part.dataset_id} has a latitude or longitude that is not a number "
-            f"({error}); nothing was stored. Map the new form in {_MODULE}, or materialize the week again once NY "
-            f"Open Data has corrected the rows."
-        ) from None
-    columns.update(coordinates, **counts, transit_timestamp=at)
+    for name in ("ridership", "transfers"):
+        columns[name] = pc.cast(pc.replace_substring_regex(text[name], r"\.0*$", ""), pa.int64())
+    for name in ("latitude", "longitude"):
+        columns[name] = pc.cast(text[name], pa.float64())
+    columns["transit_timestamp"] = at
     columns["dataset_id"] = pa.repeat(pa.scalar(part.dataset_id), rows)
     columns["week_ending"] = pa.repeat(pa.scalar(week, pa.date32()), rows)
     return pa.table([columns[name] for name in HOURLY_RIDERSHIP.column_names], schema=HOURLY_RIDERSHIP.arrow_schema)

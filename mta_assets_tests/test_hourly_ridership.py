@@ -1,10 +1,9 @@
 """HourlyRidershipSource against a SODA server on loopback: a week of hourly ridership read exactly."""
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
-
-import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -76,13 +75,21 @@ def stored(read) -> list[dict]:
     return pq.read_table(read.path).cast(HOURLY_RIDERSHIP.arrow_schema).to_pylist()
 
 
+def queries(soda: SodaServer, dataset_id: str) -> list[dict]:
+    return [request.params for request in soda.requests if request.path == f"/resource/{dataset_id}.csv"]
+
+
 def row_reads(soda: SodaServer, dataset_id: str) -> list[dict]:
     """The queries of pages of rows (not aggregates) sent for `dataset_id`."""
-    return [request.params for request in soda.requests if request.path == f"/resource/{dataset_id}.csv" and "$select" not in request.params]
+    return [params for params in queries(soda, dataset_id) if "$select" not in params]
 
 
 def selects(soda: SodaServer, dataset_id: str) -> list[str]:
-    return [request.params["$select"] for request in soda.requests if request.path == f"/resource/{dataset_id}.csv" and "$select" in request.params]
+    return [params["$select"] for params in queries(soda, dataset_id) if "$select" in params]
+
+
+def ridership(rows: list[dict]) -> int:
+    return sum(int(float(row["ridership"])) for row in rows)
 
 
 def left_in(tmp_path: Path) -> list[str]:
@@ -103,7 +110,7 @@ def test_a_week_over_several_pages_is_every_row_of_the_week_once(soda, tmp_path)
     read = read_into(source_for(soda), WEEK, tmp_path)
     assert stored(read) == expected(rows, WEEK, WUJG)
     assert pq.read_schema(read.path).names == list(HOURLY_RIDERSHIP.column_names)
-    assert (read.rows, read.ridership) == (len(rows), sum(int(row["ridership"]) for row in rows))
+    assert (read.rows, read.ridership) == (len(rows), ridership(rows))
     pages = len(rows) // PAGE_ROWS + 1
     assert pages > 3 and read.pages == pages
     assert (read.first_hour, read.last_hour) == (datetime(2023, 5, 27, 0), datetime(2023, 6, 2, 23))
@@ -155,7 +162,7 @@ def test_the_older_version_of_wujg_is_read_into_the_same_columns(soda, tmp_path)
     table = stored(read)
     assert table == expected(rows, WEEK, WUJG)
     assert {row["transit_mode"] for row in table} == {row["fare_class_category"] for row in table} == {None}
-    assert read.ridership == sum(int(float(row["ridership"])) for row in rows)
+    assert read.ridership == ridership(rows)
 
 
 def test_the_first_week_reads_the_days_from_2017_on(soda, tmp_path):
@@ -189,6 +196,17 @@ def test_a_week_the_dataset_does_not_hold_yet_is_not_published_and_no_row_is_rea
     assert row_reads(soda, WUJG) == [] and left_in(tmp_path) == []
 
 
+def test_a_week_missing_from_a_dataset_that_holds_later_hours_is_not_in_hourly_data(soda, tmp_path):
+    soda.datasets[WUJG] = hourly_rows(WEEK + timedelta(days=7))
+    with pytest.raises(
+        WeekNotInHourlyData,
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has no rows from 2023-05-27 00:00 to 2023-06-02 23:00, "
+        "though it holds later hours",
+    ):
+        read_into(source_for(soda), WEEK, tmp_path)
+    assert selects(soda, WUJG)[-1] == TOTALS and left_in(tmp_path) == []
+
+
 def test_an_empty_dataset_holds_no_week(soda, tmp_path):
     soda.datasets[WUJG], soda.empty_fields[WUJG] = [], HOURLY_FIELDS
     with pytest.raises(WeekNotInHourlyData, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} holds no rows"):
@@ -207,7 +225,8 @@ def test_a_missing_dataset_names_the_week_and_the_dataset(soda, tmp_path):
 
 
 def test_a_dataset_whose_columns_changed_fails_naming_the_field(soda, tmp_path):
-    soda.datasets[WUJG] = [{("entries" if name == "ridership" else name): value for name, value in row.items()} for row in hourly_rows(WEEK)]
+    renamed = [{("entries" if name == "ridership" else name): value for name, value in row.items()} for row in hourly_rows(WEEK)]
+    soda.datasets[WUJG] = renamed
     with pytest.raises(
         DatasetColumnsChanged,
         match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has no field ridership \(its fields: .*entries.*\): its "
@@ -219,7 +238,10 @@ def test_a_dataset_whose_columns_changed_fails_naming_the_field(soda, tmp_path):
 
 @pytest.mark.parametrize(
     "timestamp",
-    ["2023-05-30 08:00:00", "2023-05-30T08:00", "2023-05-30T08:00:00Z", "2023-05-30T08:00:00.5", "2023-05-30T25:00:00", "05/30/2023 08:00:00 AM", None],
+    [
+        "2023-05-30 08:00:00", "2023-05-30T08:00", "2023-05-30T08:00:00Z", "2023-05-30T08:00:00.5", "2023-05-30T25:00:00",
+        "05/30/2023 08:00:00 AM", None,
+    ],  # fmt: skip
 )
 def test_a_timestamp_in_another_form_fails_the_week(soda, tmp_path, timestamp):
     rows = hourly_rows(WEEK)
@@ -254,16 +276,23 @@ def test_a_count_that_is_not_a_whole_number_fails_the_week(soda, tmp_path, field
 @pytest.mark.parametrize("complex_id", [None, ""])
 def test_a_row_without_a_station_complex_fails_the_week(soda, tmp_path, complex_id):
     soda.datasets[WUJG] = with_value(hourly_rows(WEEK), 10, station_complex_id=complex_id)
-    with pytest.raises(HourlyRowsInvalid, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has 1 rows with an unknown station complex"):
+    with pytest.raises(HourlyRowsInvalid, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has 1 rows with an unknown station"):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
 
 
-def test_a_coordinate_that_is_not_a_number_fails_the_week(soda, tmp_path):
-    soda.datasets[WUJG] = with_value(hourly_rows(WEEK), 10, latitude="north")
-    with pytest.raises(HourlyRowsInvalid, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has a latitude or longitude that is not a number"):
+@pytest.mark.parametrize(("field", "value"), [("latitude", "north"), ("longitude", "-73,98"), ("latitude", "NaN")])
+def test_a_coordinate_that_is_not_a_number_fails_the_week(soda, tmp_path, field, value):
+    soda.datasets[WUJG] = with_value(hourly_rows(WEEK), 10, **{field: value})
+    with pytest.raises(HourlyRowsInvalid, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has 1 rows with a {field} that is not a number"):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
+
+
+def test_a_missing_coordinate_is_null(soda, tmp_path):
+    soda.datasets[WUJG] = with_value(hourly_rows(WEEK), 10, latitude=None, longitude=None)
+    row = stored(read_into(source_for(soda), WEEK, tmp_path))[10]
+    assert (row["latitude"], row["longitude"]) == (None, None)
 
 
 def test_rows_outside_the_week_fail_it(soda, tmp_path):
@@ -310,7 +339,7 @@ def test_ridership_that_changed_while_the_week_was_read_is_caught_by_the_dataset
     # The pages come from a copy one row behind the dataset: the same rows, a different sum.
     stale = with_value(rows, 600, ridership=str(int(rows[600]["ridership"]) + 5))
     soda.misbehaviours[WUJG] = SodaMisbehaviour(stale_rows=stale)
-    total = sum(int(row["ridership"]) for row in rows)
+    total = ridership(rows)
     with pytest.raises(
         SourceUnavailable,
         match=rf"dataset {WUJG} gave {len(rows):,} rows and {total + 5:,} ridership for the week in its pages but counts "
@@ -404,13 +433,13 @@ def test_week_totals_sum_the_days_of_each_week_across_datasets(soda, tmp_path):
     soda.datasets[WUJG] = [row for row in rows if row["transit_timestamp"] >= "2020"]
     source = source_for(soda)
     totals = source.week_totals(None, date(2019, 12, 28), date(2020, 1, 11))
-    per_week = {week: Totals(len(hourly_rows(week)), sum(int(row["ridership"]) for row in hourly_rows(week))) for week in weeks[1:]}
+    per_week = {week: Totals(len(hourly_rows(week)), ridership(hourly_rows(week))) for week in weeks[1:]}
     assert totals == per_week
     read = read_into(source, date(2020, 1, 4), tmp_path)
     assert totals[date(2020, 1, 4)] == Totals(read.rows, read.ridership)  # what a sensor compares with the stored week
     only_2020 = source.week_totals((WUJG,), date(2019, 12, 28), date(2020, 1, 11))
     in_2020 = [row for row in hourly_rows(date(2020, 1, 4)) if row["transit_timestamp"] >= "2020"]
-    assert only_2020 == {date(2020, 1, 4): Totals(len(in_2020), sum(int(row["ridership"]) for row in in_2020)), date(2020, 1, 11): per_week[date(2020, 1, 11)]}
+    assert only_2020 == {date(2020, 1, 4): Totals(len(in_2020), ridership(in_2020)), date(2020, 1, 11): per_week[date(2020, 1, 11)]}
 
 
 def test_week_totals_take_saturdays_and_known_datasets(soda):

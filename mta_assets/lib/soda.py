@@ -153,7 +153,11 @@ class SodaReading:
     def answer(self, url: str, dataset_id: str, what: str, columns: tuple[str, ...]) -> pa.Table:
         """The CSV answer to an aggregate query as a table of text (an empty cell as ""), with `columns`."""
         fields = {name: (name,) for name in columns}
-        return self._get(url, dataset_id, what, lambda: self._text_table(self._fetch_to_memory(url, dataset_id, "text/csv"), dataset_id, fields))
+
+        def attempt() -> pa.Table:
+            return self._text_table(self._fetch_to_memory(url, dataset_id, "text/csv"), dataset_id, fields)
+
+        return self._get(url, dataset_id, what, attempt)
 
     def one_row(self, url: str, dataset_id: str, what: str, columns: tuple[str, ...]) -> dict[str, str]:
         """The one row of an aggregate query's answer (`count(*)`, `max(f)` over a range), by column."""

@@ -56,7 +56,8 @@ def test_shown_urls_lose_their_user_and_password_only():
 
 def test_aggregates_over_no_rows_are_empty_cells_and_read_as_such(soda):
     soda.datasets[DATASET] = hourly_rows(WEEK)
-    url = aggregate_url(soda, "count(*) AS rows, sum(ridership) AS ridership", **{"$where": time_range("transit_timestamp", datetime(2030, 1, 1), datetime(2030, 1, 8))})
+    nothing = time_range("transit_timestamp", datetime(2030, 1, 1), datetime(2030, 1, 8))
+    url = aggregate_url(soda, "count(*) AS rows, sum(ridership) AS ridership", **{"$where": nothing})
     assert requests.get(url, timeout=5).text == '"rows","ridership"\n"0",\n'
     with reading(soda) as asking:
         assert asking.one_row(url, DATASET, "totals", ("rows", "ridership")) == {"rows": "0", "ridership": ""}
@@ -82,7 +83,8 @@ def test_grouped_answers_are_ordered_by_their_alias(soda):
 def test_an_answer_of_more_rows_than_one_is_refused_where_one_is_expected(soda):
     soda.datasets[DATASET] = hourly_rows(WEEK)
     url = aggregate_url(soda, "station_complex_id, count(*)", **{"$group": "station_complex_id"})
-    with reading(soda) as asking, pytest.raises(SourceError, match=rf"Week 2023-06-03: NY Open Data dataset {DATASET} answered 3 rows to .*, which has one"):
+    refused = rf"Week 2023-06-03: NY Open Data dataset {DATASET} answered 3 rows to .*, which has one"
+    with reading(soda) as asking, pytest.raises(SourceError, match=refused):
         asking.one_row(url, DATASET, "totals", ("station_complex_id", "count"))
 
 
@@ -116,9 +118,8 @@ def test_metadata_is_read_through_throttling_and_a_missing_dataset_is_the_source
 
 def test_metadata_that_never_reads_fails_after_the_attempts(soda):
     soda.misbehaviours[DATASET] = SodaMisbehaviour(answer=(503, {"message": "Service unavailable"}))
-    with reading(soda, max_attempts=2) as asking, pytest.raises(
-        SourceUnavailable, match=rf"Week 2023-06-03: NY Open Data dataset {DATASET}, its metadata: .* failed 2 attempts; last error: HTTP 503"
-    ):
+    failed = rf"Week 2023-06-03: NY Open Data dataset {DATASET}, its metadata: .* failed 2 attempts; last error: HTTP 503"
+    with reading(soda, max_attempts=2) as asking, pytest.raises(SourceUnavailable, match=failed):
         asking.view(DATASET)
 
 
@@ -126,7 +127,11 @@ def test_the_page_file_is_gone_when_the_reading_ends(soda, tmp_path):
     soda.datasets[DATASET] = hourly_rows(WEEK)
     page_file = tmp_path / ".page.csv"
     source = SodaSource(base_url=soda.url, page_rows=1000)
+
+    def page_url(offset: int) -> str:
+        return source.resource_url(DATASET, {"$order": ":id", "$limit": "1000", "$offset": str(offset)})
+
     with SodaReading(source, "Week 2023-06-03", ADVICE, page_file) as asking:
-        pages = asking.pages(DATASET, lambda offset: source.resource_url(DATASET, {"$order": ":id", "$limit": "1000", "$offset": str(offset)}), {})
+        pages = asking.pages(DATASET, page_url, {})
         assert next(pages).num_rows == 1000 and page_file.exists()
     assert not page_file.exists()
