@@ -62,11 +62,13 @@ HOURLY_DATASETS = (
 
 
 class WeekNotInHourlyData(WeekNotPublished):
-    """Hourly ridership does not hold the week (yet): its dataset's newest hour is before the week's last."""
+    """Hourly ridership does not hold the week: before 2017, not yet (its dataset's newest hour is before the
+    week's last), or not at all (its dataset is missing, or has later hours but none of the week's)."""
 
 
 class HourlyRowsInvalid(SourceError):
-    """A row the week cannot be stored with: a malformed time, a count that is not a whole number, no station complex."""
+    """A row the week cannot be stored with: a malformed time or one outside the week, a count that is not a
+    whole number, a coordinate that is not a number, no station complex."""
 
 
 @dataclass(frozen=True)
