@@ -24,7 +24,8 @@ from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
 from mta_assets.hourly_ridership import HourlyRidershipSource
-from mta_assets.open_data import OPEN_DATA_URL, OpenDataTurnstileSource
+from mta_assets.lib.soda import OPEN_DATA_URL
+from mta_assets.open_data import OpenDataTurnstileSource
 from mta_assets.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
 from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
@@ -63,23 +64,23 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> MtaTurnstileSour
 
 
 def open_data_from_env(environ: Mapping[str, str] = os.environ) -> OpenDataTurnstileSource:
-    """NY Open Data's turnstile datasets; the app token (MTA_SOCRATA_APP_TOKEN) is bound by name, never by value."""
-    check_url(environ, "MTA_OPEN_DATA_URL", "https://data.ny.gov or http://127.0.0.1:8000")
-    return OpenDataTurnstileSource(
-        base_url=_setting(environ, "MTA_OPEN_DATA_URL", OPEN_DATA_URL),
-        app_token=_setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
-        **_week_source_settings(environ),
-    )
+    """NY Open Data's turnstile datasets."""
+    return OpenDataTurnstileSource(**_open_data_settings(environ))
 
 
 def hourly_source_from_env(environ: Mapping[str, str] = os.environ) -> HourlyRidershipSource:
     """NY Open Data's hourly ridership datasets, at the same address and with the same token as the turnstile's."""
+    return HourlyRidershipSource(**_open_data_settings(environ))
+
+
+def _open_data_settings(environ: Mapping[str, str]) -> dict:
+    """NY Open Data's address and app token, the app token (MTA_SOCRATA_APP_TOKEN) bound by name, never by value."""
     check_url(environ, "MTA_OPEN_DATA_URL", "https://data.ny.gov or http://127.0.0.1:8000")
-    return HourlyRidershipSource(
-        base_url=_setting(environ, "MTA_OPEN_DATA_URL", OPEN_DATA_URL),
-        app_token=_setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
+    return {
+        "base_url": _setting(environ, "MTA_OPEN_DATA_URL", OPEN_DATA_URL),
+        "app_token": _setting(environ, "MTA_SOCRATA_APP_TOKEN", ""),
         **_week_source_settings(environ),
-    )
+    }
 
 
 def sources_from_env(environ: Mapping[str, str] = os.environ) -> TurnstileSources:

@@ -1,14 +1,19 @@
-"""What keeps the lake and the warehouse current: the weekly job, its schedule, the publication sensor."""
+"""What keeps the lake and the warehouse current: the weekly jobs, their schedules, and the sensors that
+launch what the sources publish (the MTA's files until the feed ended, hourly ridership today)."""
 
 import json
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from dagster import (
+    AssetObservation,
+    AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
+    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
@@ -17,11 +22,23 @@ from dagster import (
     schedule,
     sensor,
 )
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
+from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse, source_totals
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource
 from mta_assets.lib.http import redact_url
-from mta_assets.partitions import TIMEZONE, file_stem, is_published, latest_week, week_of, weekly_partitions
+from mta_assets.partitions import (
+    HOURLY_WEEKS,
+    TIMEZONE,
+    file_stem,
+    hourly_partitions,
+    is_published,
+    latest_week,
+    week_of,
+    weekly_partitions,
+)
 from mta_assets.source import MtaTurnstileSource, SourceError
 
 # How far back the publication sensor looks for weeks that are published but not in the lake (gaps
@@ -100,6 +117,129 @@ def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTu
             if candidates
             else f"Every week of the last {LOOKBACK_WEEKS} is in the lake or launched."
         ),
+    )
+
+
+# One week of hourly ridership, lake then warehouse: what its schedule and sensor launch.
+hourly_ridership_job = define_asset_job(
+    "hourly_ridership_job",
+    selection=AssetSelection.assets(hourly_ridership_lake, hourly_ridership_warehouse),
+    description="Read a week of hourly ridership from NY Open Data into the lake and load it into the warehouse.",
+)
+# The hourly sensor's look-back for weeks never loaded; a week once loaded is watched for revisions for ever.
+HOURLY_LOOKBACK_WEEKS = 12
+_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def hourly_run_key(week: date, rows: int, ridership: int) -> str:
+    """One run per week and version: a revised week (other totals) loads again, an unchanged one never."""
+    return f"hourly_ridership:{week}:{source_totals(rows, ridership)}"
+
+
+@schedule(
+    job=hourly_ridership_job,
+    cron_schedule="0 9 * * 0",
+    execution_timezone=TIMEZONE,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Sunday 09:00 New York: the week to the Saturday, once NY Open Data holds all of it.",
+)
+def weekly_hourly_ridership_schedule(context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource):
+    week = context.scheduled_execution_time.date() - timedelta(days=1)
+    datasets = hourly_source.dataset_ids(week)
+    try:
+        if not hourly_source.holds_week(week):
+            newest = hourly_source.newest_hour(datasets[-1])
+            return SkipReason(
+                f"Week {week}: NY Open Data's hourly ridership ({', '.join(datasets)}) does not hold the whole week "
+                f"yet: its newest hour is {newest or 'none'}, the week ends {week - timedelta(days=1)} 23:00. The "
+                f"hourly ridership sensor launches the week once the dataset has it."
+            )
+        totals = hourly_source.week_totals(datasets, week, week)[week]
+    except SourceError as error:
+        return SkipReason(f"Could not ask NY Open Data about week {week} ({error}); the hourly ridership sensor will retry.")
+    return RunRequest(partition_key=week.isoformat(), run_key=hourly_run_key(week, totals.rows, totals.ridership))
+
+
+def last_hour(week: date) -> datetime:
+    """The last hour of a week's hourly ridership: the Friday's 23:00."""
+    return datetime.combine(week - timedelta(days=1), time(23))
+
+
+def stored_versions(context: SensorEvaluationContext) -> dict[str, str]:
+    """Each stored week's source totals, from its latest hourly_ridership_lake materialization."""
+    versions: dict[str, str] = {}
+    cursor = None
+    while True:
+        result = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=hourly_ridership_lake.key), limit=1000, cursor=cursor
+        )
+        for record in result.records:  # newest first: the first seen of a week is its latest
+            materialization = record.asset_materialization
+            if materialization.partition not in versions and "source_totals" in materialization.metadata:
+                versions[materialization.partition] = str(materialization.metadata["source_totals"].value)
+        if not result.has_more:
+            return versions
+        cursor = result.cursor
+
+
+def active_weeks(context: SensorEvaluationContext) -> set[str]:
+    """Weeks with a run of the hourly job queued or running: not launched twice (the schedule may have)."""
+    runs = context.instance.get_runs(RunsFilter(job_name=hourly_ridership_job.name, statuses=_ACTIVE))
+    return {run.tags["dagster/partition"] for run in runs if "dagster/partition" in run.tags}
+
+
+@sensor(
+    job=hourly_ridership_job,
+    minimum_interval_seconds=3600,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Hourly: when a dataset's rowsUpdatedAt moves, launches each week that is new (of the last "
+    f"{HOURLY_LOOKBACK_WEEKS}) or whose rows or ridership differ from what was stored, once per version.",
+)
+def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: HourlyRidershipSource):
+    acted_on = json.loads(context.cursor) if context.cursor else {}  # dataset id -> rowsUpdatedAt handled
+    observations, moved = [], {}
+    try:
+        for dataset in HOURLY_DATASETS:
+            version = hourly_source.dataset_version(dataset.id)
+            if acted_on.get(dataset.id) != version.rows_updated_at:
+                moved[dataset.id] = version.rows_updated_at
+                observations.append(
+                    AssetObservation(
+                        dataset_key(dataset.id),
+                        tags={DATA_VERSION_TAG: str(version.rows_updated_at)},
+                        metadata={"dataset_id": dataset.id, "name": version.name},
+                    )
+                )
+        if not moved:
+            return SkipReason("No hourly ridership dataset changed (rowsUpdatedAt) since the last tick.")
+        stored = stored_versions(context)
+        recent = set(hourly_partitions.get_partition_keys()[-HOURLY_LOOKBACK_WEEKS:])
+        # The weeks the moved datasets hold that are loaded, or recent: the ones a change can matter to.
+        candidates = sorted(
+            week
+            for key in sorted(recent | set(stored))
+            if set(hourly_source.dataset_ids(week := HOURLY_WEEKS.week_of(key))) & set(moved)
+        )
+        totals = hourly_source.week_totals(None, candidates[0], candidates[-1]) if candidates else {}
+        # The growing dataset's newest hour bounds every dataset's: a week is whole once its last hour is in.
+        newest = hourly_source.newest_hour(HOURLY_DATASETS[-1].id) if candidates else None
+        whole = [week for week in candidates if week in totals and newest and last_hour(week) <= newest]
+    except SourceError as error:
+        return SkipReason(f"NY Open Data did not answer ({error}); asking again next tick.")
+    running = active_weeks(context)
+    requests = [
+        RunRequest(partition_key=week.isoformat(), run_key=hourly_run_key(week, totals[week].rows, totals[week].ridership))
+        for week in whole
+        if stored.get(week.isoformat()) != source_totals(totals[week].rows, totals[week].ridership)
+        and week.isoformat() not in running
+    ]
+    return SensorResult(
+        run_requests=requests,
+        asset_events=observations,
+        cursor=json.dumps({**acted_on, **moved}),
+        skip_reason=None
+        if requests
+        else SkipReason(f"{', '.join(moved)} changed, but no week is new or revised ({len(whole)} weeks compared)."),
     )
 
 

@@ -50,7 +50,8 @@ DATASET_KEYS = [dataset_key(dataset.id) for dataset in HOURLY_DATASETS]
         AssetSpec(
             dataset_key(dataset.id),
             group_name=GROUP,
-            description=f"NY Open Data's MTA Subway Hourly Ridership, {dataset.span} ({dataset.id}; MTA_OPEN_DATA_URL): "
+            description=f"NY Open Data's MTA Subway Hourly Ridership from {dataset.first_day} "
+            f"{f'to {dataset.last_day}' if dataset.last_day else 'on'} ({dataset.id}; MTA_OPEN_DATA_URL): "
             "entries per station complex, hour, payment method and fare class. Observed: its data version is "
             "the dataset's rowsUpdatedAt.",
             kinds={"socrata"},

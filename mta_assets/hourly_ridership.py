@@ -1,0 +1,398 @@
+"""NY Open Data's "MTA Subway Hourly Ridership" as a source of weeks.
+
+Partition S (a Saturday) holds the hours from S-7 00:00 to S-1 23:00. They come from the dataset of
+their days (three datasets split the years; a week across New Year reads two), through lib/soda: CSV
+pages in the dataset's own order, each normalised to HOURLY_RIDERSHIP and written to parquet at once,
+so a week is never held in memory whole. A load is exact: every row is checked (no bad value is
+skipped), and each dataset's own count and sum of ridership for the week must equal what its pages
+gave. A week is read only once its dataset holds the week's last hour.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mta_assets.lib.parquet import parquet_writer
+from mta_assets.lib.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
+from mta_assets.lib.tables import HOURLY_RIDERSHIP
+from mta_assets.parsing import week_bounds
+from mta_assets.source import SourceError, WeekNotPublished
+
+_MODULE = "mta_assets/hourly_ridership.py"
+# Socrata's floating timestamps: 2023-05-27T00:00:00.000; the milliseconds are optional.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?")
+_COUNT_PATTERN = r"^[0-9]+(\.0*)?$"  # a whole number, as an integer or an integral decimal (31.0)
+_COORDINATE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+# The fields every version of the datasets has, and those only the current versions have (the older
+# version of wujg-7c2s had `routes` instead).
+_NEEDED_FIELDS = (
+    "transit_timestamp", "station_complex_id", "station_complex", "borough", "payment_method", "ridership",
+    "transfers", "latitude", "longitude",
+)  # fmt: skip
+_NEEDED = {name: (name,) for name in _NEEDED_FIELDS}
+_NEWER_FIELDS = ("transit_mode", "fare_class_category")
+_TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
+
+
+@dataclass(frozen=True)
+class HourlyDataset:
+    """One of the datasets hourly ridership is split into, with the days it holds."""
+
+    id: str
+    first_day: date
+    last_day: date | None  # None: it still grows
+
+    def clip(self, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+        """The part of [start, end) on the dataset's days, or None if there is none."""
+        first = max(start, datetime.combine(self.first_day, time()))
+        end = end if self.last_day is None else min(end, datetime.combine(self.last_day + timedelta(days=1), time()))
+        return (first, end) if first < end else None
+
+
+HOURLY_DATASETS = (
+    HourlyDataset("t69i-h2me", date(2017, 1, 1), date(2019, 12, 31)),
+    HourlyDataset("wujg-7c2s", date(2020, 1, 1), date(2024, 12, 31)),
+    HourlyDataset("5wq4-mkjj", date(2025, 1, 1), None),
+)
+
+
+class WeekNotInHourlyData(WeekNotPublished):
+    """Hourly ridership does not hold the week: before 2017, not yet (its dataset's newest hour is before the
+    week's last), or not at all (its dataset is missing, or has later hours but none of the week's)."""
+
+
+class HourlyRowsInvalid(SourceError):
+    """A row the week cannot be stored with: a malformed time or one outside the week, a count that is not a
+    whole number, a coordinate that is not a number, no station complex."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Rows and the sum of ridership, of a day or of a week."""
+
+    rows: int
+    ridership: int
+
+    def __add__(self, other: "Totals") -> "Totals":
+        return Totals(self.rows + other.rows, self.ridership + other.ridership)
+
+
+# A day's and a week's totals are the same two numbers.
+DayTotals = WeekTotals = Totals
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """A dataset's metadata: what says that its rows changed, and the fields it has now."""
+
+    dataset_id: str
+    name: str
+    rows_updated_at: int  # epoch seconds: when the rows last changed
+    view_last_modified: int  # epoch seconds: when the metadata last changed
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HourlyWeek:
+    """A week read from hourly ridership into a parquet file, with what its materialization reports."""
+
+    week: date
+    path: Path  # HOURLY_RIDERSHIP's columns, exactly
+    rows: int
+    ridership: int
+    dataset_ids: tuple[str, ...]
+    urls: tuple[str, ...]  # every request, in order; no secret (the app token travels in a header)
+    pages: int  # pages of rows read (aggregate queries left out)
+    first_hour: datetime
+    last_hour: datetime
+    days: int  # service days with rows
+    station_complexes: int  # distinct station complex ids
+
+    @property
+    def rejected_lines(self) -> tuple[str, ...]:
+        """None: a bad row fails the week rather than being left out."""
+        return ()
+
+
+@dataclass(frozen=True)
+class _WeekPart:
+    """The hours of a week one dataset holds."""
+
+    dataset_id: str
+    start: datetime
+    end: datetime
+
+    @property
+    def last_hour(self) -> datetime:
+        return self.end - timedelta(hours=1)
+
+
+class _Tally:
+    """What the written rows add up to, page by page."""
+
+    def __init__(self) -> None:
+        self.rows = self.ridership = self.pages = 0
+        self.first_hour: datetime | None = None
+        self.last_hour: datetime | None = None
+        self.days: set[date] = set()
+        self.station_complexes: set[str] = set()
+
+    def add(self, table: pa.Table) -> None:
+        self.pages += 1
+        if table.num_rows == 0:
+            return
+        self.rows += table.num_rows
+        self.ridership += pc.sum(table["ridership"]).as_py()
+        first, last = (value.as_py() for value in pc.min_max(table["transit_timestamp"]).values())
+        self.first_hour = first if self.first_hour is None else min(self.first_hour, first)
+        self.last_hour = last if self.last_hour is None else max(self.last_hour, last)
+        self.days.update(pc.unique(pc.cast(table["transit_timestamp"], pa.date32())).to_pylist())
+        self.station_complexes.update(pc.unique(table["station_complex_id"]).to_pylist())
+
+
+class HourlyRidershipSource(SodaSource):
+    """Reads weeks of MTA Subway Hourly Ridership from NY Open Data, and the datasets' own totals.
+
+    Retries, Retry-After and the deadline (one for a whole week, every request included) work as in the
+    turnstile sources. The app token, if set, is sent as X-App-Token and never shown.
+    """
+
+    def dataset_ids(self, week: date) -> tuple[str, ...]:
+        """The datasets holding the week's days (two across New Year 2020 and 2025); asks nothing of the server."""
+        return tuple(part.dataset_id for part in self._parts(week))
+
+    def read_week(self, week: date, directory: Path) -> HourlyWeek:
+        """The week's rows as HOURLY_RIDERSHIP in a parquet file in `directory`, checked against the datasets' totals.
+
+        Raises WeekNotInHourlyData for a week a dataset does not hold yet; on any error no file is left.
+        """
+        parts = self._parts(week)
+        destination = directory / f"hourly_ridership_{week:%y%m%d}.parquet"
+        advice = SodaAdvice(missing=WeekNotInHourlyData, module=_MODULE)
+        tally = _Tally()
+        try:
+            with SodaReading(self, f"Week {week}", advice, directory / f".{destination.stem}.page.csv") as reading:
+                for part in parts:
+                    self._check_published(reading, week, part)
+                with parquet_writer(destination, HOURLY_RIDERSHIP.arrow_schema) as writer:
+                    for part in parts:
+                        rows_before, ridership_before = tally.rows, tally.ridership
+                        for page in reading.pages(part.dataset_id, partial(self._page_url, part), _NEEDED):
+                            table = _normalised(page, week, part)
+                            writer.write_table(table)
+                            tally.add(table)
+                        read = {"rows": tally.rows - rows_before, "ridership": tally.ridership - ridership_before}
+                        reading.check_totals(part.dataset_id, self._totals_url(part), read)
+                        if read["rows"] == 0:
+                            raise WeekNotInHourlyData(
+                                f"Week {week}: NY Open Data dataset {part.dataset_id} has no rows from "
+                                f"{part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}, though it holds later "
+                                f"hours. Check the datasets' days in {_MODULE}."
+                            )
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
+        return HourlyWeek(
+            week=week,
+            path=destination,
+            rows=tally.rows,
+            ridership=tally.ridership,
+            dataset_ids=tuple(part.dataset_id for part in parts),
+            urls=tuple(reading.urls),
+            pages=tally.pages,
+            first_hour=tally.first_hour,
+            last_hour=tally.last_hour,
+            days=len(tally.days),
+            station_complexes=len(tally.station_complexes),
+        )
+
+    def newest_hour(self, dataset_id: str) -> datetime | None:
+        """The dataset's newest transit_timestamp; None if it has no rows."""
+        with self._reading("Hourly ridership") as reading:
+            return self._newest(reading, dataset_id)
+
+    def holds_week(self, week: date) -> bool:
+        """Whether the dataset holding the week's last day has its last hour (S-1 23:00); False before 2017."""
+        try:
+            last_part = self._parts(week)[-1]
+        except WeekNotInHourlyData:
+            return False
+        newest = self.newest_hour(last_part.dataset_id)
+        return newest is not None and newest >= last_part.last_hour
+
+    def daily_totals(self, dataset_id: str, first_day: date, end_day: date) -> dict[date, DayTotals]:
+        """Rows and ridership per day from `first_day` up to (not including) `end_day`, as the dataset counts them.
+
+        Days without rows are left out.
+        """
+        with self._reading(f"Hourly ridership from {first_day} to {end_day}") as reading:
+            return self._daily(reading, dataset_id, datetime.combine(first_day, time()), datetime.combine(end_day, time()))
+
+    def week_totals(self, dataset_ids: tuple[str, ...] | None, first_week: date, last_week: date) -> dict[date, WeekTotals]:
+        """Rows and ridership per week (by Saturday) from `first_week` to `last_week`, from the datasets' daily totals.
+
+        `dataset_ids` picks the datasets to count (None: all); a week across New Year sums both of its
+        datasets. Weeks without rows are left out.
+        """
+        if first_week.weekday() != 5 or last_week.weekday() != 5:
+            raise ValueError(f"Weeks are named by Saturdays: {first_week} and {last_week} are not both Saturdays.")
+        unknown = set(dataset_ids or ()) - {dataset.id for dataset in HOURLY_DATASETS}
+        if unknown:
+            raise ValueError(f"{', '.join(sorted(unknown))} is not among HOURLY_DATASETS in {_MODULE}.")
+        start, end = week_bounds(first_week)[0], week_bounds(last_week)[1]
+        weeks: dict[date, WeekTotals] = {}
+        with self._reading(f"Hourly ridership of the weeks {first_week} to {last_week}") as reading:
+            for dataset in HOURLY_DATASETS:
+                span = dataset.clip(start, end)
+                if span is None or dataset_ids is not None and dataset.id not in dataset_ids:
+                    continue
+                for day, totals in self._daily(reading, dataset.id, *span).items():
+                    saturday = day + timedelta(days=(5 - day.weekday()) % 7 or 7)  # the week holding the day
+                    weeks[saturday] = weeks.get(saturday, Totals(0, 0)) + totals
+        return dict(sorted(weeks.items()))
+
+    def dataset_version(self, dataset_id: str) -> DatasetVersion:
+        """The dataset's metadata (`/api/views/{id}.json`): when its rows last changed, its name and fields."""
+        with self._reading("Hourly ridership") as reading:
+            view = reading.view(dataset_id)
+        try:
+            return DatasetVersion(
+                dataset_id=dataset_id,
+                name=str(view["name"]),
+                rows_updated_at=int(view["rowsUpdatedAt"]),
+                view_last_modified=int(view["viewLastModified"]),
+                fields=tuple(str(column["fieldName"]) for column in view["columns"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise SourceError(
+                f"Hourly ridership: the metadata of NY Open Data dataset {dataset_id} ({self.view_url(dataset_id)}) "
+                f"lacks or garbles {error}: check MTA_OPEN_DATA_URL, which may not be a SODA server."
+            ) from None
+
+    def _parts(self, week: date) -> list[_WeekPart]:
+        start, end = week_bounds(week)
+        parts = [_WeekPart(dataset.id, *span) for dataset in HOURLY_DATASETS if (span := dataset.clip(start, end))]
+        if not parts:
+            first = HOURLY_DATASETS[0]
+            raise WeekNotInHourlyData(
+                f"Week {week}: NY Open Data's hourly ridership begins on {first.first_day} ({first.id}), after the "
+                f"week; read the week's ridership from the turnstile feed instead."
+            )
+        return parts
+
+    def _reading(self, subject: str) -> SodaReading:
+        """A reading for questions about a dataset (not a week's rows): a missing dataset is a SourceError."""
+        return SodaReading(self, subject, SodaAdvice(missing=SourceError, module=_MODULE))
+
+    def _check_published(self, reading: SodaReading, week: date, part: _WeekPart) -> None:
+        newest = self._newest(reading, part.dataset_id)
+        if newest is None or newest < part.last_hour:
+            holds = f"holds hours up to {newest:%Y-%m-%d %H:%M}" if newest else "holds no rows"
+            raise WeekNotInHourlyData(
+                f"Week {week}: NY Open Data dataset {part.dataset_id} {holds}, not yet the week's last hour "
+                f"({part.last_hour:%Y-%m-%d %H:%M}): the week is not published yet. Materialize it again once the "
+                f"dataset holds it."
+            )
+
+    def _newest(self, reading: SodaReading, dataset_id: str) -> datetime | None:
+        url = self.resource_url(dataset_id, {"$select": "max(transit_timestamp) AS newest"})
+        newest = reading.one_row(url, dataset_id, "its newest hour", ("newest",))["newest"]
+        return _timestamp(newest, reading, dataset_id, url) if newest else None
+
+    def _daily(self, reading: SodaReading, dataset_id: str, start: datetime, end: datetime) -> dict[date, DayTotals]:
+        url = self.resource_url(dataset_id, {
+            "$select": f"date_trunc_ymd(transit_timestamp) AS day, {_TOTALS}",
+            "$where": time_range("transit_timestamp", start, end),
+            "$group": "day",
+            "$order": "day",
+            "$limit": str(MAX_PAGE_ROWS),  # a day a row: 50,000 rows are 136 years
+        })  # fmt: skip
+        days = {}
+        for row in reading.answer(url, dataset_id, "its daily totals", ("day", "rows", "ridership")).to_pylist():
+            try:
+                rows, ridership = whole_number(row["rows"]), whole_number(row["ridership"])
+                if rows is None:
+                    raise ValueError("an empty count")
+            except ValueError as error:
+                raise SourceError(
+                    f"{reading.subject}: NY Open Data dataset {dataset_id} answered {shown(url)} with a total that is "
+                    f"not a whole number ({error}). Check MTA_OPEN_DATA_URL: it may not be a SODA server."
+                ) from None
+            days[_timestamp(row["day"], reading, dataset_id, url).date()] = DayTotals(rows, ridership or 0)
+        return days
+
+    def _page_url(self, part: _WeekPart, offset: int) -> str:
+        """The request for the part's rows from `offset` on, in the dataset's own order."""
+        return self.resource_url(part.dataset_id, {
+            "$where": time_range("transit_timestamp", part.start, part.end),
+            "$order": ":id",  # without an order, pages may repeat or skip rows
+            "$limit": str(self.page_rows),
+            "$offset": str(offset),
+        })  # fmt: skip
+
+    def _totals_url(self, part: _WeekPart) -> str:
+        """The request for the dataset's own count and sum of ridership over the part's hours."""
+        return self.resource_url(part.dataset_id, {"$select": _TOTALS, "$where": time_range("transit_timestamp", part.start, part.end)})
+
+
+def _timestamp(text: str, reading: SodaReading, dataset_id: str, url: str) -> datetime:
+    """A floating timestamp of an aggregate answer (YYYY-MM-DDTHH:MM:SS, milliseconds optional)."""
+    if _TIMESTAMP.fullmatch(text):
+        try:
+            return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:  # well formed, but no such time: month 13
+            pass
+    raise SourceError(
+        f"{reading.subject}: NY Open Data dataset {dataset_id} answered {shown(url)} with {text!r}, not a "
+        f"timestamp (YYYY-MM-DDTHH:MM:SS). Check MTA_OPEN_DATA_URL: it may not be a SODA server."
+    )
+
+
+def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
+    """A page of text as HOURLY_RIDERSHIP rows; HourlyRowsInvalid names the first row that cannot be one."""
+
+    def check(bad: pa.ChunkedArray, problem: str) -> None:
+        """Fail on the rows `bad` marks (a null counts as bad)."""
+        bad = pc.fill_null(bad, True)
+        if not pc.any(bad).as_py():  # None for a page of no rows
+            return
+        first = pc.indices_nonzero(bad)[0].as_py()
+        raise HourlyRowsInvalid(
+            f"Week {week}: NY Open Data dataset {part.dataset_id} has {pc.sum(bad).as_py():,} rows with {problem}, the "
+            f"first at station complex {page['station_complex_id'][first].as_py()!r}, "
+            f"{page['transit_timestamp'][first].as_py()!r}; nothing was stored. If NY Open Data changed how it writes "
+            f"the dataset, map the new form in {_MODULE}; if the rows are wrong, materialize the week again once NY "
+            f"Open Data has corrected them."
+        )
+
+    # Socrata writes a null as an empty cell.
+    text = {name: pc.if_else(pc.equal(page[name], ""), pa.scalar(None, pa.string()), page[name]) for name in page.column_names}
+    at = pc.strptime(pc.utf8_slice_codeunits(text["transit_timestamp"], 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    well_formed = pc.match_substring_regex(text["transit_timestamp"], f"^{_TIMESTAMP.pattern}$")
+    check(pc.invert(pc.and_(well_formed, pc.is_valid(at))), "a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]")
+    outside = pc.or_(pc.less(at, part.start), pc.greater_equal(at, part.end))
+    check(outside, f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}")
+    check(pc.is_null(text["station_complex_id"]), "an unknown station complex (no station_complex_id)")
+    for name in ("ridership", "transfers"):
+        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0")
+    for name in ("latitude", "longitude"):  # may be missing (null), never anything but a number
+        is_number = pc.fill_null(pc.match_substring_regex(text[name], _COORDINATE_PATTERN), True)
+        check(pc.invert(is_number), f"a {name} that is not a number")
+    rows = page.num_rows
+    columns = {name: text.get(name) for name in HOURLY_RIDERSHIP.column_names}
+    for name in _NEWER_FIELDS:  # null where the dataset's version lacks the field
+        if columns[name] is None:
+            columns[name] = pa.nulls(rows, pa.string())
+    for name in ("ridership", "transfers"):
+        columns[name] = pc.cast(pc.replace_substring_regex(text[name], r"\.0*$", ""), pa.int64())
+    for name in ("latitude", "longitude"):
+        columns[name] = pc.cast(text[name], pa.float64())
+    columns["transit_timestamp"] = at
+    columns["dataset_id"] = pa.repeat(pa.scalar(part.dataset_id), rows)
+    columns["week_ending"] = pa.repeat(pa.scalar(week, pa.date32()), rows)
+    return pa.table([columns[name] for name in HOURLY_RIDERSHIP.column_names], schema=HOURLY_RIDERSHIP.arrow_schema)
