@@ -356,8 +356,8 @@ def _timestamp(text: str, reading: SodaReading, dataset_id: str, url: str) -> da
 def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
     """A page of text as HOURLY_RIDERSHIP rows; HourlyRowsInvalid names the first row that cannot be one."""
 
-    def check(bad: pa.ChunkedArray, problem: str) -> None:
-        """Fail on the rows `bad` marks (a null counts as bad)."""
+    def check(bad: pa.ChunkedArray, problem: str, field: str | None = None) -> None:
+        """Fail on the rows `bad` marks (a null counts as bad), quoting the first one's `field` if given."""
         bad = pc.fill_null(bad, True)
         if not pc.any(bad).as_py():  # None for a page of no rows
             return
@@ -365,7 +365,7 @@ def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
         raise HourlyRowsInvalid(
             f"Week {week}: NY Open Data dataset {part.dataset_id} has {pc.sum(bad).as_py():,} rows with {problem}, the "
             f"first at station complex {page['station_complex_id'][first].as_py()!r}, "
-            f"{page['transit_timestamp'][first].as_py()!r}; nothing was stored. If NY Open Data changed how it writes "
+            f"{page['transit_timestamp'][first].as_py()!r}{f' ({field} {page[field][first].as_py()!r})' if field else ''}; nothing was stored. If NY Open Data changed how it writes "
             f"the dataset, map the new form in {_MODULE}; if the rows are wrong, materialize the week again once NY "
             f"Open Data has corrected them."
         )
@@ -379,10 +379,10 @@ def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
     check(outside, f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}")
     check(pc.is_null(text["station_complex_id"]), "an unknown station complex (no station_complex_id)")
     for name in ("ridership", "transfers"):
-        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0")
+        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0", name)
     for name in ("latitude", "longitude"):  # may be missing (null), never anything but a number
         is_number = pc.fill_null(pc.match_substring_regex(text[name], _COORDINATE_PATTERN), True)
-        check(pc.invert(is_number), f"a {name} that is not a number")
+        check(pc.invert(is_number), f"a {name} that is not a number", name)
     rows = page.num_rows
     columns = {name: text.get(name) for name in HOURLY_RIDERSHIP.column_names}
     for name in _NEWER_FIELDS:  # null where the dataset's version lacks the field

@@ -267,7 +267,8 @@ def test_a_count_that_is_not_a_whole_number_fails_the_week(soda, tmp_path, field
     with pytest.raises(
         HourlyRowsInvalid,
         match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has 1 rows with a {field} that is not a whole number of "
-        r"at least 0, the first at station complex '\d+', '2023-05-\d\dT\d\d:00:00.000'; nothing was stored",
+        rf"at least 0, the first at station complex '\d+', '2023-05-\d\dT\d\d:00:00.000' \({field} {re.escape(repr(value or ''))}\); "
+        r"nothing was stored",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []

@@ -1,0 +1,138 @@
+"""Hourly ridership through the lake and the warehouse, from a SODA server on loopback, as Dagster runs it."""
+
+from datetime import date
+
+import pytest
+from dagster import DagsterInstance, materialize
+
+from loopback.soda_server import SodaMisbehaviour, hourly_rows
+from mta_assets.defs.hourly_ridership import hourly_ridership_lake, hourly_ridership_warehouse
+from mta_assets.hourly_ridership import HourlyRidershipSource
+from mta_assets.lake.week import HOURLY_OBJECTS
+from mta_assets.lib.tables import HOURLY_RIDERSHIP
+from mta_assets.warehouse import DuckDBWarehouse
+from mta_assets_tests.lib.project import failure_message, lake_io_manager
+from mta_assets_tests.test_hourly_ridership import WUJG, around
+
+WEEK = date(2023, 6, 3)
+KEY = WEEK.isoformat()
+
+
+class HourlyProject:
+    """A lake folder, a DuckDB file and an instance; hourly weeks read from the SODA server `soda`."""
+
+    def __init__(self, soda, tmp_path, warehouse=None):
+        self.soda = soda
+        self.lake = lake_io_manager(tmp_path / "lake")
+        self.warehouse = warehouse or DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+        self.instance = DagsterInstance.ephemeral()
+
+    def run(self, key: str = KEY):
+        source = HourlyRidershipSource(base_url=self.soda.url, page_rows=500, backoff_seconds=0, max_attempts=3)
+        return materialize(
+            [hourly_ridership_lake, hourly_ridership_warehouse],
+            partition_key=key,
+            instance=self.instance,
+            raise_on_error=False,
+            resources={"hourly_source": source, "lake_io_manager": self.lake, "warehouse": self.warehouse},
+        )
+
+    def totals(self, week: date = WEEK) -> tuple[int, int]:
+        table = self.warehouse.name(HOURLY_RIDERSHIP.name)
+        ((rows, riders),) = self.warehouse.query(f"SELECT count(*), sum(ridership) FROM {table} WHERE week_ending = DATE '{week}'")
+        return rows, riders or 0
+
+    def lake_md5(self, week: date = WEEK) -> str | None:
+        return self.lake.storage().md5(HOURLY_OBJECTS.object_name(week, self.lake.lake_format))
+
+
+def source_totals(rows: list[dict]) -> tuple[int, int]:
+    return len(rows), sum(int(float(row["ridership"])) for row in rows)
+
+
+def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehouse):
+    soda.datasets[WUJG] = around(WEEK)
+    project = HourlyProject(soda, tmp_path, warehouse)
+    expected = source_totals(hourly_rows(WEEK))
+    for _ in range(2):
+        result = project.run()
+        assert result.success, failure_message(result)
+        assert project.totals() == expected
+    (materialization, *_) = [event for event in result.get_asset_materialization_events() if event.asset_key == hourly_ridership_lake.key]
+    metadata = materialization.materialization.metadata
+    assert metadata["source_totals"].value == f"{expected[0]}:{expected[1]}"
+    assert metadata["pages_fetched"].value == -(-expected[0] // 500)
+    assert metadata["open_data_datasets"].value == WUJG
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed
+
+
+def test_a_week_across_new_year_reads_both_datasets(soda, tmp_path):
+    week = date(2020, 1, 4)
+    rows = hourly_rows(week)
+    soda.datasets["t69i-h2me"] = [row for row in rows if row["transit_timestamp"] < "2020"]
+    soda.datasets[WUJG] = [row for row in rows if row["transit_timestamp"] >= "2020"] + hourly_rows(date(2020, 1, 11))
+    project = HourlyProject(soda, tmp_path)
+    result = project.run(week.isoformat())
+    assert result.success, failure_message(result)
+    assert project.totals(week) == source_totals(rows)
+    assert {row[0] for row in project.warehouse.query("SELECT DISTINCT dataset_id FROM mta.hourly_ridership")} == {"t69i-h2me", WUJG}
+
+
+def _timestamp_in_another_format(rows):
+    rows[len(rows) // 2]["transit_timestamp"] = "2023-05-30 10:00:00"
+
+
+def _negative_ridership(rows):
+    rows[len(rows) // 2]["ridership"] = "-4"
+
+
+def _fractional_ridership(rows):
+    rows[len(rows) // 2]["ridership"] = "4.5"
+
+
+def _unknown_complex(rows):
+    rows[len(rows) // 2]["station_complex_id"] = None
+
+
+def _columns_changed(rows):
+    for row in rows:
+        row["riders"] = row.pop("ridership")
+
+
+def _not_published_yet(rows):
+    rows[:] = [row for row in rows if row["transit_timestamp"] < "2023-06-02T20"]
+
+
+@pytest.mark.parametrize(
+    ("change", "misbehaviour", "message"),
+    [
+        (_timestamp_in_another_format, None, "2023-05-30 10:00:00"),
+        (_negative_ridership, None, "ridership '-4'"),
+        (_fractional_ridership, None, "ridership '4.5'"),
+        (_unknown_complex, None, "station complex"),
+        (_columns_changed, None, "ridership"),
+        (_not_published_yet, None, "2023-06-02"),
+        (None, SodaMisbehaviour(repeat_page=True), "again"),
+        (None, SodaMisbehaviour(throttled=1000, retry_after="0"), "MTA_SOCRATA_APP_TOKEN"),
+    ],
+    ids=["timestamp format", "negative", "fractional", "unknown complex", "columns changed", "not published yet", "repeated page", "429 storm"],
+)
+def test_bad_input_fails_naming_the_week_and_dataset_and_changes_nothing(soda, tmp_path, change, misbehaviour, message):
+    soda.datasets[WUJG] = around(WEEK)
+    project = HourlyProject(soda, tmp_path)
+    assert project.run().success
+    stored = (project.totals(), project.lake_md5())
+
+    revised = around(WEEK, seed=1)
+    if change:
+        change(revised)
+    soda.datasets[WUJG] = revised
+    if misbehaviour:
+        soda.misbehaviours[WUJG] = misbehaviour
+    result = project.run()
+    assert not result.success
+    text = failure_message(result)
+    assert "Week 2023-06-03" in text and WUJG in text and message in text, text
+    assert (project.totals(), project.lake_md5()) == stored
+    assert not list((tmp_path / "lake").glob("*.partial"))
