@@ -1,7 +1,7 @@
 """The schedule, the publication sensor and the failure alert, evaluated against a real instance."""
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,13 +18,21 @@ from dagster import (
 
 from mta_assets.alert_webhook import AlertWebhook
 from mta_assets.defs.alerts import turnstile_failure_alert
-from mta_assets.defs.automation import CHECKS_PER_TICK, turnstile_publication_sensor, weekly_turnstile_schedule
+from mta_assets.defs.automation import (
+    CHECKS_PER_TICK,
+    hourly_ridership_sensor,
+    turnstile_publication_sensor,
+    weekly_hourly_ridership_schedule,
+    weekly_turnstile_schedule,
+)
 from mta_assets.defs.turnstile_lake import turnstile_lake
-from mta_assets.partitions import weekly_partitions
+from mta_assets.hourly_ridership import HourlyRidershipSource
+from mta_assets.partitions import hourly_partitions, weekly_partitions
 from mta_assets.source import MtaTurnstileSource
 from mta_assets_tests.lib.project import Project
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
+from loopback.soda_server import hourly_rows
 from loopback.turnstile_files import week_file
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -172,3 +180,82 @@ def test_the_schedule_stops_at_the_feeds_last_week_without_asking_the_source(ins
     assert isinstance(result, SkipReason)
     assert "Week 2024-03-02 is after the feed's last week, 2024-02-17 (MTA_TURNSTILE_LAST_WEEK)" in result.skip_message
     assert sum(mirror.requests.values()) == 0
+
+
+# Hourly ridership: the schedule and the sensor, against a SODA server on loopback.
+
+GROWING = "5wq4-mkjj"
+
+
+def hourly_source_on(soda) -> HourlyRidershipSource:
+    return HourlyRidershipSource(base_url=soda.url, backoff_seconds=0, max_attempts=2)
+
+
+def evaluate_hourly_schedule(instance, soda, when: datetime):
+    context = build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"hourly_source": hourly_source_on(soda)})
+    return weekly_hourly_ridership_schedule(context)
+
+
+def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_dataset_holds_it(instance, soda):
+    week = date(2025, 6, 7)
+    soda.datasets[GROWING] = hourly_rows(week) + hourly_rows(week + timedelta(weeks=1))[:5]
+    request = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
+    assert isinstance(request, RunRequest)
+    assert request.partition_key == "2025-06-07"
+    rows = hourly_rows(week)
+    assert request.run_key == f"hourly_ridership:2025-06-07:{len(rows)}:{sum(int(row['ridership']) for row in rows)}"
+
+
+def test_the_hourly_schedule_skips_with_the_newest_hour_while_the_week_is_incomplete(instance, soda):
+    soda.datasets[GROWING] = [row for row in hourly_rows(date(2025, 6, 7)) if row["transit_timestamp"] < "2025-06-06T20"]
+    skip = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
+    assert isinstance(skip, SkipReason)
+    assert "Week 2025-06-07" in skip.skip_message and "does not hold the whole week yet" in skip.skip_message
+    assert "2025-06-06 19:00:00" in skip.skip_message  # the dataset's newest hour
+
+
+def evaluate_hourly_sensor(instance, soda, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"hourly_source": hourly_source_on(soda)})
+    return hourly_ridership_sensor(context), context
+
+
+def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(instance, soda):
+    # Weeks by the project's own partitions, wherever today is: two whole weeks and the latest, incomplete.
+    latest = date.fromisoformat(hourly_partitions.get_last_partition_key())
+    first, second = latest - timedelta(weeks=2), latest - timedelta(weeks=1)
+    incomplete = [row for row in hourly_rows(latest) if row["transit_timestamp"] < f"{latest - timedelta(days=2)}"]
+    soda.datasets[GROWING] = hourly_rows(first) + hourly_rows(second) + incomplete
+    soda.datasets["t69i-h2me"] = hourly_rows(date(2019, 6, 8))
+    soda.datasets["wujg-7c2s"] = hourly_rows(date(2023, 6, 3))
+    soda.rows_updated_at[GROWING] = 1_750_000_000
+
+    result, context = evaluate_hourly_sensor(instance, soda)
+    assert sorted(request.partition_key for request in result.run_requests) == [first.isoformat(), second.isoformat()]
+    versions = {event.asset_key.path[-1]: event.tags["dagster/data_version"] for event in result.asset_events}
+    assert versions["open_data_hourly_ridership_5wq4_mkjj"] == "1750000000"
+    assert len(versions) == 3
+
+    # Nothing moved: nothing asked of the rows, nothing launched.
+    unchanged, _ = evaluate_hourly_sensor(instance, soda, result.cursor)
+    assert isinstance(unchanged, SkipReason) and "No hourly ridership dataset changed" in unchanged.skip_message
+
+    # The first week is stored as the dataset has it; the second is revised, and the dataset's version moves.
+    (first_request,) = [request for request in result.run_requests if request.partition_key == first.isoformat()]
+    instance.report_runless_asset_event(
+        AssetMaterialization("hourly_ridership_lake", partition=first.isoformat(), metadata={"source_totals": first_request.run_key.split(":", 2)[2]})
+    )
+    soda.datasets[GROWING] = hourly_rows(first) + hourly_rows(second, seed=1) + incomplete
+    soda.rows_updated_at[GROWING] = 1_750_003_600
+    revised, _ = evaluate_hourly_sensor(instance, soda, result.cursor)
+    (request,) = revised.run_requests
+    assert request.partition_key == second.isoformat()
+    assert request.run_key not in {earlier.run_key for earlier in result.run_requests}
+    assert [event.asset_key.path[-1] for event in revised.asset_events] == ["open_data_hourly_ridership_5wq4_mkjj"]
+
+
+def test_the_hourly_sensor_skips_when_open_data_is_down(instance):
+    class Down:
+        url = f"http://127.0.0.1:{free_port()}"
+
+    skip, _ = evaluate_hourly_sensor(instance, Down())
+    assert isinstance(skip, SkipReason) and "asking again next tick" in skip.skip_message
