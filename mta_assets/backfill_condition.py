@@ -32,7 +32,8 @@ class BackfillLoading(AutomationCondition):
 
     async def evaluate(self, context: AutomationContext) -> AutomationResult:
         view = context.asset_graph_view
-        for key in self.assets:
+        # Only the assets of the graph count: a code location may define some of them only.
+        for key in filter(view.asset_graph.has, self.assets):
             left = await view.compute_backfill_in_progress_subset(key=key, from_subset=view.get_full_subset(key=key))
             if not left.is_empty:
                 return AutomationResult(context, true_subset=context.candidate_subset)

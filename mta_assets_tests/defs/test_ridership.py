@@ -94,7 +94,7 @@ def test_station_days_match_the_ground_truth(warehouse, tmp_path):
     )
     assert system[0] == (date(2023, 5, 27), 55 + 100, 21 + 50, 2)
     chart = result.asset_materializations_for_node("system_ridership")[0].metadata["chart"].value
-    assert chart.startswith("![System-wide riders per day](data:image/png;base64,iVBOR")
+    assert chart.startswith("![NYC subway, system-wide riders per day (turnstile counts)](data:image/png;base64,iVBOR")
 
 
 def test_a_week_gives_the_same_numbers_when_materialized_again(warehouse, tmp_path):
