@@ -8,6 +8,7 @@ from mta_assets.lib.errors import ConfigurationError
 from mta_assets.settings import (
     alert_webhook_from_env,
     asset_kinds,
+    hourly_source_from_env,
     lake_io_manager_from_env,
     open_data_from_env,
     source_from_env,
@@ -109,8 +110,9 @@ def test_open_data_defaults_to_data_ny_gov_without_a_token():
     assert (source.deadline_seconds, source.max_rejected_share, source.max_duplicate_share) == (900.0, 0.01, 0.01)
 
 
-def test_open_data_settings_are_bound_by_name_the_token_never_by_value():
-    source = open_data_from_env(
+@pytest.mark.parametrize("from_env", [open_data_from_env, hourly_source_from_env], ids=["turnstile", "hourly"])
+def test_open_data_settings_are_bound_by_name_the_token_never_by_value(from_env):
+    source = from_env(
         {"MTA_OPEN_DATA_URL": "http://127.0.0.1:8000", "MTA_SOCRATA_APP_TOKEN": "s3cr3t", "MTA_DOWNLOAD_DEADLINE_SECONDS": "60"}
     )
     assert (source.base_url, source.app_token) == (EnvVar("MTA_OPEN_DATA_URL"), EnvVar("MTA_SOCRATA_APP_TOKEN"))
@@ -127,9 +129,10 @@ def test_open_data_settings_are_bound_by_name_the_token_never_by_value():
         ({"MTA_MAX_DUPLICATE_SHARE": "2"}, "MTA_MAX_DUPLICATE_SHARE='2' is not a share between 0 and 1"),
     ],
 )
-def test_bad_open_data_settings_are_refused_with_the_setting_named(environ, message):
+@pytest.mark.parametrize("from_env", [open_data_from_env, hourly_source_from_env], ids=["turnstile", "hourly"])
+def test_bad_open_data_settings_are_refused_with_the_setting_named(environ, message, from_env):
     with pytest.raises(ConfigurationError, match=message):
-        open_data_from_env(environ)
+        from_env(environ)
 
 
 @pytest.mark.parametrize(
