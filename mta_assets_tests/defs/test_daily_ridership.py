@@ -145,3 +145,45 @@ def test_the_cross_check_warns_outside_its_band_and_records_every_ratio():
     assert result.metadata["ratio_by_day"].value == {"2023-05-27": 1.1, "2023-05-28": round(high + 0.1, 4)}
     assert result.metadata["days_outside_band"].value == {"2023-05-28": round(high + 0.1, 3)}
     assert sources_agree(days[:1]).passed
+
+
+def test_the_automation_computes_a_week_both_sources_cover_once_both_are_loaded(mirror, soda, tmp_path):
+    """Tick after tick, as the automation sensor runs them: the turnstile weeks' ridership follows them,
+    daily_ridership waits for the same weeks of hourly ridership, then follows with the system series."""
+    from dagster import Definitions, evaluate_automation_conditions
+
+    from mta_assets.defs.daily_ridership import unit_complex_key
+    from mta_assets.defs.hourly_ridership import hourly_ridership_datasets, hourly_ridership_lake, hourly_ridership_warehouse
+    from mta_assets.defs.ridership import system_ridership
+    from mta_assets.hourly_ridership import HourlyRidershipSource
+    from loopback.soda_server import hourly_rows
+    from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project
+
+    project = Project(mirror, tmp_path)
+    soda.datasets["wujg-7c2s"] = hourly_rows(PREVIOUS) + hourly_rows(WEEK) + hourly_rows(WEEK + timedelta(weeks=1))
+    resources = {**project.resources(), "hourly_source": HourlyRidershipSource(base_url=soda.url, backoff_seconds=0)}
+    hourly = [hourly_ridership_lake, hourly_ridership_warehouse]
+    derived = [stations, station_daily_ridership, system_ridership, daily_ridership, system_daily_ridership]
+    every_asset = [*LAKE_AND_WAREHOUSE, *hourly, hourly_ridership_datasets, unit_complex_key, *derived]
+    defs = Definitions(assets=every_asset, resources=resources)
+    result = evaluate_automation_conditions(defs=defs, instance=project.instance)  # the first tick records state
+    assert project.run_range(PREVIOUS.isoformat(), WEEK.isoformat()).success
+
+    def ticks() -> dict[str, set[str]]:
+        nonlocal result
+        requested: dict[str, set[str]] = {}
+        for _ in range(4):
+            result = evaluate_automation_conditions(defs=defs, instance=project.instance, cursor=result.cursor)
+            for asset in derived:
+                for key in sorted(result.get_requested_partitions(asset.key)):
+                    requested.setdefault(asset.key.to_user_string(), set()).add(key)
+                    run = materialize(every_asset, selection=[asset], partition_key=key, instance=project.instance, resources=resources)
+                    assert run.success
+        return requested
+
+    weeks = {PREVIOUS.isoformat(), WEEK.isoformat()}
+    assert ticks() == {"stations": weeks, "station_daily_ridership": weeks, "system_ridership": weeks}
+    for week in sorted(weeks):
+        assert materialize(every_asset, selection=hourly, partition_key=week, instance=project.instance, resources=resources).success
+    assert ticks() == {"daily_ridership": weeks, "system_daily_ridership": weeks}
+    assert result.total_requested == 0
