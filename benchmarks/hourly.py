@@ -23,12 +23,14 @@ It reports against the targets and never fails on them.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -130,9 +132,30 @@ def child_main(request: dict) -> None:
 # In the parent
 
 
+@dataclass(frozen=True)
+class GeneratedServer:
+    """loopback.generated_hourly running as a process of its own."""
+
+    url: str
+    pid: int
+
+    def served(self) -> Counter:
+        """The requests answered so far, by kind (pages, totals, daily, newest, views)."""
+        return Counter(requests.get(f"{self.url}{STATS_PATH}", timeout=10).json())
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far: generating pages competes with the runs for the 2 cores."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            user, system = stat.read().rsplit(")", 1)[1].split()[11:13]
+        return (int(user) + int(system)) / _CLOCK_TICKS
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def generated_hourly_server():
-    """loopback.generated_hourly as a process of its own, its newest hour the server's default; yields its URL."""
+    """loopback.generated_hourly as a process of its own, its newest hour the server's default."""
     server = subprocess.Popen(
         [sys.executable, "-m", "loopback.generated_hourly", "--port", "0", "--newest-hour", NEWEST_HOUR.isoformat()],
         cwd=week.REPOSITORY,
@@ -140,52 +163,53 @@ def generated_hourly_server():
         text=True,
     )
     try:
-        yield server.stdout.readline().strip()
+        yield GeneratedServer(server.stdout.readline().strip(), server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def requests_served(url: str) -> Counter:
-    """The requests the generated server has answered so far, by kind (pages, totals, daily, newest, views)."""
-    return Counter(requests.get(f"{url}{STATS_PATH}", timeout=10).json())
+@contextmanager
+def server_usage(server: GeneratedServer, into: dict):
+    """Sets `into`'s requests (by kind) and server_cpu_seconds: what the server did within the `with`."""
+    requests_before, cpu_before = server.served(), server.cpu_seconds()
+    yield
+    into.update(requests=dict(server.served() - requests_before), server_cpu_seconds=server.cpu_seconds() - cpu_before)
 
 
-def served_during(url: str, work) -> tuple[object, Counter]:
-    """What `work()` returns, and the requests the server answered meanwhile."""
-    before = requests_served(url)
-    result = work()
-    return result, requests_served(url) - before
-
-
-def one_week(url: str, folder: Path) -> dict:
+def one_week(server: GeneratedServer, folder: Path) -> dict:
     """WEEK twice through the job (a fresh process each, one lake, warehouse and instance), then the floor twice."""
-    env = week.child_env(folder / "job", {"MTA_OPEN_DATA_URL": url})
+    env = week.child_env(folder / "job", {"MTA_OPEN_DATA_URL": server.url})
     # benchmarks.week's children measure the job: this module loads what a run worker lacks (the server's tables).
     job_request = {"kind": "memory", "weeks": [WEEK.isoformat()], "job": JOB, "table": TABLE}
     runs = []
     for label in ("first run, empty warehouse", "second run, the week replaced"):
-        run, served = served_during(url, lambda: week.run_child(job_request, env))
-        runs.append({"label": label, **run, "requests": dict(served)})
-    floor_request = {"kind": "floor", "url": url, "folder": str(folder / "floor")}
+        run = {"label": label}
+        with server_usage(server, run):
+            run.update(week.run_child(job_request, env))
+        runs.append(run)
+    floor_request = {"kind": "floor", "url": server.url, "folder": str(folder / "floor")}
     floors = []
     for _ in range(2):
-        run, served = served_during(url, lambda: week.run_child(floor_request, env, "benchmarks.hourly"))
-        floors.append({**run, "requests": dict(served)})
+        floor = {}
+        with server_usage(server, floor):
+            floor.update(week.run_child(floor_request, env, "benchmarks.hourly"))
+        floors.append(floor)
     return {"runs": runs, "floors": floors}
 
 
-def backfill(url: str, weeks: list[date], folder: Path) -> dict:
+def backfill(server: GeneratedServer, weeks: list[date], folder: Path) -> dict:
     """`weeks` backfilled through `dg dev` as the UI launches it; timed from launch, rows counted once it closed."""
     import duckdb
 
-    with dagster_dev(folder, {"MTA_OPEN_DATA_URL": url}) as ui, RunMemory() as run_memory:
-        before = requests_served(url)
+    result = {"weeks": len(weeks), "first_week": weeks[0].isoformat(), "last_week": weeks[-1].isoformat()}
+    with dagster_dev(folder, {"MTA_OPEN_DATA_URL": server.url}) as ui, RunMemory() as run_memory, server_usage(server, result):
         started = time.monotonic()
         backfill_id = launch_asset_backfill(ui, ASSETS, [saturday.isoformat() for saturday in weeks])
         # Until every week is in the warehouse, or the backfill ended without (a run failed).
         wait_until(
-            lambda: materialized_count(ui, ASSETS[-1]) >= len(weeks) or backfill_status(ui, backfill_id) not in BACKFILL_GOING_ON,
+            lambda: materialized_count(ui, ASSETS[-1]) >= len(weeks)
+            or backfill_status(ui, backfill_id) not in BACKFILL_GOING_ON,
             "every week in the warehouse",
             timeout=3600,
             every=0.5,
@@ -195,13 +219,10 @@ def backfill(url: str, weeks: list[date], folder: Path) -> dict:
         closed = time.monotonic() - started
         runs, run_seconds = backfill_run_span(ui, backfill_id)
         materialized = materialized_count(ui, ASSETS[-1])
-        served = requests_served(url) - before
     with duckdb.connect(str(folder / "data" / "warehouse.duckdb"), read_only=True) as connection:
         counts = dict(connection.execute(f"SELECT week_ending, count(*) FROM mta.{TABLE} GROUP BY week_ending").fetchall())
     return {
-        "weeks": len(weeks),
-        "first_week": weeks[0].isoformat(),
-        "last_week": weeks[-1].isoformat(),
+        **result,
         "seconds": seconds,
         "closed": closed,
         "status": status,
@@ -210,7 +231,6 @@ def backfill(url: str, weeks: list[date], folder: Path) -> dict:
         "materialized": materialized,
         "rows": sum(counts.values()),
         "exactly_once": counts == {saturday: ROWS_PER_WEEK for saturday in weeks},
-        "requests": dict(served),
         "run_peak_mb": run_memory.peak_mb,
     }
 
@@ -221,9 +241,10 @@ def targets(results: dict) -> list[tuple[str, str, str, bool]]:
         for run in results["week"]["runs"]
     ]
     rows += [
-        (f"warehouse holds the week once, {run['label']}", f"{run['rows']:,} rows", f"= {ROWS_PER_WEEK:,}", run["success"] and run["rows"] == ROWS_PER_WEEK)
+        (f"warehouse holds the week once, {run['label']}", f"{run['rows']:,} rows", f"= {ROWS_PER_WEEK:,}",
+         run["success"] and run["rows"] == ROWS_PER_WEEK)
         for run in results["week"]["runs"]
-    ]
+    ]  # fmt: skip
     if results["backfill"]:
         result = results["backfill"]
         expected = result["weeks"] * ROWS_PER_WEEK
@@ -235,7 +256,7 @@ def targets(results: dict) -> list[tuple[str, str, str, bool]]:
 
 
 def week_lines(results: dict) -> list[str]:
-    """The one week's numbers, a line each, as both the terminal and the markdown report show them."""
+    """The one week's numbers for the terminal, a line a run."""
     lines = []
     for run in results["week"]["runs"]:
         steps = ", ".join(
@@ -243,16 +264,16 @@ def week_lines(results: dict) -> list[str]:
         )
         lines.append(
             f"{run['label']}: {run['run_seconds']:.1f} s, {run['requests'].get('pages', 0)} pages "
-            f"({sum(run['requests'].values())} requests), {run['rows']:,} rows in the warehouse; RSS baseline "
+            f"({sum(run['requests'].values())} requests; {run['server_cpu_seconds']:.1f} s of the server's CPU), "
+            f"{run['rows']:,} rows in the warehouse; RSS baseline "
             f"{run['baseline_mb']:.0f} MB, peak {run['peak_mb']:.0f} MB, growth {run['growth_mb']:.0f} MB "
             f"(anonymous {run['anon_growth_mb']:.0f} MB), after {run['after_mb']:.0f} MB; Arrow pool peak "
             f"{run['arrow_pool_peak_mb']:.0f} MB; steps: {steps}"
         )
     floors = results["week"]["floors"]
-    lines.append(
-        "near-floor script: " + ", ".join(f"{floor['run_seconds']:.1f} s" for floor in floors)
-        + f" ({floors[0]['requests'].get('pages', 0)} pages, {floors[-1]['rows']:,} rows after the second)"
-    )
+    times = ", ".join(f"{floor['run_seconds']:.1f} s ({floor['server_cpu_seconds']:.1f} s of the server's CPU)" for floor in floors)
+    pages = floors[0]["requests"].get("pages", 0)
+    lines.append(f"near-floor script: {times}; {pages} pages, {floors[-1]['rows']:,} rows after the second")
     return lines
 
 
@@ -264,7 +285,7 @@ def backfill_lines(result: dict) -> list[str]:
         f"{result['runs']} runs, {result['run_seconds']:.1f} s from the first run's start to the last one's end "
         f"({result['run_seconds'] / result['weeks']:.2f} s a week)",
         f"{result['rows']:,} rows in the warehouse (every week once: {'yes' if result['exactly_once'] else 'NO'}); "
-        f"requests served: {requests_by_kind}",
+        f"requests served: {requests_by_kind}; the generated server used {result['server_cpu_seconds']:.0f} s of CPU",
         f"peak resident memory of a run process: {result['run_peak_mb']:.0f} MB",
     ]
 
@@ -294,13 +315,13 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
 
     weeks = [LAST_BACKFILL_WEEK - timedelta(weeks=offset) for offset in range(arguments.backfill_weeks - 1, -1, -1)]
-    with tempfile.TemporaryDirectory(prefix="mta-hourly-bench-") as directory, generated_hourly_server() as url:
+    with tempfile.TemporaryDirectory(prefix="mta-hourly-bench-") as directory, generated_hourly_server() as server:
         folder = Path(directory)
         results = {
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
-            "week": one_week(url, folder / "week"),
-            "backfill": backfill(url, weeks, folder / "backfill") if weeks else None,
+            "week": one_week(server, folder / "week"),
+            "backfill": backfill(server, weeks, folder / "backfill") if weeks else None,
         }
     print_report(results)
     return results
