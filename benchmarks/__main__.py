@@ -1,6 +1,6 @@
 """Every benchmark, and a markdown report of them in docs/benchmarks.md.
 
-    python -m benchmarks [--output docs/benchmarks.md] [--only week|backfill|history]
+    python -m benchmarks [--output docs/benchmarks.md] [--only week|backfill|history|hourly]
 
 With --only, that benchmark runs and its section is rewritten; the other sections are kept as they are
 in the output file, with the date they were run.
@@ -11,12 +11,13 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import backfill, history, week
+from benchmarks import backfill, history, hourly, week
 from benchmarks.machine import machine
 
 BACKFILL_HEADING = "## Backfills launched as the UI launches them, run by the daemon"
 WEEK_HEADING = "## Memory and speed of a week, as a real run meets them"
 HISTORY_HEADING = "## The whole feed, backfilled through the daemon"
+HOURLY_HEADING = "## Hourly ridership"
 
 
 def now() -> str:
@@ -142,6 +143,69 @@ def history_section(result: dict, date: str) -> list[str]:
     ]
 
 
+def hourly_section(results: dict) -> list[str]:
+    lines = [
+        HOURLY_HEADING,
+        "",
+        f"Run on {results['date']} by `python -m benchmarks.hourly`.",
+        "",
+        f"NY Open Data's hourly ridership generated at real size ({hourly.ROWS_PER_WEEK:,} rows a week) by a",
+        "`python -m loopback.generated_hourly` process on loopback; pages are what that server answered.",
+        "",
+        f"### One week ({hourly.WEEK})",
+        "",
+        "`hourly_ridership_job` (the lake week, then the warehouse week) in a fresh process per run, measured as",
+        "in *Memory and speed of a week*: RSS once the definitions are loaded is the baseline, growth is the peak",
+        "minus it. The second run replaces the week in the same lake, warehouse and instance. The near-floor",
+        "script streams the same pages to disk, reads each with pyarrow CSV (typed), writes one parquet file and",
+        "replaces the week in DuckDB (DELETE + INSERT); no checks, no totals, no Dagster; a fresh process each time.",
+        "",
+        "*Server CPU*: what the generated server spent on the pages; it competes with the run for the 2 cores.",
+        "",
+        "| run | seconds | pages | server CPU (s) | rows in the warehouse | baseline (MB) | peak (MB) | growth (MB) | anonymous growth (MB) | target | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in results["week"]["runs"]:
+        lines.append(
+            f"| {run['label']} | {run['run_seconds']:.1f} | {run['requests'].get('pages', 0)} | "
+            f"{run['server_cpu_seconds']:.1f} | {run['rows']:,} | "
+            f"{run['baseline_mb']:.0f} | {run['peak_mb']:.0f} | {run['growth_mb']:.0f} | {run['anon_growth_mb']:.0f} | "
+            f"<= {hourly.MAX_GROWTH_MB} MB | {week.verdict(run['growth_mb'] <= hourly.MAX_GROWTH_MB)} |"
+        )
+    for number, floor in enumerate(results["week"]["floors"], 1):
+        lines.append(
+            f"| near-floor script, run {number} | {floor['run_seconds']:.1f} | {floor['requests'].get('pages', 0)} | "
+            f"{floor['server_cpu_seconds']:.1f} | {floor['rows']:,} | | | | | | |"
+        )
+    first = results["week"]["runs"][0]
+    lines += [
+        "",
+        "Steps of the first run: "
+        + ", ".join(
+            f"{key} {seconds:.1f} s, RSS rose {first['step_rise_mb'][key]:.0f} MB within it"
+            for key, seconds in first["step_seconds"].items()
+        )
+        + ".",
+        "",
+    ]
+    if results["backfill"]:
+        lines += [
+            f"### Backfill of {results['backfill']['weeks']} weeks",
+            "",
+            "Launched as the UI launches a backfill of `hourly_ridership_lake` and `hourly_ridership_warehouse`, run",
+            "by the daemon of `dg dev` with the project's dagster.yaml (2 runs at a time, up to 26 weeks a run); the",
+            "time from launch includes the backfill daemon's wait (it looks every 30 s).",
+            "",
+            *[f"- {line}" for line in hourly.backfill_lines(results["backfill"])],
+            "",
+        ]
+    lines += ["### Targets", "", "| target | measured | limit | |", "|---|---|---|---|"]
+    for name, value, limit, ok in hourly.targets(results):
+        lines.append(f"| {name} | {value} | {limit} | {week.verdict(ok)} |")
+    lines.append("")
+    return lines
+
+
 def kept_section(previous: str, heading: str) -> list[str]:
     """The section under `heading` in an earlier report, with the date it was run."""
     if heading not in previous:
@@ -172,15 +236,18 @@ def report(sections: list[list[str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
-    parser.add_argument("--only", choices=["week", "backfill", "history"], help="run one benchmark; keep the others' sections")
+    parser.add_argument("--only", choices=["week", "backfill", "history", "hourly"], help="run one benchmark; keep the others' sections")
     arguments = parser.parse_args()
     previous = arguments.output.read_text() if arguments.output.exists() else ""
     runs = {
         WEEK_HEADING: lambda: week_section(week.main([])),
         BACKFILL_HEADING: lambda: backfill_section(backfill.main([]), now()),
         HISTORY_HEADING: lambda: history_section(history.main([]), now()),
+        HOURLY_HEADING: lambda: hourly_section(hourly.main([])),
     }
-    chosen = {"week": WEEK_HEADING, "backfill": BACKFILL_HEADING, "history": HISTORY_HEADING}.get(arguments.only)
+    chosen = {"week": WEEK_HEADING, "backfill": BACKFILL_HEADING, "history": HISTORY_HEADING, "hourly": HOURLY_HEADING}.get(
+        arguments.only
+    )
     sections = [run() if chosen in (None, heading) else kept_section(previous, heading) for heading, run in runs.items()]
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(report(sections))

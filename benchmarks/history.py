@@ -73,12 +73,13 @@ class RunMemory:
                 self.peak_mb = max(self.peak_mb, int(rss.split()[1]) / 1024)
 
 
-def _wait(condition, what: str, timeout: float) -> None:
+def wait_until(condition, what: str, timeout: float, every: float = 2) -> None:
+    """Return once `condition()` holds, asking every `every` seconds; TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(2)
+        time.sleep(every)
 
 
 def run_history(turnstiles: int, first: date, last: date) -> dict:
@@ -101,12 +102,12 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
                 instance = DagsterInstance.from_config(str(folder / "dagster_home"))
                 started = time.monotonic()
                 backfill_id = launch_asset_backfill(url, ["turnstile_lake", "turnstile_warehouse"], [w.isoformat() for w in weeks])
-                _wait(lambda: materialized_count(url, "turnstile_warehouse") >= len(weeks), "every week in the warehouse", 3600)
+                wait_until(lambda: materialized_count(url, "turnstile_warehouse") >= len(weeks), "every week in the warehouse", 3600)
                 warehouse_seconds = time.monotonic() - started
                 status = wait_for_backfill(url, backfill_id, timeout=3600)
                 closed_seconds = time.monotonic() - started
                 closed_at = time.time()
-                _wait(lambda: materialized_count(url, "system_ridership") >= len(weeks), "the ridership of every week", 3600)
+                wait_until(lambda: materialized_count(url, "system_ridership") >= len(weeks), "the ridership of every week", 3600)
                 ridership_seconds = time.monotonic() - started
                 ridership_weeks = materialized_count(url, "system_ridership")
                 records = instance.get_run_records()

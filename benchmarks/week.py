@@ -37,9 +37,13 @@ import time
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.machine import machine
 from loopback.turnstile_files import write_weeks
+
+if TYPE_CHECKING:  # imported in the children only after the definitions, as a run worker imports it
+    from mta_assets.lib.tables import Table
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = REPOSITORY / "dagster_home" / "dagster.yaml"
@@ -116,13 +120,13 @@ def _step_windows(instance, run_id: str) -> dict[str, tuple[float, float]]:
     return {key: (start, end) for key, (start, end) in windows.items()}
 
 
-def _load_definitions():
+def _load_definitions(job_name: str = "turnstile_job"):
     """What a run worker has before the run: the code location's definitions, the job and the instance."""
     from dagster import DagsterInstance
 
     from mta_assets.definitions import defs
 
-    job = defs().resolve_job_def("turnstile_job")
+    job = defs().resolve_job_def(job_name)
     return job, DagsterInstance.get()
 
 
@@ -136,18 +140,20 @@ def _run_job(job, instance, weeks: list[date]):
     )
 
 
-def _warehouse_rows(weeks: list[date]) -> int:
+def _warehouse_rows(weeks: list[date], table: str = "turnstile") -> int:
     import duckdb
 
     with duckdb.connect(os.environ["MTA_DUCKDB_PATH"], read_only=True) as connection:
         return connection.execute(
-            f"SELECT count(*) FROM mta.turnstile WHERE week_ending IN ({', '.join('?' * len(weeks))})", weeks
+            f"SELECT count(*) FROM mta.{table} WHERE week_ending IN ({', '.join('?' * len(weeks))})", weeks
         ).fetchone()[0]
 
 
-def child_memory(weeks: list[date]) -> dict:
+def child_memory(weeks: list[date], job_name: str = "turnstile_job", table: str = "turnstile") -> dict:
+    """One run of `job_name` for `weeks`, its RSS sampled: growth above the loaded definitions, and the rows
+    of `weeks` in the warehouse table `table` after it."""
     started = time.perf_counter()
-    job, instance = _load_definitions()
+    job, instance = _load_definitions(job_name)
     import pyarrow as pa  # after the definitions, as in a run worker: mta_assets sets up Arrow's allocator first
 
     load_seconds = time.perf_counter() - started
@@ -160,10 +166,11 @@ def child_memory(weeks: list[date]) -> dict:
     gc.collect()
     after, _ = rss_and_anon_bytes()
     pool = pa.default_memory_pool()
+    windows = _step_windows(instance, result.run_id)
     return {
         "weeks": len(weeks),
         "success": result.success,
-        "rows": _warehouse_rows(weeks),
+        "rows": _warehouse_rows(weeks, table),
         "load_seconds": load_seconds,
         "run_seconds": seconds,
         "baseline_mb": baseline / 1e6,
@@ -171,10 +178,8 @@ def child_memory(weeks: list[date]) -> dict:
         "growth_mb": (sampler.peak - baseline) / 1e6,
         "anon_growth_mb": (sampler.peak_anon - baseline_anon) / 1e6,
         "after_mb": after / 1e6,
-        "step_rise_mb": {
-            key: (sampler.rise_between(start, end) or 0) / 1e6
-            for key, (start, end) in _step_windows(instance, result.run_id).items()
-        },
+        "step_rise_mb": {key: (sampler.rise_between(start, end) or 0) / 1e6 for key, (start, end) in windows.items()},
+        "step_seconds": {key: end - start for key, (start, end) in windows.items()},
         "arrow_pool": pool.backend_name,
         "arrow_pool_peak_mb": pool.max_memory() / 1e6,
         "arrow_allocated_after_mb": pa.total_allocated_bytes() / 1e6,
@@ -192,7 +197,6 @@ def floor_week(url: str, week: date, folder: Path, duckdb_path: str, tuned: bool
     uses the package's settings: dictionaries on text columns only, DuckDB row groups of 32,768 rows,
     insertion order not preserved.
     """
-    import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pv
@@ -237,6 +241,16 @@ def floor_week(url: str, week: date, folder: Path, duckdb_path: str, tuned: bool
     dictionaries = [field.name for field in table.schema if field.type in (pa.string(), pa.date32())] if tuned else True
     pq.write_table(table, parquet, compression="snappy", use_dictionary=dictionaries)
     download.unlink()
+    rows = floor_replace(TURNSTILE, parquet, week, duckdb_path, tuned)
+    parquet.unlink()
+    return rows
+
+
+def floor_replace(table: "Table", parquet: Path, week: date, duckdb_path: str, tuned: bool = False) -> int:
+    """The near-floor's load: the week of `table` replaced by the parquet's rows (DELETE + INSERT, one
+    transaction); `tuned` as in floor_week. The rows of the week after it."""
+    import duckdb
+
     if tuned:
         connection = duckdb.connect()
         connection.execute("ATTACH ? AS floor (ROW_GROUP_SIZE 32768)", [duckdb_path])
@@ -245,14 +259,13 @@ def floor_week(url: str, week: date, folder: Path, duckdb_path: str, tuned: bool
     else:
         connection = duckdb.connect(duckdb_path)
     with connection:
-        columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in TURNSTILE.columns)
-        connection.execute(f"CREATE TABLE IF NOT EXISTS turnstile ({columns})")
+        columns = ", ".join(f"{column.name} {column.duckdb_type}" for column in table.columns)
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})")
         connection.begin()
-        connection.execute("DELETE FROM turnstile WHERE week_ending = ?", [week])
-        connection.execute("INSERT INTO turnstile BY NAME SELECT * FROM read_parquet(?)", [str(parquet)])
-        rows = connection.execute("SELECT count(*) FROM turnstile WHERE week_ending = ?", [week]).fetchone()[0]
+        connection.execute(f"DELETE FROM {table.name} WHERE week_ending = ?", [week])
+        connection.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM read_parquet(?)", [str(parquet)])
+        rows = connection.execute(f"SELECT count(*) FROM {table.name} WHERE week_ending = ?", [week]).fetchone()[0]
         connection.commit()
-    parquet.unlink()
     return rows
 
 
@@ -314,9 +327,11 @@ def child_time(weeks: list[date], other_weeks: list[date], floor_folder: str) ->
 
 
 def child_main(request: dict) -> None:
+    """A child's measurement. A memory request may name another job and its warehouse table (benchmarks.hourly
+    does): this module's children import nothing a run worker lacks before the definitions."""
     weeks = [date.fromisoformat(key) for key in request["weeks"]]
     if request["kind"] == "memory":
-        result = child_memory(weeks)
+        result = child_memory(weeks, request.get("job", "turnstile_job"), request.get("table", "turnstile"))
     else:
         other_weeks = [date.fromisoformat(key) for key in request["other_weeks"]]
         result = child_time(weeks, other_weeks, request["floor_folder"])
@@ -354,9 +369,10 @@ def serving(folder: Path):
         server.wait()
 
 
-def run_child(request: dict, env: dict[str, str]) -> dict:
+def run_child(request: dict, env: dict[str, str], module: str = "benchmarks.week") -> dict:
+    """The RESULT a fresh `python -m {module} --child {request}` prints."""
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.week", "--child", json.dumps(request)],
+        [sys.executable, "-m", module, "--child", json.dumps(request)],
         cwd=REPOSITORY,
         env=env,
         capture_output=True,
@@ -368,13 +384,15 @@ def run_child(request: dict, env: dict[str, str]) -> dict:
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
-def child_env(folder: Path, url: str) -> dict[str, str]:
+def child_env(folder: Path, sources: dict[str, str]) -> dict[str, str]:
+    """A run worker's environment: the `sources` settings (MTA_SOURCE_URL, ...), the lake, DuckDB file and
+    DAGSTER_HOME (the project's dagster.yaml) under `folder`; no other MTA_ setting."""
     home = folder / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
     env = {name: value for name, value in os.environ.items() if not name.startswith("MTA_")}
     env.update(
-        MTA_SOURCE_URL=url,
+        sources,
         MTA_LAKE_URL=str(folder / "lake"),
         MTA_DUCKDB_PATH=str(folder / "warehouse.duckdb"),
         DAGSTER_HOME=str(home),
@@ -463,7 +481,7 @@ def main(argv: list[str] | None = None) -> dict:
         lines = write_weeks(mirror, [FIRST_WEEK, *range_weeks, after_range, *time_weeks, *other_weeks], arguments.turnstiles)
         size = (mirror / f"turnstile_{FIRST_WEEK:%y%m%d}.txt").stat().st_size
         with serving(mirror) as url:
-            memory_env = child_env(folder / "memory", url)
+            memory_env = child_env(folder / "memory", {"MTA_SOURCE_URL": url})
             memory = []
             for label, weeks in (
                 ("1 week, empty warehouse", [FIRST_WEEK]),
@@ -481,7 +499,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "other_weeks": [week.isoformat() for week in other_weeks],
                     "floor_folder": str(folder / "floor"),
                 },
-                child_env(folder / "time", url),
+                child_env(folder / "time", {"MTA_SOURCE_URL": url}),
             )
     medians = {way: statistics.median(each) for way, each in timing["runs"].items()}
     results = {

@@ -126,14 +126,23 @@ def launch_asset_backfill(url: str, asset_names: list[str], partition_keys: list
     return result["backfillId"]
 
 
+# The statuses of a backfill that has not ended yet.
+BACKFILL_GOING_ON = ("REQUESTED", "CANCELING", "FAILING")
+
+
+def backfill_status(url: str, backfill_id: str) -> str:
+    """The backfill's status now: one of BACKFILL_GOING_ON, or how it ended (COMPLETED_SUCCESS, ...)."""
+    data = graphql(url, "query($id: String!) { partitionBackfillOrError(backfillId: $id) { "
+                        "... on PartitionBackfill { status } } }", {"id": backfill_id})
+    return data["partitionBackfillOrError"]["status"]
+
+
 def wait_for_backfill(url: str, backfill_id: str, timeout: float) -> str:
     """Poll until the backfill ends; returns its final status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        data = graphql(url, "query($id: String!) { partitionBackfillOrError(backfillId: $id) { "
-                            "... on PartitionBackfill { status } } }", {"id": backfill_id})
-        status = data["partitionBackfillOrError"]["status"]
-        if status not in ("REQUESTED", "CANCELING", "FAILING"):
+        status = backfill_status(url, backfill_id)
+        if status not in BACKFILL_GOING_ON:
             return status
         time.sleep(0.5)
     raise TimeoutError(f"backfill {backfill_id} still running after {timeout}s")

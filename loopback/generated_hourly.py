@@ -11,7 +11,8 @@ Answers depend on the request (and `newest_hour`) alone: the same request gets t
 
 Only the requests of an hourly client are answered (rows by `:id` pages, totals, daily totals, the
 newest hour, the dataset's metadata); see `GeneratedHourlyServer`. Every day has 24 hours: no
-daylight-saving gap or repeat.
+daylight-saving gap or repeat. `GET /_stats` answers the requests counted so far, by kind, as JSON: what a
+benchmark running the server as a process of its own reads.
 
     python -m loopback.generated_hourly --port 0 --newest-hour 2025-06-30T23:00   # prints its URL
 """
@@ -80,6 +81,7 @@ EPOCH = datetime(2017, 1, 1)  # a Sunday; hours are numbered from here
 _HOUR = timedelta(hours=1)
 _TIMEZONE = ZoneInfo("America/New_York")
 NEWEST_HOUR = datetime(2025, 6, 30, 23)
+STATS_PATH = "/_stats"  # the requests counted so far, by kind
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,8 @@ class GeneratedHourlyServer:
 
     `newest_hour` is the last hour of 5wq4-mkjj (and no dataset has a later one); `rows_updated_at` sets a
     dataset's rowsUpdatedAt (epoch seconds; otherwise the end of its last hour, New York time). `requests`
-    counts the answered requests by kind: pages, totals, daily, newest, views, and refused (400 or 404).
+    counts the answered requests by kind: pages, totals, daily, newest, views, and refused (400 or 404);
+    STATS_PATH answers it as JSON and is not counted.
     """
 
     newest_hour: datetime = NEWEST_HOUR
@@ -299,7 +302,10 @@ class GeneratedHourlyServer:
         return first, max(first, end)
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body for a GET of `path` with the query `params`; counts it."""
+        """Status, headers and body for a GET of `path` with the query `params`; counts it (but STATS_PATH)."""
+        if path == STATS_PATH:
+            with self._lock:
+                return _json(200, dict(self.requests))
         kind, (status, headers, body) = self._answer(path, params)
         with self._lock:
             self.requests[kind] += 1

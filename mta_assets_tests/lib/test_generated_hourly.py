@@ -242,6 +242,9 @@ def test_requests_are_counted_by_kind():
         get(server.url, "/api/views/wujg-7c2s.json")
         get(server.url, "/resource/wujg-7c2s.csv")
         pages = -(-ROWS_PER_HOUR_OF_DAY[0] // 1000) + 1  # the last, empty page included
-        assert server.requests == {"pages": pages, "totals": 1, "daily": 1, "newest": 1, "views": 1, "refused": 1}
+        counted = {"pages": pages, "totals": 1, "daily": 1, "newest": 1, "views": 1, "refused": 1}
+        assert server.requests == counted
+        # As a process of its own serves them; asking is not counted.
+        assert json.loads(get(server.url, "/_stats")[2]) == json.loads(get(server.url, "/_stats")[2]) == counted
     finally:
         server.stop()
