@@ -58,6 +58,14 @@ def test_a_user_sees_the_lineage_and_backfills_three_weeks_from_the_ui(browser, 
         for asset in ("mta_turnstile_file", "turnstile_lake", "stations", "system_ridership"):
             page.get_by_text(asset, exact=True).first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "1-lineage.png"))
+        # Both eras' sources, through lake and warehouse, to the unified table. The graph shortens long
+        # names (open_da…_5wq4_mkjj), so the three datasets are found by their ids.
+        page.goto(f"{url}/assets/daily_ridership?view=lineage&lineageDepth=6")
+        for name in ("mta_turnstile_file", "turnstile_lake", "5wq4_mkjj", "t69i_h2me", "wujg_7c2s", "daily_ridership"):
+            page.get_by_text(name).first.wait_for(timeout=30_000)
+        for group in ("lake", "warehouse", "hourly_ridership", "ridership"):
+            page.get_by_text(group, exact=True).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "1-unified-lineage.png"))
 
         page.goto(f"{url}/assets/turnstile_lake?view=partitions")
         # As many as the partitions definition has today (a new one every Saturday), never a fixed count.
