@@ -54,7 +54,13 @@ class LakeFormat(str, Enum):
         arrow_file = pa.OSFile(str(source)) if isinstance(source, Path) else pa.PythonFile(source, mode="r")
         reader = pv.open_csv(
             pa.CompressedInputStream(arrow_file, "gzip"),
-            convert_options=pv.ConvertOptions(column_types=table.arrow_schema, include_columns=columns),
+            # The writer quotes text ("" for an empty string) and leaves a null as an empty cell: read back so.
+            convert_options=pv.ConvertOptions(
+                column_types=table.arrow_schema,
+                include_columns=columns,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
         )
         for batch in reader:
             yield batch.select(schema.names)

@@ -48,3 +48,25 @@ def test_text_can_be_read_as_codes_with_the_same_values(parsed_week, tmp_path, l
     assert codes.schema.field("unit").type == pa.dictionary(pa.int32(), pa.string())
     assert codes.num_rows == parsed_week.rows
     assert codes["unit"].cast(pa.string()).to_pylist() == lake_format.read_table(stored, columns)["unit"].to_pylist()
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_hourly_ridership_reads_back_whole_nulls_and_empty_text_included(tmp_path, lake_format):
+    """The older version of wujg-7c2s has no transit_mode: null, which must not come back as "" (or the reverse)."""
+    from datetime import date, datetime
+
+    from mta_assets.lib.parquet import parquet_writer
+    from mta_assets.lib.tables import HOURLY_RIDERSHIP
+
+    rows = [
+        {"transit_timestamp": datetime(2023, 5, 27, hour), "transit_mode": mode, "station_complex_id": "611",
+         "station_complex": "Times Sq-42 St", "borough": "", "payment_method": "omny", "fare_class_category": None,
+         "ridership": 31, "transfers": 2, "latitude": 40.757, "longitude": None, "dataset_id": "wujg-7c2s",
+         "week_ending": date(2023, 6, 3)}
+        for hour, mode in ((0, None), (1, "subway"), (2, ""))
+    ]  # fmt: skip
+    parquet = tmp_path / "hourly_ridership_230603.parquet"
+    with parquet_writer(parquet, HOURLY_RIDERSHIP.arrow_schema) as writer:
+        writer.write_table(pa.Table.from_pylist(rows, schema=HOURLY_RIDERSHIP.arrow_schema))
+    stored = lake_format.from_parquet(parquet, tmp_path, HOURLY_RIDERSHIP)
+    assert lake_format.read_table(stored, table=HOURLY_RIDERSHIP).to_pylist() == rows
