@@ -9,9 +9,11 @@ from dagster import (
     AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
+    PartitionKeyRange,
     RunRequest,
     RunsFilter,
     ScheduleEvaluationContext,
@@ -27,7 +29,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse, source_totals
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
-from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource
+from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, Totals
 from mta_assets.lib.http import redact_url
 from mta_assets.partitions import (
     HOURLY_WEEKS,
@@ -128,12 +130,60 @@ hourly_ridership_job = define_asset_job(
 )
 # The hourly sensor's look-back for weeks never loaded; a week once loaded is watched for revisions for ever.
 HOURLY_LOOKBACK_WEEKS = 12
+# What a tick may spend on NY Open Data, per question: Dagster ends a sensor's or schedule's tick after 60 s,
+# so a slow or throttling NY Open Data is asked again next tick rather than waited out.
+TICK_DEADLINE_SECONDS = 15
+TICK_ATTEMPTS = 2
 _ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+_RANGE_START, _RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def hourly_run_key(week: date, rows: int, ridership: int) -> str:
-    """One run per week and version: a revised week (other totals) loads again, an unchanged one never."""
-    return f"hourly_ridership:{week}:{source_totals(rows, ridership)}"
+def for_a_tick(hourly_source: HourlyRidershipSource) -> HourlyRidershipSource:
+    return hourly_source.model_copy(update={"deadline_seconds": TICK_DEADLINE_SECONDS, "max_attempts": TICK_ATTEMPTS})
+
+
+def hourly_run_key(week: date, totals: Totals, rows_updated_at: int) -> str:
+    """A week's rows and ridership as NY Open Data counts them, and its dataset's version.
+
+    A revised week (other totals) loads again, a stored week with the same totals never (the sensor and
+    the schedule compare first); a week whose run failed is asked again once its dataset changes.
+    """
+    return f"hourly_ridership:{week}:{source_totals(totals.rows, totals.ridership)}:{rows_updated_at}"
+
+
+def last_hour(week: date) -> datetime:
+    """The last hour of a week's hourly ridership: the Friday's 23:00."""
+    return datetime.combine(week - timedelta(days=1), time(23))
+
+
+def stored_versions(instance: DagsterInstance, keys: list[str] | None = None) -> dict[str, str]:
+    """Each stored week's source totals (of `keys`, or every week), from its latest hourly_ridership_lake materialization."""
+    versions: dict[str, str] = {}
+    cursor = None
+    while True:
+        result = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=hourly_ridership_lake.key, asset_partitions=keys), limit=1000, cursor=cursor
+        )
+        for record in result.records:  # newest first: the first seen of a week is its latest
+            materialization = record.asset_materialization
+            if materialization.partition not in versions and "source_totals" in materialization.metadata:
+                versions[materialization.partition] = str(materialization.metadata["source_totals"].value)
+        if not result.has_more:
+            return versions
+        cursor = result.cursor
+
+
+def active_weeks(instance: DagsterInstance) -> set[str]:
+    """Weeks of hourly_ridership_lake in a queued or running run of any kind (the job, a backfill, the UI)."""
+    weeks = set()
+    for run in instance.get_runs(RunsFilter(statuses=_ACTIVE)):
+        if run.asset_selection is not None and hourly_ridership_lake.key not in run.asset_selection:
+            continue
+        if "dagster/partition" in run.tags:
+            weeks.add(run.tags["dagster/partition"])
+        elif _RANGE_START in run.tags:
+            weeks.update(hourly_partitions.get_partition_keys_in_range(PartitionKeyRange(run.tags[_RANGE_START], run.tags[_RANGE_END])))
+    return weeks
 
 
 @schedule(
@@ -145,101 +195,106 @@ def hourly_run_key(week: date, rows: int, ridership: int) -> str:
 )
 def weekly_hourly_ridership_schedule(context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource):
     week = context.scheduled_execution_time.date() - timedelta(days=1)
-    datasets = hourly_source.dataset_ids(week)
+    key, source = week.isoformat(), for_a_tick(hourly_source)
+    datasets = source.dataset_ids(week)
+    if key in active_weeks(context.instance):
+        return SkipReason(f"Week {week} is being loaded already (a run of the sensor, a backfill or the UI).")
     try:
-        if not hourly_source.holds_week(week):
-            newest = hourly_source.newest_hour(datasets[-1])
+        if not source.holds_week(week):
+            newest = source.newest_hour(datasets[-1])
             return SkipReason(
                 f"Week {week}: NY Open Data's hourly ridership ({', '.join(datasets)}) does not hold the whole week "
                 f"yet: its newest hour is {newest or 'none'}, the week ends {week - timedelta(days=1)} 23:00. The "
                 f"hourly ridership sensor launches the week once the dataset has it."
             )
-        totals = hourly_source.week_totals(datasets, week, week)[week]
+        totals = source.week_totals(datasets, week, week).get(week)
+        rows_updated_at = max(source.dataset_version(dataset_id).rows_updated_at for dataset_id in datasets)
     except SourceError as error:
         return SkipReason(f"Could not ask NY Open Data about week {week} ({error}); the hourly ridership sensor will retry.")
-    return RunRequest(partition_key=week.isoformat(), run_key=hourly_run_key(week, totals.rows, totals.ridership))
-
-
-def last_hour(week: date) -> datetime:
-    """The last hour of a week's hourly ridership: the Friday's 23:00."""
-    return datetime.combine(week - timedelta(days=1), time(23))
-
-
-def stored_versions(context: SensorEvaluationContext) -> dict[str, str]:
-    """Each stored week's source totals, from its latest hourly_ridership_lake materialization."""
-    versions: dict[str, str] = {}
-    cursor = None
-    while True:
-        result = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=hourly_ridership_lake.key), limit=1000, cursor=cursor
+    if totals is None:
+        return SkipReason(
+            f"Week {week}: NY Open Data's hourly ridership ({', '.join(datasets)}) has later hours but none of this "
+            f"week's: a gap in the dataset. Nothing to load; materialize the week by hand if the rows appear."
         )
-        for record in result.records:  # newest first: the first seen of a week is its latest
-            materialization = record.asset_materialization
-            if materialization.partition not in versions and "source_totals" in materialization.metadata:
-                versions[materialization.partition] = str(materialization.metadata["source_totals"].value)
-        if not result.has_more:
-            return versions
-        cursor = result.cursor
+    if stored_versions(context.instance, [key]).get(key) == source_totals(totals.rows, totals.ridership):
+        return SkipReason(f"Week {week} is stored already as NY Open Data has it.")
+    return RunRequest(partition_key=key, run_key=hourly_run_key(week, totals, rows_updated_at))
 
 
-def active_weeks(context: SensorEvaluationContext) -> set[str]:
-    """Weeks with a run of the hourly job queued or running: not launched twice (the schedule may have)."""
-    runs = context.instance.get_runs(RunsFilter(job_name=hourly_ridership_job.name, statuses=_ACTIVE))
-    return {run.tags["dagster/partition"] for run in runs if "dagster/partition" in run.tags}
+def hourly_week_requests(
+    instance: DagsterInstance, source: HourlyRidershipSource, versions: dict[str, int], moved: set[str]
+) -> list[RunRequest]:
+    """Runs for the weeks of the `moved` datasets that are whole and new (recent, not stored) or revised.
+
+    `versions` is every dataset's rowsUpdatedAt; a week's run key carries its datasets' newest.
+    """
+    stored = stored_versions(instance)
+    recent = set(hourly_partitions.get_partition_keys()[-HOURLY_LOOKBACK_WEEKS:])
+    # The weeks the moved datasets hold that are stored, or recent: the ones a change can matter to.
+    candidates = sorted(
+        week for key in recent | set(stored) if set(source.dataset_ids(week := HOURLY_WEEKS.week_of(key))) & moved
+    )
+    if not candidates:
+        return []
+    totals = source.week_totals(None, candidates[0], candidates[-1])
+    # The growing dataset's newest hour bounds every dataset's: a week is whole once its last hour is in.
+    newest = source.newest_hour(HOURLY_DATASETS[-1].id)
+    running = active_weeks(instance)
+    requests = []
+    for week in candidates:
+        key, week_totals = week.isoformat(), totals.get(week)
+        if week_totals is None or newest is None or last_hour(week) > newest or key in running:
+            continue
+        if stored.get(key) != source_totals(week_totals.rows, week_totals.ridership):
+            rows_updated_at = max(versions.get(dataset_id, 0) for dataset_id in source.dataset_ids(week))
+            requests.append(RunRequest(partition_key=key, run_key=hourly_run_key(week, week_totals, rows_updated_at)))
+    return requests
 
 
 @sensor(
     job=hourly_ridership_job,
     minimum_interval_seconds=3600,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Hourly: when a dataset's rowsUpdatedAt moves, launches each week that is new (of the last "
-    f"{HOURLY_LOOKBACK_WEEKS}) or whose rows or ridership differ from what was stored, once per version.",
+    description="Hourly: when a dataset's rowsUpdatedAt moves, launches each whole week that is new (of the last "
+    f"{HOURLY_LOOKBACK_WEEKS}) or whose rows or ridership differ from what was stored.",
 )
 def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: HourlyRidershipSource):
+    source = for_a_tick(hourly_source)
     acted_on = json.loads(context.cursor) if context.cursor else {}  # dataset id -> rowsUpdatedAt handled
-    observations, moved = [], {}
+    versions, names, unanswered = {}, {}, []
+    for dataset in HOURLY_DATASETS:  # one dataset that does not answer holds back none of the others
+        try:
+            version = source.dataset_version(dataset.id)
+        except SourceError as error:
+            context.log.warning(str(error))
+            unanswered.append(dataset.id)
+            continue
+        versions[dataset.id], names[dataset.id] = version.rows_updated_at, version.name
+    if not versions:
+        return SkipReason(f"NY Open Data did not answer for any dataset ({', '.join(unanswered)}; see the tick's log); asking again next tick.")
+    moved = {dataset_id for dataset_id, version in versions.items() if acted_on.get(dataset_id) != version}
+    not_asked = f" Not answering: {', '.join(unanswered)} (see the tick's log)." if unanswered else ""
+    if not moved:
+        return SkipReason(f"No hourly ridership dataset changed (rowsUpdatedAt) since the last tick.{not_asked}")
     try:
-        for dataset in HOURLY_DATASETS:
-            version = hourly_source.dataset_version(dataset.id)
-            if acted_on.get(dataset.id) != version.rows_updated_at:
-                moved[dataset.id] = version.rows_updated_at
-                observations.append(
-                    AssetObservation(
-                        dataset_key(dataset.id),
-                        tags={DATA_VERSION_TAG: str(version.rows_updated_at)},
-                        metadata={"dataset_id": dataset.id, "name": version.name},
-                    )
-                )
-        if not moved:
-            return SkipReason("No hourly ridership dataset changed (rowsUpdatedAt) since the last tick.")
-        stored = stored_versions(context)
-        recent = set(hourly_partitions.get_partition_keys()[-HOURLY_LOOKBACK_WEEKS:])
-        # The weeks the moved datasets hold that are loaded, or recent: the ones a change can matter to.
-        candidates = sorted(
-            week
-            for key in sorted(recent | set(stored))
-            if set(hourly_source.dataset_ids(week := HOURLY_WEEKS.week_of(key))) & set(moved)
-        )
-        totals = hourly_source.week_totals(None, candidates[0], candidates[-1]) if candidates else {}
-        # The growing dataset's newest hour bounds every dataset's: a week is whole once its last hour is in.
-        newest = hourly_source.newest_hour(HOURLY_DATASETS[-1].id) if candidates else None
-        whole = [week for week in candidates if week in totals and newest and last_hour(week) <= newest]
+        requests = hourly_week_requests(context.instance, source, versions, moved)
     except SourceError as error:
         return SkipReason(f"NY Open Data did not answer ({error}); asking again next tick.")
-    running = active_weeks(context)
-    requests = [
-        RunRequest(partition_key=week.isoformat(), run_key=hourly_run_key(week, totals[week].rows, totals[week].ridership))
-        for week in whole
-        if stored.get(week.isoformat()) != source_totals(totals[week].rows, totals[week].ridership)
-        and week.isoformat() not in running
-    ]
     return SensorResult(
         run_requests=requests,
-        asset_events=observations,
-        cursor=json.dumps({**acted_on, **moved}),
+        # The moved datasets' data versions, as their observations: the UI shows when each changed.
+        asset_events=[
+            AssetObservation(
+                dataset_key(dataset_id),
+                tags={DATA_VERSION_TAG: str(versions[dataset_id])},
+                metadata={"dataset_id": dataset_id, "name": names[dataset_id]},
+            )
+            for dataset_id in sorted(moved)
+        ],
+        cursor=json.dumps({**acted_on, **{dataset_id: versions[dataset_id] for dataset_id in moved}}),
         skip_reason=None
         if requests
-        else SkipReason(f"{', '.join(moved)} changed, but no week is new or revised ({len(whole)} weeks compared)."),
+        else SkipReason(f"{', '.join(sorted(moved))} changed, but no whole week is new or revised.{not_asked}"),
     )
 
 

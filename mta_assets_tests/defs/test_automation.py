@@ -6,7 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
+    AssetKey,
     AssetMaterialization,
+    DagsterRun,
+    DagsterRunStatus,
+    SensorResult,
     DagsterEventType,
     DagsterInstance,
     RunRequest,
@@ -196,14 +200,32 @@ def evaluate_hourly_schedule(instance, soda, when: datetime):
     return weekly_hourly_ridership_schedule(context)
 
 
+def totals_of(rows: list[dict]) -> str:
+    return f"{len(rows)}:{sum(int(row['ridership']) for row in rows)}"
+
+
 def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_dataset_holds_it(instance, soda):
     week = date(2025, 6, 7)
     soda.datasets[GROWING] = hourly_rows(week) + hourly_rows(week + timedelta(weeks=1))[:5]
-    request = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
+    soda.rows_updated_at[GROWING] = 1_749_500_000
+    sunday = datetime(2025, 6, 8, 9, tzinfo=NEW_YORK)
+    request = evaluate_hourly_schedule(instance, soda, sunday)
     assert isinstance(request, RunRequest)
     assert request.partition_key == "2025-06-07"
-    rows = hourly_rows(week)
-    assert request.run_key == f"hourly_ridership:2025-06-07:{len(rows)}:{sum(int(row['ridership']) for row in rows)}"
+    assert request.run_key == f"hourly_ridership:2025-06-07:{totals_of(hourly_rows(week))}:1749500000"
+
+    # Once the week is stored as the dataset has it (the sensor got there first), the schedule skips it.
+    instance.report_runless_asset_event(
+        AssetMaterialization("hourly_ridership_lake", partition="2025-06-07", metadata={"source_totals": totals_of(hourly_rows(week))})
+    )
+    skip = evaluate_hourly_schedule(instance, soda, sunday)
+    assert isinstance(skip, SkipReason) and "stored already" in skip.skip_message
+
+
+def test_the_hourly_schedule_skips_a_week_the_dataset_has_a_gap_for(instance, soda):
+    soda.datasets[GROWING] = hourly_rows(date(2025, 5, 31)) + hourly_rows(date(2025, 6, 14))
+    skip = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
+    assert isinstance(skip, SkipReason) and "Week 2025-06-07" in skip.skip_message and "a gap" in skip.skip_message
 
 
 def test_the_hourly_schedule_skips_with_the_newest_hour_while_the_week_is_incomplete(instance, soda):
@@ -240,17 +262,38 @@ def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(insta
     assert isinstance(unchanged, SkipReason) and "No hourly ridership dataset changed" in unchanged.skip_message
 
     # The first week is stored as the dataset has it; the second is revised, and the dataset's version moves.
-    (first_request,) = [request for request in result.run_requests if request.partition_key == first.isoformat()]
     instance.report_runless_asset_event(
-        AssetMaterialization("hourly_ridership_lake", partition=first.isoformat(), metadata={"source_totals": first_request.run_key.split(":", 2)[2]})
+        AssetMaterialization("hourly_ridership_lake", partition=first.isoformat(), metadata={"source_totals": totals_of(hourly_rows(first))})
     )
     soda.datasets[GROWING] = hourly_rows(first) + hourly_rows(second, seed=1) + incomplete
     soda.rows_updated_at[GROWING] = 1_750_003_600
     revised, _ = evaluate_hourly_sensor(instance, soda, result.cursor)
     (request,) = revised.run_requests
     assert request.partition_key == second.isoformat()
+    assert totals_of(hourly_rows(second, seed=1)) in request.run_key
     assert request.run_key not in {earlier.run_key for earlier in result.run_requests}
     assert [event.asset_key.path[-1] for event in revised.asset_events] == ["open_data_hourly_ridership_5wq4_mkjj"]
+
+    # The second week's run failed (it was never stored): the next change of the dataset asks for it again,
+    # under a key of its own; the stored week stays stored.
+    soda.rows_updated_at[GROWING] = 1_750_007_200
+    again, _ = evaluate_hourly_sensor(instance, soda, revised.cursor)
+    assert [(request.partition_key, request.run_key.endswith(":1750007200")) for request in again.run_requests] == [
+        (second.isoformat(), True)
+    ]
+
+    # A backfill loading the second week right now: the sensor leaves it to that run.
+    instance.add_run(
+        DagsterRun(
+            job_name="__ASSET_JOB",
+            status=DagsterRunStatus.STARTED,
+            asset_selection=frozenset({AssetKey("hourly_ridership_lake")}),
+            tags={"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": second.isoformat()},
+        )
+    )
+    soda.rows_updated_at[GROWING] = 1_750_010_800
+    busy, _ = evaluate_hourly_sensor(instance, soda, again.cursor)
+    assert isinstance(busy, SensorResult) and not busy.run_requests
 
 
 def test_the_hourly_sensor_skips_when_open_data_is_down(instance):
