@@ -26,7 +26,8 @@ from mta_assets.source import SourceError, WeekNotPublished
 _MODULE = "mta_assets/hourly_ridership.py"
 # Socrata's floating timestamps: 2023-05-27T00:00:00.000; the milliseconds are optional.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?")
-_COUNT_PATTERN = r"^[0-9]+(\.0*)?$"  # a whole number, as an integer or an integral decimal (31.0)
+# A whole number, as an integer or an integral decimal (31.0), of at most 18 digits: it fits an int64.
+_COUNT_PATTERN = r"^[0-9]{1,18}(\.0*)?$"
 _COORDINATE_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 # The fields every version of the datasets has, and those only the current versions have (the older
 # version of wujg-7c2s had `routes` instead).
@@ -107,6 +108,7 @@ class HourlyWeek:
     ridership: int
     dataset_ids: tuple[str, ...]
     urls: tuple[str, ...]  # every request, in order; no secret (the app token travels in a header)
+    first_page_url: str  # the request for the week's first rows
     pages: int  # pages of rows read (aggregate queries left out)
     first_hour: datetime
     last_hour: datetime
@@ -179,6 +181,7 @@ class HourlyRidershipSource(SodaSource):
             with SodaReading(self, f"Week {week}", advice, directory / f".{destination.stem}.page.csv") as reading:
                 for part in parts:
                     self._check_published(reading, week, part)
+                first_page = len(reading.urls)  # the checks' requests come first
                 with parquet_writer(destination, HOURLY_RIDERSHIP.arrow_schema) as writer:
                     for part in parts:
                         rows_before, ridership_before = tally.rows, tally.ridership
@@ -204,6 +207,7 @@ class HourlyRidershipSource(SodaSource):
             ridership=tally.ridership,
             dataset_ids=tuple(part.dataset_id for part in parts),
             urls=tuple(reading.urls),
+            first_page_url=reading.urls[first_page],
             pages=tally.pages,
             first_hour=tally.first_hour,
             last_hour=tally.last_hour,
@@ -224,14 +228,6 @@ class HourlyRidershipSource(SodaSource):
             return False
         newest = self.newest_hour(last_part.dataset_id)
         return newest is not None and newest >= last_part.last_hour
-
-    def daily_totals(self, dataset_id: str, first_day: date, end_day: date) -> dict[date, DayTotals]:
-        """Rows and ridership per day from `first_day` up to (not including) `end_day`, as the dataset counts them.
-
-        Days without rows are left out.
-        """
-        with self._reading(f"Hourly ridership from {first_day} to {end_day}") as reading:
-            return self._daily(reading, dataset_id, datetime.combine(first_day, time()), datetime.combine(end_day, time()))
 
     def week_totals(self, dataset_ids: tuple[str, ...] | None, first_week: date, last_week: date) -> dict[date, WeekTotals]:
         """Rows and ridership per week (by Saturday) from `first_week` to `last_week`, from the datasets' daily totals.
@@ -379,7 +375,7 @@ def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
     check(outside, f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}")
     check(pc.is_null(text["station_complex_id"]), "an unknown station complex (no station_complex_id)")
     for name in ("ridership", "transfers"):
-        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0", name)
+        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0 (and at most 18 digits)", name)
     for name in ("latitude", "longitude"):  # may be missing (null), never anything but a number
         is_number = pc.fill_null(pc.match_substring_regex(text[name], _COORDINATE_PATTERN), True)
         check(pc.invert(is_number), f"a {name} that is not a number", name)

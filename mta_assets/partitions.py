@@ -92,7 +92,7 @@ def open_ended_partitions(first_week: date) -> WeeklyPartitionsDefinition:
     return WeeklyPartitionsDefinition(start_date=first_week.isoformat(), day_offset=6, end_offset=1, timezone=TIMEZONE)
 
 
-# Hourly ridership's weeks, and the unified ridership's: from the feed's first week to the latest Saturday.
+# Hourly ridership's weeks from its first, and the unified ridership's from the feed's first, to the latest Saturday.
 hourly_partitions = open_ended_partitions(FIRST_HOURLY_WEEK)
 ridership_partitions = open_ended_partitions(FIRST_WEEK)
 

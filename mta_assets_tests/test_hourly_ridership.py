@@ -260,14 +260,17 @@ def test_a_timestamp_in_another_form_fails_the_week(soda, tmp_path, timestamp):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("ridership", "-3"), ("ridership", "2.5"), ("ridership", "-3.0"), ("ridership", None), ("ridership", "many"), ("transfers", "1.5")],
+    [
+        ("ridership", "-3"), ("ridership", "2.5"), ("ridership", "-3.0"), ("ridership", None), ("ridership", "many"),
+        ("ridership", "1" + "0" * 19), ("transfers", "1.5"),
+    ],  # fmt: skip
 )
 def test_a_count_that_is_not_a_whole_number_fails_the_week(soda, tmp_path, field, value):
     soda.datasets[WUJG] = with_value(hourly_rows(WEEK), 700, **{field: value})
     with pytest.raises(
         HourlyRowsInvalid,
         match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has 1 rows with a {field} that is not a whole number of "
-        rf"at least 0, the first at station complex '\d+', '2023-05-\d\dT\d\d:00:00.000' \({field} {re.escape(repr(value or ''))}\); "
+        rf"at least 0 \(and at most 18 digits\), the first at station complex '\d+', '2023-05-\d\dT\d\d:00:00.000' \({field} {re.escape(repr(value or ''))}\); "
         r"nothing was stored",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
@@ -381,7 +384,7 @@ def test_the_app_token_is_sent_as_a_header_and_never_shown(soda, tmp_path, every
     soda.misbehaviours[WUJG] = SodaMisbehaviour(throttled=1)
     source = source_for(soda, app_token=TOKEN)
     read = read_into(source, WEEK, tmp_path)
-    source.daily_totals(WUJG, date(2023, 5, 27), date(2023, 6, 3))
+    source.week_totals((WUJG,), WEEK, WEEK)
     source.dataset_version(WUJG)
     soda.misbehaviours[WUJG] = SodaMisbehaviour(answer=(403, {"code": "permission_denied", "message": "Bad token"}))
     with pytest.raises(SourceError, match="MTA_SOCRATA_APP_TOKEN") as refused:
@@ -411,16 +414,18 @@ def day_totals(rows: list[dict]) -> dict[date, Totals]:
     return totals
 
 
-def test_daily_totals_are_the_datasets_per_day(soda):
+def test_week_totals_are_the_datasets_own_per_day_summed_by_week(soda):
     rows = hourly_rows(WEEK, old_version=True) + hourly_rows(WEEK + timedelta(days=7), old_version=True)
     soda.datasets[WUJG] = rows
-    totals = source_for(soda).daily_totals(WUJG, date(2023, 5, 29), date(2023, 6, 12))
-    expected_days = {day: value for day, value in day_totals(rows).items() if date(2023, 5, 29) <= day}
-    assert totals == expected_days and len(totals) == 12  # days without rows (from 2023-06-10) are left out
+    totals = source_for(soda).week_totals((WUJG,), WEEK, WEEK + timedelta(days=14))
+    days = day_totals(rows)
+    assert totals == {  # a week without rows (2023-06-17) is left out
+        week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), Totals(0, 0)) for week in (WEEK, WEEK + timedelta(days=7))
+    }
     (params,) = [request.params for request in soda.requests]
     assert params == {
         "$select": f"date_trunc_ymd(transit_timestamp) AS day, {TOTALS}",
-        "$where": "transit_timestamp >= '2023-05-29T00:00:00' AND transit_timestamp < '2023-06-12T00:00:00'",
+        "$where": "transit_timestamp >= '2023-05-27T00:00:00' AND transit_timestamp < '2023-06-17T00:00:00'",
         "$group": "day",
         "$order": "day",
         "$limit": "50000",

@@ -100,7 +100,7 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
         "ridership": week.ridership,
         "source_totals": source_totals(week.rows, week.ridership),
         "open_data_datasets": ", ".join(week.dataset_ids),
-        "source_url": MetadataValue.url(week.urls[0]),
+        "source_url": MetadataValue.url(week.first_page_url),
         "source_urls": MetadataValue.json(list(week.urls)),
         "pages_fetched": week.pages,
         "dates_covered": dates_covered(week.first_hour, week.last_hour),

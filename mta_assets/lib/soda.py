@@ -162,6 +162,8 @@ class SodaReading:
     def one_row(self, url: str, dataset_id: str, what: str, columns: tuple[str, ...]) -> dict[str, str]:
         """The one row of an aggregate query's answer (`count(*)`, `max(f)` over a range), by column."""
         table = self.answer(url, dataset_id, what, columns)
+        if table.num_rows == 0:  # an aggregate over no rows may come as no row at all (unconfirmed): nulls
+            return dict.fromkeys(columns)
         if table.num_rows != 1:
             raise SourceError(
                 f"{self.subject}: NY Open Data dataset {dataset_id} answered {table.num_rows:,} rows to {shown(url)}, "
@@ -275,7 +277,7 @@ class SodaReading:
                 body,
                 convert_options=pv.ConvertOptions(column_types={name: pa.string() for name in header}),
                 read_options=pv.ReadOptions(use_threads=False),
-                # In a one-column answer an empty line is a null (a max over no rows); Socrata writes no other.
+                # In a one-column answer an empty line is a null (a max over no rows); no other is expected (unconfirmed).
                 parse_options=pv.ParseOptions(ignore_empty_lines=False),
             )
         except pa.ArrowInvalid as error:  # a row with fewer cells, an open quote: the page is not whole

@@ -43,7 +43,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     clustering: tuple[str, ...]
-    time_column: str | None = None  # the column whose first and last values a load reports
+    time_column: str = "week_ending"  # the column whose first and last values a load reports
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -136,9 +136,8 @@ class BigQueryWarehouse(Warehouse):
         return {week: counts.get(week, (0, None, None))[0] for week in weeks}
 
     def _counts(self, client: bigquery.Client, weeks: Sequence[date], table: Table) -> dict[date, tuple[int, datetime, datetime]]:
-        time_column = table.time_column or "week_ending"
         sql = (
-            f"SELECT week_ending, count(*), min({time_column}), max({time_column}) FROM {self.name(table.name)} "
+            f"SELECT week_ending, count(*), min({table.time_column}), max({table.time_column}) FROM {self.name(table.name)} "
             f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
         )
         return {row[0]: (row[1], row[2], row[3]) for row in client.query(sql).result()}

@@ -13,7 +13,7 @@ from mta_assets.defs.ridership import station_daily_ridership, stations
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets_tests.defs.test_ridership import A, B, C, EXPECTED, PREVIOUS, PREVIOUS_LINES, WEEK, WEEK_LINES, load_turnstile_weeks
+from mta_assets_tests.defs.test_ridership import EXPECTED, PREVIOUS, PREVIOUS_LINES, WEEK, WEEK_LINES, load_turnstile_weeks
 from mta_assets_tests.lib.project import failure_message, lake_io_manager
 from loopback.turnstile_files import Turnstile, line
 

@@ -63,6 +63,7 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
     assert metadata["source_totals"].value == f"{expected[0]}:{expected[1]}"
     assert metadata["pages_fetched"].value == -(-expected[0] // 500)
     assert metadata["open_data_datasets"].value == WUJG
+    assert "$offset=0" in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
     (check,) = result.get_asset_check_evaluations()
     assert check.passed
 

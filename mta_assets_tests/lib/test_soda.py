@@ -72,6 +72,15 @@ def test_a_one_column_answer_with_an_empty_cell_is_one_row(soda):
         assert asking.one_row(url, DATASET, "newest", ("newest",)) == {"newest": ""}
 
 
+def test_an_aggregate_answered_with_its_header_alone_reads_as_nulls(mirror):
+    """How Socrata answers a max over no rows is unconfirmed: an empty cell (above), or no row at all."""
+    mirror.files[f"resource/{DATASET}.csv"] = b'"newest"\n'
+    source = SodaSource(base_url=mirror.url, backoff_seconds=0)
+    with SodaReading(source, "Week 2023-06-03", ADVICE) as asking:
+        url = source.resource_url(DATASET, {"$select": "max(transit_timestamp) AS newest"})
+        assert asking.one_row(url, DATASET, "newest", ("newest",)) == {"newest": None}
+
+
 def test_grouped_answers_are_ordered_by_their_alias(soda):
     soda.datasets[DATASET] = hourly_rows(WEEK)
     url = aggregate_url(soda, "station_complex_id AS complex, count(*) AS rows", **{"$group": "complex", "$order": "complex DESC"})
