@@ -17,27 +17,47 @@ import pyarrow.csv as pv
 KEY_FILE = "remote_complex_lookup.csv"
 
 
+# The turnstile divisions that are not the subway, as hourly ridership's transit_mode names them.
+_TRANSIT_MODES = {"SRT": "staten_island_railway", "RIT": "tram"}
+
+
 @dataclass(frozen=True)
 class UnitComplex:
     unit: str
     station_complex_id: str
     station_complex: str  # the complex's station names as the turnstile files write them, joined by '/'
+    transit_mode: str  # subway, staten_island_railway or tram, from the unit's division
 
 
 @cache
-def unit_complexes() -> tuple[UnitComplex, ...]:
-    """Every unit of the key that has a complex id, by unit: one complex per unit."""
+def _key_rows() -> tuple[dict[str, str], ...]:
     with (files("mta_assets.station_keys") / KEY_FILE).open("rb") as source:
         key = pv.read_csv(source, convert_options=pv.ConvertOptions(strings_can_be_null=False, column_types={
             name: pa.string() for name in ("remote ", "booth", "complex_id", "station", "line_name", "division")
         }))  # fmt: skip
     # The header is `remote ,booth,...`: names are trimmed, like every value.
-    rows = [{name.strip(): value.strip() for name, value in row.items()} for row in key.to_pylist()]
-    complex_of = {row["remote"]: row["complex_id"] for row in rows if row["complex_id"]}
+    return tuple({name.strip(): value.strip() for name, value in row.items()} for row in key.to_pylist())
+
+
+def key_units() -> frozenset[str]:
+    """Every unit the key knows, with a complex id or without one (PATH, the tram)."""
+    return frozenset(row["remote"] for row in _key_rows())
+
+
+@cache
+def unit_complexes() -> tuple[UnitComplex, ...]:
+    """Every unit of the key that has a complex id, by unit: one complex per unit."""
+    rows = [row for row in _key_rows() if row["complex_id"]]
+    of_unit = {row["remote"]: row for row in rows}
     stations: dict[str, set[str]] = {}
     for row in rows:
-        if row["complex_id"]:
-            stations.setdefault(row["complex_id"], set()).add(row["station"])
+        stations.setdefault(row["complex_id"], set()).add(row["station"])
     return tuple(
-        UnitComplex(unit, complex_id, "/".join(sorted(stations[complex_id]))) for unit, complex_id in sorted(complex_of.items())
+        UnitComplex(
+            unit,
+            row["complex_id"],
+            "/".join(sorted(stations[row["complex_id"]])),
+            _TRANSIT_MODES.get(row["division"], "subway"),
+        )
+        for unit, row in sorted(of_unit.items())
     )

@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
-from mta_assets.complex_key import KEY_FILE, unit_complexes
+from mta_assets.complex_key import KEY_FILE, key_units, unit_complexes
 from mta_assets.defs.hourly_ridership import hourly_ridership_warehouse
 from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, chart, lineage, render, replace_weeks, station_daily_ridership
 from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, STATION_DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP
@@ -49,16 +49,28 @@ unit_complex_key = AssetSpec(
     owners=[OWNER],
 )
 
-# The key ships with the package and is never materialized: only the weeks' own sources can be missing.
-FOLLOWS_ITS_SOURCES = FOLLOWS_THE_WAREHOUSE.replace(
-    "any_deps_missing", AutomationCondition.any_deps_missing().ignore(AssetSelection.assets(unit_complex_key.key))
+# A week is computed once either source has it, and again when the other arrives (its update triggers it):
+# the turnstile weeks of 2017 to 2024 join the series without waiting for hourly ridership to be backfilled.
+# Dagster's eager condition waits for every dependency instead; here it waits only while no source has the
+# week (the packaged key is never materialized, so it never counts as having it), and a source without the
+# week has no checks to pass.
+FOLLOWS_EITHER_SOURCE = FOLLOWS_THE_WAREHOUSE.replace(
+    "any_deps_missing", ~AutomationCondition.any_deps_match(~AutomationCondition.missing()).with_label("no_source_has_the_week")
+).replace(
+    "all_deps_blocking_checks_passed",
+    AutomationCondition.all_deps_match(
+        AutomationCondition.missing()
+        | AutomationCondition.all_checks_match(
+            AutomationCondition.check_passed() | AutomationCondition.will_be_requested(), blocking_only=True
+        )
+    ).with_label("present_deps_blocking_checks_passed"),
 )
 
-UNITS_HAVE_COMPLEXES = AssetCheckSpec(
-    "turnstile_units_have_complexes",
+UNITS_IN_KEY = AssetCheckSpec(
+    "turnstile_units_in_complex_key",
     asset=DAILY,
-    description="Every turnstile unit with ridership maps to a station complex; those that do not (PATH, the "
-    "tram, units the key lacks) are kept under no complex and named here.",
+    description="Every turnstile unit with ridership is in the unit-to-complex key. Units it lacks are kept under "
+    "no complex and named here; the key's own units without a complex (PATH, the tram) are expected and counted.",
 )
 SOURCES_AGREE = AssetCheckSpec(
     "turnstile_matches_hourly_metrocard",
@@ -72,7 +84,7 @@ def unit_complexes_sql() -> str:
     """The unit-to-complex key as rows of SQL, for both warehouses."""
     return "\n  UNION ALL ".join(
         f"SELECT {sql_string(row.unit)} AS unit, {sql_string(row.station_complex_id)} AS station_complex_id, "
-        f"{sql_string(row.station_complex)} AS station_complex"
+        f"{sql_string(row.station_complex)} AS station_complex, {sql_string(row.transit_mode)} AS transit_mode"
         for row in unit_complexes()
     )
 
@@ -111,6 +123,7 @@ def ridership_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> lis
                 "service_date": [(TURNSTILE_DAILY, "service_date"), (HOURLY, "transit_timestamp")],
                 "station_complex_id": [(TURNSTILE_DAILY, "station_id"), (unit_complex_key.key, "complex_id"), (HOURLY, "station_complex_id")],
                 "station_complex": [(unit_complex_key.key, "station"), (HOURLY, "station_complex")],
+                "transit_mode": [(unit_complex_key.key, "division"), (HOURLY, "transit_mode")],
                 "entries": [(TURNSTILE_DAILY, "entries"), (HOURLY, "ridership")],
                 "exits": (TURNSTILE_DAILY, "exits"),
                 "metrocard_entries": [(HOURLY, "ridership"), (HOURLY, "payment_method")],
@@ -118,34 +131,40 @@ def ridership_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> lis
             }
         ),
     },
-    check_specs=[UNITS_HAVE_COMPLEXES],
-    automation_condition=FOLLOWS_ITS_SOURCES,
+    check_specs=[UNITS_IN_KEY],
+    automation_condition=FOLLOWS_EITHER_SOURCE,
 )
 def daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     weeks = ridership_weeks(context, warehouse)
     replace_weeks(context, warehouse, DAILY_RIDERSHIP, weeks, render("daily_ridership", warehouse, weeks, unit_complexes=unit_complexes_sql()))
-    mapped = {row.unit for row in unit_complexes()}
+    mapped, known = {row.unit for row in unit_complexes()}, key_units()
     units = warehouse.query(
         f"SELECT week_ending, station_id, CAST(SUM(entries) AS INT64) FROM {warehouse.name(STATION_DAILY_RIDERSHIP.name)} "
         f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending, station_id"
     )
-    without = {}
+    without: dict[date, dict[str, int]] = {}  # units with no complex, by week: their entries
     for week, unit, entries in units:
         if unit not in mapped:
             without.setdefault(week, {})[unit] = int(entries or 0)
     for week, unmapped in without.items():
         context.add_asset_metadata(
-            {"units_without_complex": len(unmapped), "entries_without_complex": sum(unmapped.values())},
+            {
+                "units_without_complex": len(unmapped),
+                "entries_without_complex": sum(unmapped.values()),
+                "units_not_in_key": sorted(set(unmapped) - known) or "none",
+            },
             partition_key=week.isoformat(),
         )
+    unknown = {str(week): sorted(set(unmapped) - known) for week, unmapped in sorted(without.items()) if set(unmapped) - known}
     return MaterializeResult(
         check_results=[
             AssetCheckResult(
-                check_name=UNITS_HAVE_COMPLEXES.name,
+                check_name=UNITS_IN_KEY.name,
                 asset_key=DAILY,
-                passed=not without,
+                passed=not unknown,
                 severity=AssetCheckSeverity.WARN,
                 metadata={
+                    "units_not_in_key": unknown or "none",
                     "units_without_complex": sorted({unit for unmapped in without.values() for unit in unmapped}) or "none",
                     "entries_without_complex": {str(week): sum(unmapped.values()) for week, unmapped in sorted(without.items())}
                     or "none",

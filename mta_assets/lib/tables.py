@@ -174,6 +174,7 @@ DAILY_RIDERSHIP = Table(
         SERVICE_DATE,
         STATION_COMPLEX_ID,
         STATION_COMPLEX,
+        _text("transit_mode", "subway, staten_island_railway or tram (hourly's own, or from the turnstile unit's division)."),
         SOURCE,
         _count("entries", "People who entered that day."),
         _count("exits", "People who left that day (turnstile only: hourly ridership counts no exits)."),
@@ -188,12 +189,12 @@ SYSTEM_DAILY_RIDERSHIP = Table(
     (
         WEEK_ENDING,
         SERVICE_DATE,
-        _count("entries", "System-wide entries that day, from `source`."),
+        _count("entries", "Subway entries that day (no Staten Island Railway, no tram), from `source`."),
         SOURCE,
         _count("turnstile_entries", "Entries from the turnstile counters, where the feed covers the day."),
         _count("hourly_entries", "Entries from hourly ridership, where it covers the day."),
         _count("hourly_metrocard_entries", "Hourly ridership paid by MetroCard: what the turnstiles count."),
-        _count("station_complexes", "Station complexes with entries that day, from `source`."),
+        _count("station_complexes", "Subway station complexes with entries that day, from `source`."),
     ),
     clustering=("service_date",),
 )

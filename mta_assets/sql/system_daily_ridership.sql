@@ -1,8 +1,8 @@
 -- One system-wide series for the weeks in {weeks}: a day's entries come from hourly ridership where it
 -- has the day, from the turnstile counters otherwise (before 2017, or a day hourly ridership lacks).
--- Both sources are kept side by side where both have the day, for the cross-check. Only station
--- complexes count: the turnstile units with no complex (PATH among them) are left out, as hourly
--- ridership has no such units.
+-- Both sources are kept side by side where both have the day, for the cross-check. The subway's station
+-- complexes only, in both eras: the turnstile units with no complex (PATH among them), the Staten Island
+-- Railway and the tram are in daily_ridership, not here.
 WITH by_source AS (
   SELECT
     week_ending,
@@ -12,7 +12,7 @@ WITH by_source AS (
     CAST(SUM(metrocard_entries) AS INT64) AS metrocard_entries,
     COUNT(*) AS station_complexes
   FROM {daily_ridership}
-  WHERE week_ending IN ({weeks}) AND station_complex_id IS NOT NULL
+  WHERE week_ending IN ({weeks}) AND station_complex_id IS NOT NULL AND transit_mode = 'subway'
   GROUP BY week_ending, service_date, source
 ),
 days AS (

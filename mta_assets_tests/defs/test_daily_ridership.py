@@ -12,7 +12,7 @@ from mta_assets.defs.daily_ridership import TURNSTILE_TO_METROCARD_BAND, daily_r
 from mta_assets.defs.ridership import station_daily_ridership, stations
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
-from mta_assets.lib.tables import HOURLY_RIDERSHIP
+from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP, Table
 from mta_assets_tests.defs.test_ridership import EXPECTED, PREVIOUS, PREVIOUS_LINES, WEEK, WEEK_LINES, load_turnstile_weeks
 from mta_assets_tests.lib.project import failure_message, lake_io_manager
 from loopback.turnstile_files import Turnstile, line
@@ -20,6 +20,12 @@ from loopback.turnstile_files import Turnstile, line
 # A PATH turnstile: its unit has no station complex in the key.
 PATH = Turnstile("PTH08", "R540", "00-04-00", "PATH WTC", "1", "PTH")
 PATH_LINES = [line(PATH, datetime(2023, 5, 27, 0), "REGULAR", 1_000, 10), line(PATH, datetime(2023, 5, 27, 4), "REGULAR", 1_070, 12)]
+# A unit the key does not know, and St. George on the Staten Island Railway (complex 501).
+UNKNOWN = Turnstile("Z999", "R999", "00-00-00", "NOWHERE", "1", "IRT")
+UNKNOWN_LINES = [line(UNKNOWN, datetime(2023, 5, 27, 0), "REGULAR", 500, 5), line(UNKNOWN, datetime(2023, 5, 27, 4), "REGULAR", 530, 6)]
+ST_GEORGE = Turnstile("S101", "R070", "00-00-00", "ST. GEORGE", "1", "SRT")
+ST_GEORGE_LINES = [line(ST_GEORGE, datetime(2023, 5, 27, 0), "REGULAR", 10, 5), line(ST_GEORGE, datetime(2023, 5, 27, 4), "REGULAR", 60, 6)]
+KEY = WEEK.isoformat()
 # The complexes of A, B and C in remote_complex_lookup.csv.
 COMPLEX_OF = {"R175": "618", "R083": "14", "R179": "397"}
 
@@ -36,7 +42,7 @@ def load_hourly_week(warehouse, tmp_path: Path, week: date, ridership: dict[tupl
     rows = [
         {
             "transit_timestamp": datetime.combine(day, datetime.min.time()) + timedelta(hours=12),
-            "transit_mode": "subway",
+            "transit_mode": None if complex_id.startswith("TRAM") else "subway",  # as in the older version
             "station_complex_id": complex_id,
             "station_complex": f"Complex {complex_id}",
             "borough": "Manhattan",
@@ -71,53 +77,68 @@ def unified(warehouse, key: str, with_turnstile: bool = True):
     )
 
 
-def rows_of(warehouse, table: str, key: str) -> list[tuple]:
-    return warehouse.query(f"SELECT * FROM {warehouse.name(table)} WHERE week_ending = DATE '{key}'")
+def rows_of(warehouse, table: Table, key: str) -> list[dict]:
+    names = table.column_names
+    rows = warehouse.query(f"SELECT {', '.join(names)} FROM {warehouse.name(table.name)} WHERE week_ending = DATE '{key}'")
+    return [dict(zip(names, row)) for row in rows]
+
+
+def check(result, name: str):
+    (evaluation,) = [evaluation for evaluation in result.get_asset_check_evaluations() if evaluation.check_name == name]
+    return evaluation
 
 
 def test_a_week_both_sources_cover_has_both_and_the_series_takes_hourly(warehouse, tmp_path):
-    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES + PATH_LINES})
+    week_lines = WEEK_LINES + PATH_LINES + UNKNOWN_LINES + ST_GEORGE_LINES
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: week_lines})
     saturday, sunday = date(2023, 5, 27), date(2023, 5, 28)
     load_hourly_week(warehouse, tmp_path, WEEK, {
         ("618", saturday, "metrocard"): 50, ("618", saturday, "omny"): 30, ("397", saturday, "metrocard"): 90,
-        ("618", sunday, "metrocard"): 40, ("611", sunday, "omny"): 7,
+        ("618", sunday, "metrocard"): 40, ("611", sunday, "omny"): 7, ("TRAM1", saturday, "omny"): 15,
     })  # fmt: skip
     result = unified(warehouse, WEEK.isoformat())
     assert result.success, failure_message(result)
 
-    daily = {(row[1], row[2], row[4]): row for row in rows_of(warehouse, "daily_ridership", WEEK.isoformat())}
-    # Turnstile units summed into their complexes, with exits; the PATH unit kept under no complex.
+    daily = {(row["service_date"], row["station_complex_id"], row["source"]): row for row in rows_of(warehouse, DAILY_RIDERSHIP, KEY)}
+    # Turnstile units summed into their complexes, with exits; units without a complex kept under none.
     for (unit, day), (entries, exits) in EXPECTED.items():
         row = daily[(day, COMPLEX_OF[unit], "turnstile")]
-        assert (row[5], row[6], row[8]) == (entries, exits, 1)
-    assert daily[(saturday, None, "turnstile")][5:7] == (70, 2)
-    # Hourly: all payment methods in entries, MetroCard apart, no exits.
-    assert daily[(saturday, "618", "hourly")][5:8] == (80, None, 50)
-    assert daily[(sunday, "611", "hourly")][5:8] == (7, None, 0)
+        assert (row["entries"], row["exits"], row["units"], row["transit_mode"]) == (entries, exits, 1, "subway")
+    assert (daily[(saturday, None, "turnstile")]["entries"], daily[(saturday, None, "turnstile")]["units"]) == (70 + 30, 2)
+    assert daily[(saturday, "501", "turnstile")]["transit_mode"] == "staten_island_railway"
+    # Hourly: all payment methods in entries, MetroCard apart, no exits; the tram named as such.
+    assert [daily[(saturday, "618", "hourly")][name] for name in ("entries", "exits", "metrocard_entries")] == [80, None, 50]
+    assert [daily[(sunday, "611", "hourly")][name] for name in ("entries", "exits", "metrocard_entries")] == [7, None, 0]
+    assert daily[(saturday, "TRAM1", "hourly")]["transit_mode"] == "tram"
 
-    system = {row[1]: row for row in rows_of(warehouse, "system_daily_ridership", WEEK.isoformat())}
-    turnstile_saturday = EXPECTED[("R175", saturday)][0] + EXPECTED[("R179", saturday)][0]  # not the PATH unit
-    assert system[saturday][2:8] == (80 + 90, "hourly", turnstile_saturday, 170, 140, 2)
+    system = {row["service_date"]: row for row in rows_of(warehouse, SYSTEM_DAILY_RIDERSHIP, KEY)}
+    # The subway's complexes only: not the units without a complex, St. George or the tram.
+    turnstile_saturday = EXPECTED[("R175", saturday)][0] + EXPECTED[("R179", saturday)][0]
+    assert system[saturday] == {
+        "week_ending": WEEK, "service_date": saturday, "entries": 80 + 90, "source": "hourly", "turnstile_entries": turnstile_saturday,
+        "hourly_entries": 170, "hourly_metrocard_entries": 140, "station_complexes": 2,
+    }  # fmt: skip
     # A day hourly ridership lacks comes from the turnstile counters.
     monday = date(2023, 5, 29)
-    assert system[monday][2:5] == (EXPECTED[("R083", monday)][0], "turnstile", EXPECTED[("R083", monday)][0])
+    assert (system[monday]["entries"], system[monday]["source"]) == (EXPECTED[("R083", monday)][0], "turnstile")
 
-    (agree,) = [check for check in result.get_asset_check_evaluations() if check.check_name == "turnstile_matches_hourly_metrocard"]
+    agree = check(result, "turnstile_matches_hourly_metrocard")
     assert agree.metadata["ratio_by_day"].value[str(saturday)] == round(turnstile_saturday / 140, 4)
     assert agree.metadata["days_compared"].value == 2
-    (units,) = [check for check in result.get_asset_check_evaluations() if check.check_name == "turnstile_units_have_complexes"]
-    assert not units.passed
-    assert units.metadata["units_without_complex"].value == ["R540"]
-    assert units.metadata["entries_without_complex"].value == {WEEK.isoformat(): 70}
+    units = check(result, "turnstile_units_in_complex_key")
+    assert not units.passed  # R999 is not in the key; R540 (PATH) is, without a complex: expected
+    assert units.metadata["units_not_in_key"].value == {KEY: ["R999"]}
+    assert units.metadata["units_without_complex"].value == ["R540", "R999"]
+    assert units.metadata["entries_without_complex"].value == {KEY: 100}
 
 
 def test_a_week_before_hourly_ridership_is_turnstile_alone(warehouse, tmp_path):
-    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES})
-    result = unified(warehouse, WEEK.isoformat())
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES + PATH_LINES})
+    result = unified(warehouse, KEY)
     assert result.success, failure_message(result)
-    assert {row[3] for row in rows_of(warehouse, "system_daily_ridership", WEEK.isoformat())} == {"turnstile"}
-    units = next(check for check in result.get_asset_check_evaluations() if check.check_name == "turnstile_units_have_complexes")
-    assert units.passed
+    assert {row["source"] for row in rows_of(warehouse, SYSTEM_DAILY_RIDERSHIP, KEY)} == {"turnstile"}
+    units = check(result, "turnstile_units_in_complex_key")
+    assert units.passed and units.metadata["units_without_complex"].value == ["R540"]
 
 
 def test_a_week_after_the_feed_is_hourly_alone(warehouse, tmp_path):
@@ -125,8 +146,8 @@ def test_a_week_after_the_feed_is_hourly_alone(warehouse, tmp_path):
     load_hourly_week(warehouse, tmp_path, week, {("611", date(2025, 6, 2), "omny"): 100, ("611", date(2025, 6, 2), "metrocard"): 20})
     result = unified(warehouse, week.isoformat(), with_turnstile=False)
     assert result.success, failure_message(result)
-    (row,) = rows_of(warehouse, "system_daily_ridership", week.isoformat())
-    assert row[1:8] == (date(2025, 6, 2), 120, "hourly", None, 120, 20, 1)
+    (row,) = rows_of(warehouse, SYSTEM_DAILY_RIDERSHIP, week.isoformat())
+    assert (row["entries"], row["source"], row["turnstile_entries"], row["hourly_metrocard_entries"]) == (120, "hourly", None, 20)
 
 
 def test_a_week_neither_source_has_fails_naming_it(tmp_path):
@@ -147,9 +168,10 @@ def test_the_cross_check_warns_outside_its_band_and_records_every_ratio():
     assert sources_agree(days[:1]).passed
 
 
-def test_the_automation_computes_a_week_both_sources_cover_once_both_are_loaded(mirror, soda, tmp_path):
-    """Tick after tick, as the automation sensor runs them: the turnstile weeks' ridership follows them,
-    daily_ridership waits for the same weeks of hourly ridership, then follows with the system series."""
+def test_the_automation_computes_a_week_from_either_source_and_again_when_the_other_arrives(mirror, soda, tmp_path):
+    """Tick after tick, as the automation sensor runs them: the turnstile weeks' ridership follows them and
+    the unified tables with it; when hourly ridership arrives for the same weeks, they are computed again;
+    a week no source has (the next one) is never asked for."""
     from dagster import Definitions, evaluate_automation_conditions
 
     from mta_assets.defs.daily_ridership import unit_complex_key
@@ -182,8 +204,9 @@ def test_the_automation_computes_a_week_both_sources_cover_once_both_are_loaded(
         return requested
 
     weeks = {PREVIOUS.isoformat(), WEEK.isoformat()}
-    assert ticks() == {"stations": weeks, "station_daily_ridership": weeks, "system_ridership": weeks}
+    unified = {"daily_ridership": weeks, "system_daily_ridership": weeks}
+    assert ticks() == {"stations": weeks, "station_daily_ridership": weeks, "system_ridership": weeks, **unified}
     for week in sorted(weeks):
         assert materialize(every_asset, selection=hourly, partition_key=week, instance=project.instance, resources=resources).success
-    assert ticks() == {"daily_ridership": weeks, "system_daily_ridership": weeks}
+    assert ticks() == unified
     assert result.total_requested == 0
