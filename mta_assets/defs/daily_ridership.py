@@ -10,7 +10,6 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
-    AssetSelection,
     AssetSpec,
     AutomationCondition,
     Failure,
