@@ -79,7 +79,7 @@ def observation(hourly_source: HourlyRidershipSource, dataset_id: str) -> Observ
         metadata={
             "dataset_id": dataset_id,
             "name": version.name,
-            "rows_updated_at": MetadataValue.timestamp(version.rows_updated_at),
+            "rows_updated_at": MetadataValue.timestamp(float(version.rows_updated_at)),
         },
     )
 

@@ -137,3 +137,26 @@ def test_bad_input_fails_naming_the_week_and_dataset_and_changes_nothing(soda, t
     assert "Week 2023-06-03" in text and WUJG in text and message in text, text
     assert (project.totals(), project.lake_md5()) == stored
     assert not list((tmp_path / "lake").glob("*.partial"))
+
+
+def test_observing_the_datasets_records_their_rows_updated_at_as_data_versions(soda):
+    from dagster import AssetKey, AssetSelection, Definitions, define_asset_job
+
+    from mta_assets.defs.hourly_ridership import DATASET_KEYS, hourly_ridership_datasets
+
+    for dataset_id, updated in (("t69i-h2me", 1_600_000_000), (WUJG, 1_700_000_000), ("5wq4-mkjj", 1_750_000_000)):
+        soda.datasets[dataset_id] = hourly_rows(WEEK)[:3]
+        soda.rows_updated_at[dataset_id] = updated
+    instance = DagsterInstance.ephemeral()
+    # As the UI's "Observe" button runs it: a job of the observable assets.
+    defs = Definitions(
+        assets=[hourly_ridership_datasets],
+        jobs=[define_asset_job("observe", selection=AssetSelection.assets(*DATASET_KEYS))],
+        resources={"hourly_source": HourlyRidershipSource(base_url=soda.url)},
+    )
+    assert defs.resolve_job_def("observe").execute_in_process(instance=instance).success
+    versions = {}
+    for dataset_id in ("t69i_h2me", "wujg_7c2s", "5wq4_mkjj"):
+        (record,) = instance.fetch_observations(AssetKey(f"open_data_hourly_ridership_{dataset_id}"), limit=1).records
+        versions[dataset_id] = record.asset_observation.tags["dagster/data_version"]
+    assert versions == {"t69i_h2me": "1600000000", "wujg_7c2s": "1700000000", "5wq4_mkjj": "1750000000"}
