@@ -171,7 +171,7 @@ def test_the_cross_check_warns_outside_its_band_and_records_every_ratio():
 def test_the_automation_computes_a_week_from_either_source_and_again_when_the_other_arrives(mirror, soda, tmp_path):
     """Tick after tick, as the automation sensor runs them: the turnstile weeks' ridership follows them and
     the unified tables with it; when hourly ridership arrives for the same weeks, they are computed again;
-    a week no source has (the next one) is never asked for."""
+    a week after the feed follows hourly ridership alone; a week no source has is never asked for."""
     from dagster import Definitions, evaluate_automation_conditions
 
     from mta_assets.defs.daily_ridership import unit_complex_key
@@ -183,6 +183,8 @@ def test_the_automation_computes_a_week_from_either_source_and_again_when_the_ot
 
     project = Project(mirror, tmp_path)
     soda.datasets["wujg-7c2s"] = hourly_rows(PREVIOUS) + hourly_rows(WEEK) + hourly_rows(WEEK + timedelta(weeks=1))
+    after_the_feed = date(2025, 6, 7)
+    soda.datasets["5wq4-mkjj"] = hourly_rows(after_the_feed) + hourly_rows(after_the_feed + timedelta(weeks=1))
     resources = {**project.resources(), "hourly_source": HourlyRidershipSource(base_url=soda.url, backoff_seconds=0)}
     hourly = [hourly_ridership_lake, hourly_ridership_warehouse]
     derived = [stations, station_daily_ridership, system_ridership, daily_ridership, system_daily_ridership]
@@ -206,7 +208,8 @@ def test_the_automation_computes_a_week_from_either_source_and_again_when_the_ot
     weeks = {PREVIOUS.isoformat(), WEEK.isoformat()}
     unified = {"daily_ridership": weeks, "system_daily_ridership": weeks}
     assert ticks() == {"stations": weeks, "station_daily_ridership": weeks, "system_ridership": weeks, **unified}
-    for week in sorted(weeks):
+    for week in [*sorted(weeks), after_the_feed.isoformat()]:
         assert materialize(every_asset, selection=hourly, partition_key=week, instance=project.instance, resources=resources).success
-    assert ticks() == unified
+    with_hourly = weeks | {after_the_feed.isoformat()}
+    assert ticks() == {"daily_ridership": with_hourly, "system_daily_ridership": with_hourly}
     assert result.total_requested == 0
