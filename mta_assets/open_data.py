@@ -39,7 +39,7 @@ TURNSTILE_DATASETS = {
 }
 # The fields read, by turnstile column: their spellings in the header (2014 has `linename` and `desc`).
 # The header a dataset actually returns decides, not its year.
-_FIELDS = {
+FIELDS = {
     "control_area": ("c_a",),
     "unit": ("unit",),
     "scp": ("scp",),
@@ -178,7 +178,7 @@ class _WeekReading:
         with self.soda:
             for dataset_id in dataset_ids:
                 rows = 0
-                for page in self.soda.pages(dataset_id, partial(self.source.page_url, dataset_id, self.week), _FIELDS):
+                for page in self.soda.pages(dataset_id, partial(self.source.page_url, dataset_id, self.week), FIELDS):
                     yield from self._typed(page)
                     rows += page.num_rows
                 self.soda.check_totals(dataset_id, self.source.count_url(dataset_id, self.week), {"count": rows})
@@ -186,7 +186,7 @@ class _WeekReading:
     def _typed(self, page: pa.Table) -> Iterator[pa.RecordBatch]:
         """The page as turnstile batches: rows with a bad value rejected (kept as text), station names filled."""
         header = set(page.column_names)
-        fields = {column: next(name for name in spellings if name in header) for column, spellings in _FIELDS.items()}
+        fields = {column: next(name for name in spellings if name in header) for column, spellings in FIELDS.items()}
         text = {column: pc.ascii_trim_whitespace(page[name]) for column, name in fields.items()}
         reading_at = pc.strptime(
             # The date's own time is always midnight: the reading's time is the `time` field.

@@ -50,3 +50,23 @@ def test_daily_ridership_has_column_lineage_to_both_sources(asset_graph):
 def test_the_hourly_datasets_are_observable(asset_graph):
     for dataset_id in ("t69i_h2me", "wujg_7c2s", "5wq4_mkjj"):
         assert asset_graph.get(AssetKey(f"open_data_hourly_ridership_{dataset_id}")).is_observable
+
+
+def test_column_lineage_runs_from_a_days_entries_back_to_the_sources_fields(asset_graph):
+    """Follow system_daily_ridership.entries column by column, asset by asset, to where it starts."""
+    seen, todo = set(), [("system_daily_ridership", "entries")]
+    while todo:
+        asset, column = todo.pop()
+        if (asset, column) in seen:
+            continue
+        seen.add((asset, column))
+        node = asset_graph.get(AssetKey(asset))
+        lineage = node.metadata.get("dagster/column_lineage")
+        if lineage is not None:
+            todo += [(dep.asset_key.to_user_string(), dep.column_name) for dep in lineage.deps_by_column.get(column, [])]
+    assert {
+        ("open_data_hourly_ridership_5wq4_mkjj", "ridership"),
+        ("open_data_hourly_ridership_t69i_h2me", "ridership"),
+        ("mta_turnstile_file", "ENTRIES"),
+        ("open_data_turnstile_usage", "entries"),
+    } <= seen

@@ -26,7 +26,7 @@ from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, 
 from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
 from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
-from mta_assets.lib.metadata import dates_covered
+from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
 from mta_assets.source import SourceError
@@ -41,6 +41,17 @@ def dataset_key(dataset_id: str) -> AssetKey:
 
 
 DATASET_KEYS = [dataset_key(dataset.id) for dataset in HOURLY_DATASETS]
+# Each column from the datasets' field of the same name; the week from the hour; dataset_id from none.
+HOURLY_LINEAGE = lineage(
+    {
+        **{
+            column: [(key, column) for key in DATASET_KEYS]
+            for column in HOURLY_RIDERSHIP.column_names
+            if column not in ("dataset_id", "week_ending")
+        },
+        "week_ending": [(key, "transit_timestamp") for key in DATASET_KEYS],
+    }
+)
 
 
 # The datasets themselves, the start of the lineage: observed (a dataset's data version is its
@@ -118,7 +129,7 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
     description="A week of hourly ridership (Saturday to Friday, the seven days of the turnstile file of the "
     "same Saturday) read from the dataset(s) holding its days through the SODA API, checked against the "
     "dataset's own row count and ridership total, typed, and stored in the lake as one object per Saturday.",
-    metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema},
+    metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema, "dagster/column_lineage": HOURLY_LINEAGE},
 )
 def hourly_ridership_lake(
     context: AssetExecutionContext,
@@ -135,7 +146,10 @@ def hourly_ridership_lake(
     description="The lake week's hourly ridership in the warehouse table `hourly_ridership` (DuckDB "
     "mta.hourly_ridership, or BigQuery partitioned by week_ending and clustered by station complex and hour). "
     "Re-materializing a week replaces exactly that week in one transaction.",
-    metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema},
+    metadata={
+        "dagster/column_schema": HOURLY_RIDERSHIP.table_schema,
+        "dagster/column_lineage": same_columns(HOURLY_RIDERSHIP, AssetKey("hourly_ridership_lake")),
+    },
     check_specs=warehouse_checks(AssetKey("hourly_ridership_warehouse")),
     automation_condition=FOLLOWS_UPSTREAM,
 )

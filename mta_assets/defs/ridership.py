@@ -18,8 +18,6 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
-    TableColumnDep,
-    TableColumnLineage,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -39,6 +37,7 @@ from mta_assets.lib.tables import (
     TURNSTILE,
     Table,
 )
+from mta_assets.lib.metadata import lineage
 from mta_assets.partitions import week_of
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates
@@ -58,16 +57,6 @@ def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     """One SQL file for both warehouses: table names and dates are filled in as literals."""
     tables = {table.name: warehouse.name(table.name) for table in _TABLES}
     return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
-
-
-def lineage(sources: dict[str, tuple[AssetKey, str] | list[tuple[AssetKey, str]]]) -> TableColumnLineage:
-    """Column lineage: each column from one (asset, column), or from several."""
-    return TableColumnLineage(
-        deps_by_column={
-            column: [TableColumnDep(asset_key=key, column_name=name) for key, name in (deps if isinstance(deps, list) else [deps])]
-            for column, deps in sources.items()
-        }
-    )
 
 
 def loaded_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> list[date]:

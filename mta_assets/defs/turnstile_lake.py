@@ -10,7 +10,8 @@ from mta_assets.duplicates import TooManyDuplicateReadings
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
-from mta_assets.lib.metadata import dates_covered, preview
+from mta_assets.lib.metadata import dates_covered, lineage, preview
+from mta_assets.open_data import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import ParsedWeek
 from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, week_of, weekly_partitions
@@ -72,6 +73,20 @@ open_data_turnstile_usage = AssetSpec(
 )
 
 
+# Each column from the MTA file's header field and NY Open Data's field it is read from.
+_MTA, _OPEN_DATA = mta_turnstile_file.key, open_data_turnstile_usage.key
+TURNSTILE_LINEAGE = lineage(
+    {
+        **{
+            column.name: [(_MTA, column.source), (_OPEN_DATA, OPEN_DATA_FIELDS[column.name][0])]
+            for column in TURNSTILE.columns
+            if column.source
+        },
+        "reading_at": [(_MTA, "DATE"), (_MTA, "TIME"), (_OPEN_DATA, "date"), (_OPEN_DATA, "time")],
+    }
+)
+
+
 @asset(
     **weekly_asset("lake"),
     io_manager_key="lake_io_manager",
@@ -80,7 +95,7 @@ open_data_turnstile_usage = AssetSpec(
     "file, then NY Open Data), checked, parsed into typed rows (snake_case columns, one reading_at "
     "timestamp) and stored in the lake as one parquet or csv.gz object per Saturday, with the lines that "
     "could not be parsed beside it.",
-    metadata={"dagster/column_schema": TURNSTILE.table_schema},
+    metadata={"dagster/column_schema": TURNSTILE.table_schema, "dagster/column_lineage": TURNSTILE_LINEAGE},
 )
 def turnstile_lake(
     context: AssetExecutionContext,

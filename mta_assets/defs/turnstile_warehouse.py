@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Materi
 from mta_assets.defs.checks import warehouse_checks, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.asset_defaults import weekly_asset
-from mta_assets.lib.metadata import dates_covered
+from mta_assets.lib.metadata import dates_covered, same_columns
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.warehouse import Warehouse
 
@@ -27,7 +27,10 @@ FOLLOWS_UPSTREAM = (
     description="The lake week's readings in the warehouse table `turnstile` (DuckDB mta.turnstile or "
     "BigQuery, partitioned by week_ending). Re-materializing a week replaces exactly that week in one "
     "transaction.",
-    metadata={"dagster/column_schema": TURNSTILE.table_schema},
+    metadata={
+        "dagster/column_schema": TURNSTILE.table_schema,
+        "dagster/column_lineage": same_columns(TURNSTILE, AssetKey("turnstile_lake")),
+    },
     check_specs=warehouse_checks(AssetKey("turnstile_warehouse")),
     automation_condition=FOLLOWS_UPSTREAM,
 )

@@ -3,9 +3,9 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from dagster import MetadataValue, TableRecord
+from dagster import AssetKey, MetadataValue, TableColumnDep, TableColumnLineage, TableRecord
 
-from mta_assets.lib.tables import TURNSTILE
+from mta_assets.lib.tables import TURNSTILE, Table
 
 
 def dates_covered(first: datetime | None, last: datetime | None) -> str:
@@ -19,3 +19,18 @@ def preview(rows: Iterable[dict]) -> MetadataValue:
         for row in rows
     ]
     return MetadataValue.table(records=records, schema=TURNSTILE.table_schema)
+
+
+def lineage(sources: dict[str, tuple[AssetKey, str] | list[tuple[AssetKey, str]]]) -> TableColumnLineage:
+    """Column lineage: each column from one (asset, column), or from several."""
+    return TableColumnLineage(
+        deps_by_column={
+            column: [TableColumnDep(asset_key=key, column_name=name) for key, name in (deps if isinstance(deps, list) else [deps])]
+            for column, deps in sources.items()
+        }
+    )
+
+
+def same_columns(table: Table, upstream: AssetKey) -> TableColumnLineage:
+    """Column lineage of a table loaded whole from `upstream`'s table of the same columns."""
+    return lineage({name: (upstream, name) for name in table.column_names})
