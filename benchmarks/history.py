@@ -6,7 +6,8 @@ on request in its layout, run by the daemon with the project's dagster.yaml (2 r
 time, 2 download connections, one DuckDB writer). Reports the time until every week is in the
 warehouse, the runs and whether any failed (on DuckDB's lock or otherwise), the time until the
 ridership tables follow every week, how many ridership runs the automation launched while the backfill
-was loading, and the DuckDB file's size.
+was loading, the time until the unified tables (daily_ridership, system_daily_ridership) follow them
+too, and the DuckDB file's size.
 
     python -m benchmarks.history [--turnstiles 5000] [--first 2010-05-01] [--last 2024-02-17]
 """
@@ -21,7 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
 from loopback.dagster_dev import dagster_dev, launch_asset_backfill, materialized_count, wait_for_backfill
 from loopback.emulators import free_port
@@ -110,6 +111,9 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
                 wait_until(lambda: materialized_count(url, "system_ridership") >= len(weeks), "the ridership of every week", 3600)
                 ridership_seconds = time.monotonic() - started
                 ridership_weeks = materialized_count(url, "system_ridership")
+                # The unified tables follow every week that has turnstile ridership.
+                wait_until(lambda: materialized_count(url, "system_daily_ridership") >= ridership_weeks, "the unified series", 3600)
+                unified_seconds = time.monotonic() - started
                 records = instance.get_run_records()
                 runs = [record for record in records if record.dagster_run.tags.get("dagster/backfill") == backfill_id]
                 ridership_runs = [
@@ -125,6 +129,7 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
         with duckdb.connect(str(database), read_only=True) as connection:
             counts = dict(connection.execute("SELECT week_ending, count(*) FROM mta.turnstile GROUP BY week_ending").fetchall())
             ridership_days = connection.execute("SELECT count(DISTINCT service_date) FROM mta.station_daily_ridership").fetchone()[0]
+            unified_days = connection.execute("SELECT count(*) FROM mta.system_daily_ridership").fetchone()[0]
         return {
             "weeks": len(weeks),
             "readings": sum(expected.values()),
@@ -139,6 +144,11 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
             "ridership_days": ridership_days,
             "ridership_runs": len(ridership_runs),
             "ridership_runs_while_loading": sum(1 for record in ridership_runs if record.create_timestamp.timestamp() < closed_at),
+            "unified_seconds": unified_seconds,
+            "unified_days": unified_days,
+            "unified_runs": sum(
+                1 for record in records if AssetKey("system_daily_ridership") in (record.dagster_run.asset_selection or ())
+            ),
             "every_week_once": counts == expected,
             "duckdb_mb": database.stat().st_size / 1e6,
             "run_peak_mb": run_memory.peak_mb,
@@ -154,6 +164,8 @@ def report(result: dict) -> list[str]:
         f"ridership: {result['ridership_weeks']} weeks ({result['ridership_days']} service days) after "
         f"{result['ridership_seconds']:.0f} s, in {result['ridership_runs']} runs, "
         f"{result['ridership_runs_while_loading']} of them launched while the backfill was loading",
+        f"unified tables (daily_ridership, system_daily_ridership): {result['unified_days']:,} days after "
+        f"{result['unified_seconds']:.0f} s, system_daily_ridership in {result['unified_runs']} runs",
         f"DuckDB file: {result['duckdb_mb']:,.0f} MB; peak resident memory of a run process: {result['run_peak_mb']:,.0f} MB",
     ]
 
