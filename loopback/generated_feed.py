@@ -11,8 +11,9 @@ memory, not 20 GB of files. Weeks outside [first, last], and the week never publ
 import argparse
 import re
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from loopback.serving import QuietHandler
 from loopback.turnstile_files import legacy_week_file, moved_to, week_file
 from mta_assets.partitions import FIRST_MODERN_WEEK, IRREGULAR_WEEKS
 
@@ -32,10 +33,7 @@ def serve(port: int, turnstiles: int, first: date, last: date) -> None:
             return moved_to(legacy, legacy_week, week, "%m-%d-%y")
         return moved_to(modern, modern_week, week)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             match = _NAME.match(self.path)
             stem = match.group(1) if match else ""

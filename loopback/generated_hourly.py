@@ -27,11 +27,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-from loopback.serving import serve_on_loopback, stop_serving
+from loopback.serving import QuietHandler, serve_on_loopback, stop_serving
 from loopback.soda_server import _HALF_OPEN, MAX_LIMIT, _csv, _json, _malformed, _QueryError
 
 FIELDS = (
@@ -375,18 +375,11 @@ class GeneratedHourlyServer:
     def start(self, port: int = 0) -> "GeneratedHourlyServer":
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 status, headers, body = server.answer(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)))
-                self.send_response(status)
-                for name, value in {**headers, "Content-Length": str(len(body))}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_whole(status, headers, body)
 
         self._server = serve_on_loopback(Handler, port)
         return self

@@ -6,9 +6,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-from loopback.serving import serve_on_loopback, stop_serving
+from loopback.serving import QuietHandler, serve_on_loopback, stop_serving
 
 
 @dataclass
@@ -67,10 +67,7 @@ class HttpMirror:
     def start(self) -> "HttpMirror":
         mirror = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_HEAD(self) -> None:
                 self._answer(send_body=False)
 

@@ -21,11 +21,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from urllib.parse import parse_qsl, urlsplit
 
-from loopback.serving import serve_on_loopback, stop_serving
+from loopback.serving import QuietHandler, serve_on_loopback, stop_serving
 from mta_assets.parsing import week_bounds
 
 MAX_LIMIT = 50_000
@@ -272,10 +272,7 @@ class SodaServer:
     def start(self) -> "SodaServer":
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -289,11 +286,7 @@ class SodaServer:
                     status, headers, body = server.view(match["id"])
                 else:
                     status, headers, body = _json(404, {"code": "not.found", "error": True, "message": f"No route {parts.path}"})
-                self.send_response(status)
-                for name, value in {**headers, "Content-Length": str(len(body))}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_whole(status, headers, body)
 
         self._server = serve_on_loopback(Handler)
         return self

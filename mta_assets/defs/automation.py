@@ -2,7 +2,7 @@
 launch what the sources publish (the MTA's files until the feed ended, hourly ridership today)."""
 
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from dagster import (
     AssetObservation,
@@ -31,6 +31,7 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, Totals
 from mta_assets.lib.http import redact_url
+from mta_assets.parsing import week_bounds
 from mta_assets.partitions import (
     HOURLY_WEEKS,
     TIMEZONE,
@@ -56,15 +57,17 @@ turnstile_job = define_asset_job(
 )
 
 
+# Both weekly schedules tick the day after a week ends, running from the start.
+SUNDAY_MORNING = {"cron_schedule": "0 9 * * 0", "execution_timezone": TIMEZONE, "default_status": DefaultScheduleStatus.RUNNING}
+
+
 def run_key(partition_key: str) -> str:
     return f"turnstile:{partition_key}"
 
 
 @schedule(
     job=turnstile_job,
-    cron_schedule="0 9 * * 0",
-    execution_timezone=TIMEZONE,
-    default_status=DefaultScheduleStatus.RUNNING,
+    **SUNDAY_MORNING,
     description="Sunday 09:00 New York: the Saturday's file, if the MTA has published it.",
 )
 def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTurnstileSource):
@@ -153,7 +156,7 @@ def hourly_run_key(week: date, totals: Totals, rows_updated_at: int) -> str:
 
 def last_hour(week: date) -> datetime:
     """The last hour of a week's hourly ridership: the Friday's 23:00."""
-    return datetime.combine(week - timedelta(days=1), time(23))
+    return week_bounds(week)[1] - timedelta(hours=1)
 
 
 def stored_versions(instance: DagsterInstance, keys: list[str] | None = None) -> dict[str, str]:
@@ -188,9 +191,7 @@ def active_weeks(instance: DagsterInstance) -> set[str]:
 
 @schedule(
     job=hourly_ridership_job,
-    cron_schedule="0 9 * * 0",
-    execution_timezone=TIMEZONE,
-    default_status=DefaultScheduleStatus.RUNNING,
+    **SUNDAY_MORNING,
     description="Sunday 09:00 New York: the week to the Saturday, once NY Open Data holds all of it.",
 )
 def weekly_hourly_ridership_schedule(context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource):
