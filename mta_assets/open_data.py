@@ -15,15 +15,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mta_assets.duplicates import remove_exact_duplicates
-from mta_assets.lib.soda import DatasetColumnsChanged, SodaAdvice, SodaReading, SodaSource, time_range
+from mta_assets.lib.soda import SodaAdvice, SodaReading, SodaSource, time_range
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import COUNTER_PATTERN, ParsedWeek, has_turnstile_keys, week_bounds, write_week
 from mta_assets.partitions import file_stem
 from mta_assets.source import SourceError, WeekNotPublished
 from mta_assets.station_key import with_station_names
-
-# DatasetColumnsChanged is raised by lib/soda on this source's behalf: callers catch it from here.
-__all__ = ["TURNSTILE_DATASETS", "DatasetColumnsChanged", "OpenDataTurnstileSource", "OpenDataWeek", "WeekNotInOpenData"]
 
 # Turnstile Usage Data, one dataset per year. No dataset is known for 2023 on.
 TURNSTILE_DATASETS = {

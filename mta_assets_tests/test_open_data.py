@@ -9,7 +9,8 @@ import requests
 
 from loopback.soda_server import TURNSTILE_FIELDS_2014, SodaMisbehaviour, SodaServer, turnstile_rows
 from loopback.turnstile_files import HEADER, Turnstile, line, week_lines
-from mta_assets.open_data import DatasetColumnsChanged, OpenDataTurnstileSource, WeekNotInOpenData
+from mta_assets.lib.soda import DatasetColumnsChanged
+from mta_assets.open_data import OpenDataTurnstileSource, WeekNotInOpenData
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.source import SourceError, SourceUnavailable, WeekNotPublished
 from mta_assets.station_key import station_key
