@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +22,7 @@ from mta_assets.alert_webhook import AlertWebhook
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
+from mta_assets.completeness import DEFAULT_MIN_DEVICES
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
 from mta_assets.hourly_ridership import HourlyRidershipSource
@@ -87,7 +89,41 @@ def sources_from_env(environ: Mapping[str, str] = os.environ) -> TurnstileSource
     """MTA_SOURCES (default files,open-data): the sources of weeks, in the order they are tried."""
     value = environ.get("MTA_SOURCES", "").strip()
     order = parse_sources_setting(value) if value else list(SOURCE_NAMES)
-    return TurnstileSources(order=order, files=source_from_env(environ), open_data=open_data_from_env(environ))
+    return TurnstileSources(
+        order=order,
+        min_devices=_min_week_devices(environ),
+        accept_short_weeks=_short_weeks(environ),
+        files=source_from_env(environ),
+        open_data=open_data_from_env(environ),
+    )
+
+
+def _min_week_devices(environ: Mapping[str, str]) -> int:
+    """MTA_MIN_WEEK_DEVICES: the turnstiles a week holds at least when no stored week around it compares."""
+    value = environ.get("MTA_MIN_WEEK_DEVICES", "").strip() or str(DEFAULT_MIN_DEVICES)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(
+            f"MTA_MIN_WEEK_DEVICES={value!r} is not a whole number of turnstiles above 0; use for example "
+            f"{DEFAULT_MIN_DEVICES} (real weeks hold about 4,500-5,100), or unset it."
+        )
+    return int(value)
+
+
+def _short_weeks(environ: Mapping[str, str]) -> list[str]:
+    """MTA_ACCEPT_SHORT_WEEKS: Saturdays (YYYY-MM-DD, comma-separated) whose short week is stored anyway."""
+    value = environ.get("MTA_ACCEPT_SHORT_WEEKS", "")
+    weeks = [week.strip() for week in value.split(",") if week.strip()]
+    for week in weeks:
+        try:
+            saturday = date.fromisoformat(week).weekday() == 5
+        except ValueError:
+            saturday = False
+        if not saturday:
+            raise ConfigurationError(
+                f"MTA_ACCEPT_SHORT_WEEKS={value!r}: {week!r} is not a Saturday written YYYY-MM-DD; list the weeks to "
+                f"accept although short by their Saturdays, comma-separated (for example 2017-06-24,2011-05-28), or unset it."
+            )
+    return weeks
 
 
 def _week_source_settings(environ: Mapping[str, str]) -> dict[str, float]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from dagster import ConfigurableResource, ResourceDependency
 from pydantic import Field
 
+from mta_assets.completeness import DEFAULT_MIN_DEVICES
 from mta_assets.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.open_data import OpenDataTurnstileSource
@@ -64,6 +65,14 @@ class TurnstileSources(ConfigurableResource):
     """The sources of weeks, in order (MTA_SOURCES): each week is read from the first that has it."""
 
     order: list[str] = Field(default=list(SOURCE_NAMES), description="Source names in the order they are tried.")
+    min_devices: int = Field(
+        default=DEFAULT_MIN_DEVICES,
+        ge=1,
+        description="Turnstiles a week must hold when no stored week around it can be compared with (MTA_MIN_WEEK_DEVICES).",
+    )
+    accept_short_weeks: list[str] = Field(
+        default=[], description="Saturdays whose week is stored although it is short, flagged by lake_week_complete (MTA_ACCEPT_SHORT_WEEKS)."
+    )
     files: ResourceDependency[MtaTurnstileSource]
     open_data: ResourceDependency[OpenDataTurnstileSource]
 

@@ -6,12 +6,17 @@ import pytest
 from loopback.http_mirror import HttpMirror
 from loopback.soda_server import SodaServer
 from loopback.turnstile_files import week_file
+from mta_assets_tests.lib.project import GENERATED_WEEK_MIN_DEVICES
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 
 # The every_log fixture (mta_assets_tests/lib/logs.py), for the tests that no secret reaches a log.
 pytest_plugins = ["mta_assets_tests.lib.logs"]
 
 WEEK = date(2023, 6, 3)
+
+# The Dagster processes the tests start (dg dev, the CLI) read settings from the environment: the small
+# generated weeks hold tens of turnstiles, so they are held to the same floor as in-process runs.
+os.environ.setdefault("MTA_MIN_WEEK_DEVICES", str(GENERATED_WEEK_MIN_DEVICES))
 
 
 @pytest.fixture

@@ -165,12 +165,12 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
     )
     replace_weeks(context, warehouse, STATION_DAILY_RIDERSHIP, weeks, sql)
     table, in_weeks = warehouse.name(STATION_DAILY_RIDERSHIP.name), sql_dates(weeks)
-    negative = dict(
-        warehouse.query(
-            f"SELECT week_ending, COUNT(*) FROM {table} WHERE week_ending IN ({in_weeks}) "
-            f"AND (entries < 0 OR exits < 0) GROUP BY week_ending"
+    intervals = {
+        week: (int(total), int(excluded))
+        for week, total, excluded in warehouse.query(
+            f"SELECT week_ending, SUM(intervals), SUM(excluded_intervals) FROM {table} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"
         )
-    )
+    }
     day_totals = dict(
         warehouse.query(f"SELECT service_date, SUM(entries) FROM {table} WHERE week_ending IN ({in_weeks}) GROUP BY service_date")
     )
@@ -182,7 +182,7 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
     )
     return MaterializeResult(
         check_results=ridership_results(
-            {week: negative.get(week, 0) for week in weeks},
+            {week: intervals.get(week, (0, 0)) for week in weeks},
             {day: int(total) for day, total in day_totals.items()},
             {day: int(total) for day, total in earlier.items()},
         )

@@ -1,31 +1,54 @@
 """turnstile_lake: each week's MTA file, checked and typed, stored in the lake as one object per Saturday."""
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MetadataValue, Output, ResourceParam, asset
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.completeness import (
+    DEVICE,
+    DEVICES_METADATA,
+    Neighbour,
+    ShortWeek,
+    WeekShape,
+    neighbours_of,
+    recorded_sizes,
+    refuse_if_short,
+)
 from mta_assets.duplicates import TooManyDuplicateReadings
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
+from mta_assets.lib.http import redact_url
 from mta_assets.lib.metadata import dates_covered, lineage, preview
 from mta_assets.open_data import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import ParsedWeek
 from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, week_of, weekly_partitions
 from mta_assets.source import SourceError
-from mta_assets.sources import TurnstileSources
+from mta_assets.sources import FILES, TurnstileSources
 
 
-def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[ParsedWeek, dict, str]:
-    """Read one week from the first source that has it into a parquet file in `directory`, with its metadata."""
+def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict[date, Neighbour]) -> tuple[ParsedWeek, dict, str]:
+    """Read one week from the first source that has it into a parquet file in `directory`, with its metadata.
+
+    A week far smaller than the weeks around it (`sizes`: stored weeks and the run's earlier ones) or than
+    a complete week is refused; its own size joins `sizes`.
+    """
     try:
         week = sources.read_week(week_of(key), directory)
-    except (WeekOutOfRange, WeekNeverPublished, SourceError, TooManyDuplicateReadings) as error:
+        parsed = week.parsed
+        shape = WeekShape.of(pq.read_table(parsed.path, columns=[*DEVICE, "reading_at"]), parsed.week)
+        accepted = key in sources.accept_short_weeks
+        what = redact_url(week.urls[0]) if week.source == FILES else f"NY Open Data's {', '.join(week.datasets)}"
+        shortfall = refuse_if_short(parsed.week, what, shape, neighbours_of(parsed.week, sizes), sources.min_devices, accepted)
+    except (WeekOutOfRange, WeekNeverPublished, SourceError, TooManyDuplicateReadings, ShortWeek) as error:
         raise WeekFailed(str(error)) from error
-    parsed = week.parsed
+    sizes[parsed.week] = Neighbour(shape.devices, parsed.rows)
     metadata = {
         "dagster/row_count": parsed.rows,
         "source": week.source,
@@ -37,13 +60,17 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[Pa
         "duplicate_readings_removed": parsed.duplicate_readings_removed,
         "readings_without_station": parsed.readings_without_station,
         "preview": preview(parsed.preview),
+        DEVICES_METADATA: shape.devices,
     }
+    if shortfall:
+        metadata["short_week_accepted"] = "; ".join(shortfall)
     if week.datasets:
         metadata["open_data_datasets"] = ", ".join(week.datasets)
     if week.bytes_downloaded is not None:
         metadata["bytes_downloaded"] = week.bytes_downloaded
     summary = (
-        f"{parsed.rows:,} rows parsed, {len(parsed.rejected_lines):,} lines rejected, "
+        (f"accepted as short (MTA_ACCEPT_SHORT_WEEKS) although it holds {'; '.join(shortfall)}; " if shortfall else "")
+        + f"{parsed.rows:,} rows parsed, {len(parsed.rejected_lines):,} lines rejected, "
         f"{parsed.duplicate_readings_removed:,} exact duplicate readings removed"
     )
     return parsed, metadata, summary
@@ -104,4 +131,7 @@ def turnstile_lake(
     lake_io_manager: ResourceParam[LakeIOManager],
 ) -> Iterator[Output | AssetMaterialization]:
     """Fetches and parses the run's weeks one at a time onto local disk; the lake IO manager stores them (lake/runs.py)."""
-    yield from store_weeks(context, lake_io_manager, TURNSTILE_OBJECTS, lambda key, directory: fetch_week(sources, key, directory))
+    sizes = recorded_sizes(context.instance, context.asset_key, [week_of(key) for key in context.partition_keys])
+    yield from store_weeks(
+        context, lake_io_manager, TURNSTILE_OBJECTS, lambda key, directory: fetch_week(sources, key, directory, sizes)
+    )

@@ -53,4 +53,4 @@ def load_lake_weeks(context: AssetExecutionContext, lake_weeks: LakeWeeks, wareh
             },
             partition_key=key,
         )
-    return MaterializeResult(check_results=[warehouse_result(context.asset_key, lake_weeks, dict(zip(lake_weeks, loads)))])
+    return MaterializeResult(check_results=[warehouse_result(context.asset_key, lake_weeks, warehouse)])

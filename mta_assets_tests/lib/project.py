@@ -22,6 +22,8 @@ from loopback.turnstile_files import week_file
 
 # What `turnstile_job` runs: the lake week, its checks, and the warehouse week.
 LAKE_AND_WAREHOUSE = [turnstile_lake, lake_checks, turnstile_warehouse]
+# The floor the tests' small generated weeks are held to when no week around them is stored.
+GENERATED_WEEK_MIN_DEVICES = 10
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
@@ -45,7 +47,15 @@ def failure_message(result: ExecuteInProcessResult) -> str:
 class Project:
     """A mirror serving `weeks`, a lake folder and a DuckDB file under tmp_path, and one instance."""
 
-    def __init__(self, mirror, tmp_path: Path, lake_format: LakeFormat = LakeFormat.PARQUET, weeks=("2023-05-27", "2023-06-03")):
+    def __init__(
+        self,
+        mirror,
+        tmp_path: Path,
+        lake_format: LakeFormat = LakeFormat.PARQUET,
+        weeks=("2023-05-27", "2023-06-03"),
+        min_devices: int = GENERATED_WEEK_MIN_DEVICES,
+        accept_short_weeks: list[str] = (),
+    ):
         self.mirror = mirror
         self.lake = tmp_path / "lake"
         self.format = lake_format
@@ -54,6 +64,7 @@ class Project:
         # The MTA's files only, unless a test adds NY Open Data (a SODA-like server) after them.
         self.sources = ["files"]
         self.open_data_url = "http://127.0.0.1:9"
+        self.min_devices, self.accept_short_weeks = min_devices, list(accept_short_weeks)
         for key in weeks:
             self.publish(key, turnstile_count=25)
 
@@ -66,6 +77,10 @@ class Project:
         return {
             "sources": TurnstileSources(
                 order=self.sources,
+                # Generated weeks hold tens of turnstiles, not thousands: a week is judged against its
+                # stored neighbours, or else against this floor.
+                min_devices=self.min_devices,
+                accept_short_weeks=self.accept_short_weeks,
                 files=MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
                 open_data=OpenDataTurnstileSource(base_url=self.open_data_url, backoff_seconds=0.01, max_attempts=2),
             ),
