@@ -4,8 +4,6 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MetadataValue, Output, ResourceParam, asset
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
@@ -20,6 +18,7 @@ from mta_assets.completeness import (
     refuse_if_short,
 )
 from mta_assets.duplicates import TooManyDuplicateReadings
+from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
@@ -42,7 +41,7 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict
     try:
         week = sources.read_week(week_of(key), directory)
         parsed = week.parsed
-        shape = WeekShape.of(pq.read_table(parsed.path, columns=[*DEVICE, "reading_at"]), parsed.week)
+        shape = WeekShape.of(LakeFormat.PARQUET.read_table(parsed.path, [*DEVICE, "reading_at"], text_as_codes=True), parsed.week)
         accepted = key in sources.accept_short_weeks
         what = redact_url(week.urls[0]) if week.source == FILES else f"NY Open Data's {', '.join(week.datasets)}"
         shortfall = refuse_if_short(parsed.week, what, shape, neighbours_of(parsed.week, sizes), sources.min_devices, accepted)
