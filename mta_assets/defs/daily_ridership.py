@@ -203,6 +203,19 @@ def sources_agree(days: list[tuple[date, int | None, int | None]]) -> AssetCheck
     )
 
 
+# The chart's name for each source of `entries`.
+SERIES_LABELS = {"turnstile": f"turnstile counters (to {OMNY_LAUNCH - timedelta(days=1)})", "hourly": "hourly ridership"}
+
+
+def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list[tuple[date, int]]]:
+    """The chart's series from (day, entries, source): one measure, `entries`, under its source's name; a day
+    without entries (only a MetroCard-only turnstile count) is not drawn."""
+    return {
+        label: [(day, entries) for day, entries, source in days if source == of and entries is not None]
+        for of, label in SERIES_LABELS.items()
+    }
+
+
 # A multi-asset only to be subsettable: a check output of a subsettable op is optional, so a run whose weeks
 # have no day with both sources leaves the cross-check without a result (Skipped) instead of Passed. (The
 # asset can then be selected without its check; the check alone is refused, as it has no weeks.)
@@ -252,9 +265,7 @@ def system_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse)
     weeks = [RIDERSHIP_WEEKS.week_of(key) for key in context.partition_keys]
     replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks, render("system_daily_ridership", warehouse, weeks, omny_launch=sql_dates([OMNY_LAUNCH])))
     table = warehouse.name(SYSTEM_DAILY_RIDERSHIP.name)
-    measured = warehouse.query(f"SELECT service_date, entries, source FROM {table} WHERE entries IS NOT NULL ORDER BY service_date")
-    labels = {"turnstile": f"turnstile counters (to {OMNY_LAUNCH - timedelta(days=1)})", "hourly": "hourly ridership"}
-    series = {label: [(day, entries) for day, entries, source in measured if source == of] for of, label in labels.items()}
+    series = ridership_series(warehouse.query(f"SELECT service_date, entries, source FROM {table} ORDER BY service_date"))
     yield MaterializeResult(asset_key=SYSTEM_DAILY, metadata={"chart": chart(series, "NYC subway ridership per day (entries), 2010 to last week")})
     if SOURCES_AGREE.key in context.selected_asset_check_keys:
         compared = warehouse.query(

@@ -11,7 +11,14 @@ from dagster import AssetCheckKey, AssetSelection, DagsterInstance, Definitions,
 from dagster._core.loader import LoadingContextForTest
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
 
-from mta_assets.defs.daily_ridership import SOURCES_AGREE, TURNSTILE_TO_METROCARD_BAND, daily_ridership, sources_agree, system_daily_ridership
+from mta_assets.defs.daily_ridership import (
+    SOURCES_AGREE,
+    TURNSTILE_TO_METROCARD_BAND,
+    daily_ridership,
+    ridership_series,
+    sources_agree,
+    system_daily_ridership,
+)
 from mta_assets.defs.ridership import station_daily_ridership, stations
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
@@ -191,6 +198,9 @@ def test_the_series_takes_hourly_where_it_has_the_day_turnstile_before_omny_and_
         thursday: (20, "turnstile", 20, None, 1),
         friday: (None, "turnstile_metrocard_only", 40, None, None),
     }
+    # The chart draws `entries` alone, under its sources' names.
+    days = [(day, row["entries"], row["source"]) for day, row in system.items()]
+    assert ridership_series(days) == {"turnstile counters (to 2019-05-30)": [(thursday, 20)], "hourly ridership": [(saturday, 50)]}
     agree = check(result, SOURCES_AGREE.name)
     assert not agree.passed
     assert agree.metadata["days_outside_band"].value == {str(saturday): 0.2}
