@@ -205,7 +205,8 @@ def chart(series: dict[str, list[tuple[date, int]]], title: str) -> MetadataValu
     axes.set_ylim(bottom=0)
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend()
+    if any(series.values()):  # a legend of nothing warns
+        axes.legend()
     figure.autofmt_xdate()
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -5,6 +5,7 @@ schema shown in the UI. DuckDB and BigQuery types follow from the Arrow type.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import pyarrow as pa
 from dagster import TableColumn, TableSchema
@@ -164,9 +165,14 @@ HOURLY_RIDERSHIP = Table(
     time_column="transit_timestamp",
 )
 
-SOURCE = _text("source", "Where the day's numbers come from: turnstile (counter differences) or hourly (hourly ridership).")
+# OMNY's launch: its contactless readers took their first subway fares on 2019-05-31, at the 16 stations
+# of the 4/5/6 between Grand Central-42 St and Atlantic Av-Barclays Ctr (NBC New York, 2019-04-17;
+# silive.com, 2019-11-13; ../shared/ny-open-data.md). The turnstile registers count MetroCard entries, not
+# OMNY taps, so turnstile entries are the subway's ridership on the service days before it only.
+OMNY_LAUNCH = date(2019, 5, 31)
 
-# Both eras in one table: the turnstile's counters by unit, mapped to complexes, and hourly ridership.
+# Both eras in one table: the turnstile's counters by unit, mapped to complexes, and hourly ridership, each
+# with what it measures (../shared/ny-open-data.md, "How the sources relate").
 DAILY_RIDERSHIP = Table(
     "daily_ridership",
     (
@@ -175,8 +181,12 @@ DAILY_RIDERSHIP = Table(
         STATION_COMPLEX_ID,
         STATION_COMPLEX,
         _text("transit_mode", "subway, staten_island_railway or tram (hourly's own, or from the turnstile unit's division)."),
-        SOURCE,
-        _count("entries", "People who entered that day."),
+        _text(
+            "source",
+            "turnstile: counter differences, MetroCard entries registered at the turnstiles (all ridership before "
+            f"OMNY's launch on {OMNY_LAUNCH}, MetroCard-only after). hourly: hourly ridership, every fare payment (MetroCard and OMNY).",
+        ),
+        _count("entries", "People who entered that day, as `source` measures them."),
         _count("exits", "People who left that day (turnstile only: hourly ridership counts no exits)."),
         _count("metrocard_entries", "Entries paid by MetroCard (hourly only); turnstiles count MetroCard entries."),
         _count("units", "Turnstile units (remotes) summed into the complex (turnstile only)."),
@@ -189,12 +199,20 @@ SYSTEM_DAILY_RIDERSHIP = Table(
     (
         WEEK_ENDING,
         SERVICE_DATE,
-        _count("entries", "Subway entries that day (no Staten Island Railway, no tram), from `source`."),
-        SOURCE,
-        _count("turnstile_entries", "Entries from the turnstile counters, where the feed covers the day."),
-        _count("hourly_entries", "Entries from hourly ridership, where it covers the day."),
+        _count(
+            "entries",
+            "The subway's ridership that day (no Staten Island Railway, no tram), from `source`; NULL on a day from "
+            f"OMNY's launch ({OMNY_LAUNCH}) on that only the turnstiles have, as they count MetroCard entries only.",
+        ),
+        _text(
+            "source",
+            "Where `entries` come from: hourly (hourly ridership, where it has the day), turnstile (the counters, on a "
+            f"day before {OMNY_LAUNCH} hourly lacks) or turnstile_metrocard_only (no `entries`: only a MetroCard-only count).",
+        ),
+        _count("turnstile_entries", f"Entries registered at the turnstiles (MetroCard only from {OMNY_LAUNCH}), where the feed covers the day."),
+        _count("hourly_entries", "Entries from hourly ridership (every fare payment), where it covers the day."),
         _count("hourly_metrocard_entries", "Hourly ridership paid by MetroCard: what the turnstiles count."),
-        _count("station_complexes", "Subway station complexes with entries that day, from `source`."),
+        _count("station_complexes", "Subway station complexes with `entries` that day, from `source`."),
     ),
     clustering=("service_date",),
 )

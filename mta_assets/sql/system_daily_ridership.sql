@@ -1,8 +1,17 @@
--- One system-wide series for the weeks in {weeks}: a day's entries come from hourly ridership where it
--- has the day, from the turnstile counters otherwise (before 2017, or a day hourly ridership lacks).
--- Both sources are kept side by side where both have the day, for the cross-check. The subway's station
--- complexes only, in both eras: the turnstile units with no complex (PATH among them), the Staten Island
--- Railway and the tram are in daily_ridership, not here.
+-- One system-wide series of one measure, the subway's ridership, for the weeks in {weeks}.
+--
+-- The rule for a day's `entries`, and `source` to say where they come from:
+--   hourly ridership where it has the day (2017 on): every fare payment, MetroCard and OMNY;
+--   else the turnstile counters on a service day before OMNY's launch ({omny_launch}, OMNY_LAUNCH in
+--     mta_assets/lib/tables.py), when every entry went through a turnstile register;
+--   else NULL, with source 'turnstile_metrocard_only': from OMNY's launch on, the registers count
+--     MetroCard entries only (0.62 of the MTA's ridership in May 2023, 0.55 in January 2024), not the
+--     subway's ridership. The day's turnstile count stays in turnstile_entries.
+-- Before OMNY (2017 to its launch) both sources measure all ridership and hourly is preferred there too:
+-- one rule for every day, hourly wherever it has the day. turnstile_entries, hourly_entries and
+-- hourly_metrocard_entries are kept side by side wherever a source has the day, for the cross-check.
+-- The subway's station complexes only, in both eras: the turnstile units with no complex (PATH among
+-- them), the Staten Island Railway and the tram are in daily_ridership, not here.
 WITH by_source AS (
   SELECT
     week_ending,
@@ -26,14 +35,24 @@ days AS (
     MAX(CASE WHEN source = 'hourly' THEN station_complexes END) AS hourly_complexes
   FROM by_source
   GROUP BY week_ending, service_date
+),
+measured AS (
+  SELECT
+    *,
+    CASE
+      WHEN hourly_entries IS NOT NULL THEN 'hourly'
+      WHEN service_date < {omny_launch} THEN 'turnstile'
+      ELSE 'turnstile_metrocard_only'
+    END AS source
+  FROM days
 )
 SELECT
   week_ending,
   service_date,
-  COALESCE(hourly_entries, turnstile_entries) AS entries,
-  CASE WHEN hourly_entries IS NULL THEN 'turnstile' ELSE 'hourly' END AS source,
+  CASE source WHEN 'hourly' THEN hourly_entries WHEN 'turnstile' THEN turnstile_entries END AS entries,
+  source,
   turnstile_entries,
   hourly_entries,
   hourly_metrocard_entries,
-  COALESCE(hourly_complexes, turnstile_complexes) AS station_complexes
-FROM days
+  CASE source WHEN 'hourly' THEN hourly_complexes WHEN 'turnstile' THEN turnstile_complexes END AS station_complexes
+FROM measured

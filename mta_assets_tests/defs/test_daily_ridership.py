@@ -1,19 +1,29 @@
 """Both eras in one table: turnstile ridership mapped to station complexes beside hourly ridership, and one
 system-wide series, on DuckDB and on bqemulator (the same SQL)."""
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-from dagster import DagsterInstance, materialize
+from dagster import AssetCheckKey, AssetSelection, DagsterInstance, Definitions, define_asset_job, materialize
+from dagster._core.loader import LoadingContextForTest
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus
 
-from mta_assets.defs.daily_ridership import TURNSTILE_TO_METROCARD_BAND, daily_ridership, sources_agree, system_daily_ridership
+from mta_assets.defs.daily_ridership import (
+    SOURCES_AGREE,
+    TURNSTILE_TO_METROCARD_BAND,
+    daily_ridership,
+    ridership_series,
+    sources_agree,
+    system_daily_ridership,
+)
 from mta_assets.defs.ridership import station_daily_ridership, stations
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP, Table
-from mta_assets_tests.defs.test_ridership import EXPECTED, PREVIOUS, PREVIOUS_LINES, WEEK, WEEK_LINES, load_turnstile_weeks
+from mta_assets_tests.defs.test_ridership import A, EXPECTED, PREVIOUS, PREVIOUS_LINES, WEEK, WEEK_LINES, load_turnstile_weeks
 from mta_assets_tests.lib.project import failure_message, lake_io_manager
 from loopback.turnstile_files import Turnstile, line
 
@@ -66,9 +76,9 @@ def load_hourly_week(warehouse, tmp_path: Path, week: date, ridership: dict[tupl
     warehouse.replace_weeks([prepared.lake_week])
 
 
-def unified(warehouse, key: str, with_turnstile: bool = True):
+def unified(warehouse, key: str, with_turnstile: bool = True, instance: DagsterInstance | None = None):
     """The week's turnstile ridership (if asked), then the unified tables: their partitions differ, so two runs."""
-    instance = DagsterInstance.ephemeral()
+    instance = instance or DagsterInstance.ephemeral()
     if with_turnstile:
         turnstile = materialize([stations, station_daily_ridership], partition_key=key, resources={"warehouse": warehouse}, instance=instance)
         assert turnstile.success
@@ -86,6 +96,13 @@ def rows_of(warehouse, table: Table, key: str) -> list[dict]:
 def check(result, name: str):
     (evaluation,) = [evaluation for evaluation in result.get_asset_check_evaluations() if evaluation.check_name == name]
     return evaluation
+
+
+def check_status(instance: DagsterInstance, spec) -> AssetCheckExecutionResolvedStatus:
+    """The check's latest execution as the UI shows it (Succeeded, Failed, Skipped...)."""
+    key = AssetCheckKey(spec.asset_key, spec.name)
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    return asyncio.run(record.resolve_status(LoadingContextForTest(instance)))
 
 
 def test_a_week_both_sources_cover_has_both_and_the_series_takes_hourly(warehouse, tmp_path):
@@ -118,11 +135,13 @@ def test_a_week_both_sources_cover_has_both_and_the_series_takes_hourly(warehous
         "week_ending": WEEK, "service_date": saturday, "entries": 80 + 90, "source": "hourly", "turnstile_entries": turnstile_saturday,
         "hourly_entries": 170, "hourly_metrocard_entries": 140, "station_complexes": 2,
     }  # fmt: skip
-    # A day hourly ridership lacks comes from the turnstile counters.
+    # A day hourly ridership lacks, after OMNY's launch: the turnstiles' MetroCard-only count is kept, not ridership.
     monday = date(2023, 5, 29)
-    assert (system[monday]["entries"], system[monday]["source"]) == (EXPECTED[("R083", monday)][0], "turnstile")
+    assert (system[monday]["entries"], system[monday]["source"]) == (None, "turnstile_metrocard_only")
+    assert (system[monday]["turnstile_entries"], system[monday]["station_complexes"]) == (EXPECTED[("R083", monday)][0], None)
 
     agree = check(result, "turnstile_matches_hourly_metrocard")
+    assert agree.passed
     assert agree.metadata["ratio_by_day"].value[str(saturday)] == round(turnstile_saturday / 140, 4)
     assert agree.metadata["days_compared"].value == 2
     units = check(result, "turnstile_units_in_complex_key")
@@ -132,13 +151,77 @@ def test_a_week_both_sources_cover_has_both_and_the_series_takes_hourly(warehous
     assert units.metadata["entries_without_complex"].value == {KEY: 100}
 
 
-def test_a_week_before_hourly_ridership_is_turnstile_alone(warehouse, tmp_path):
+def test_an_omny_era_week_without_hourly_ridership_has_no_ridership_and_no_cross_check(warehouse, tmp_path):
+    """2023: the turnstiles count MetroCard entries only. Their count is kept beside an empty `entries`, and the
+    cross-check, with no day to compare, is not executed (Skipped), not Passed."""
     load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES + PATH_LINES})
-    result = unified(warehouse, KEY)
+    instance = DagsterInstance.ephemeral()
+    result = unified(warehouse, KEY, instance=instance)
     assert result.success, failure_message(result)
-    assert {row["source"] for row in rows_of(warehouse, SYSTEM_DAILY_RIDERSHIP, KEY)} == {"turnstile"}
+    system = {row["service_date"]: row for row in rows_of(warehouse, SYSTEM_DAILY_RIDERSHIP, KEY)}
+    turnstile: dict[date, int] = {}  # every station of EXPECTED is a subway complex's
+    for (_, day), (entries, _) in EXPECTED.items():
+        turnstile[day] = turnstile.get(day, 0) + entries
+    assert {day: (row["entries"], row["source"], row["turnstile_entries"]) for day, row in system.items()} == {
+        day: (None, "turnstile_metrocard_only", entries) for day, entries in turnstile.items()
+    }
+    assert not [evaluation for evaluation in result.get_asset_check_evaluations() if evaluation.check_name == SOURCES_AGREE.name]
+    assert check_status(instance, SOURCES_AGREE) == AssetCheckExecutionResolvedStatus.SKIPPED
     units = check(result, "turnstile_units_in_complex_key")
     assert units.passed and units.metadata["units_without_complex"].value == ["R540"]
+
+
+# The week of OMNY's launch (Friday 2019-05-31): A (23 ST, complex 618) read on Saturday, Thursday and Friday.
+LAUNCH_WEEK = date(2019, 6, 1)
+LAUNCH_LINES = [
+    line(A, datetime(2019, 5, 25, 0), "REGULAR", 1_000, 500),  # the week's first reading: nothing before it
+    line(A, datetime(2019, 5, 25, 4), "REGULAR", 1_010, 505),  # +10 on Saturday
+    line(A, datetime(2019, 5, 30, 4), "REGULAR", 1_030, 510),  # +20 on Thursday
+    line(A, datetime(2019, 5, 31, 4), "REGULAR", 1_070, 520),  # +40 on Friday, OMNY's first day
+]
+
+
+def test_the_series_takes_hourly_where_it_has_the_day_turnstile_before_omny_and_nothing_after(warehouse, tmp_path):
+    """One week across OMNY's launch: hourly ridership for its Saturday, the turnstiles alone after. Saturday
+    is hourly's; Thursday, before the launch, the turnstiles'; Friday, the launch day, has no ridership. And
+    Saturday's turnstile entries, 0.2 of the hourly MetroCard ridership, fail the cross-check."""
+    load_turnstile_weeks(warehouse, tmp_path, {LAUNCH_WEEK: LAUNCH_LINES})
+    saturday, thursday, friday = date(2019, 5, 25), date(2019, 5, 30), date(2019, 5, 31)
+    load_hourly_week(warehouse, tmp_path, LAUNCH_WEEK, {("618", saturday, "metrocard"): 50})
+    key = LAUNCH_WEEK.isoformat()
+    result = unified(warehouse, key)
+    assert result.success, failure_message(result)
+    system = {row["service_date"]: row for row in rows_of(warehouse, SYSTEM_DAILY_RIDERSHIP, key)}
+    columns = ("entries", "source", "turnstile_entries", "hourly_entries", "station_complexes")
+    assert {day: tuple(row[name] for name in columns) for day, row in system.items()} == {
+        saturday: (50, "hourly", 10, 50, 1),
+        thursday: (20, "turnstile", 20, None, 1),
+        friday: (None, "turnstile_metrocard_only", 40, None, None),
+    }
+    # The chart draws `entries` alone, under its sources' names.
+    days = [(day, row["entries"], row["source"]) for day, row in system.items()]
+    assert ridership_series(days) == {"turnstile counters (to 2019-05-30)": [(thursday, 20)], "hourly ridership": [(saturday, 50)]}
+    agree = check(result, SOURCES_AGREE.name)
+    assert not agree.passed
+    assert agree.metadata["days_outside_band"].value == {str(saturday): 0.2}
+
+
+    # Materialized without its check, the asset yields no result for it.
+    without = materialize(
+        [system_daily_ridership], selection=AssetSelection.assets(system_daily_ridership).without_checks(), partition_key=key,
+        resources={"warehouse": warehouse}, instance=DagsterInstance.ephemeral(),
+    )  # fmt: skip
+    assert without.success and not without.get_asset_check_evaluations()
+
+
+def test_the_cross_check_alone_is_refused_naming_what_to_run(tmp_path):
+    from mta_assets.warehouse import DuckDBWarehouse
+
+    job = define_asset_job("the_cross_check", selection=AssetSelection.checks(SOURCES_AGREE.key))
+    defs = Definitions(assets=[system_daily_ridership], jobs=[job], resources={"warehouse": DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))})
+    result = defs.resolve_job_def(job.name).execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    assert "materialize system_daily_ridership for the weeks to check" in failure_message(result)
 
 
 def test_a_week_after_the_feed_is_hourly_alone(warehouse, tmp_path):
@@ -166,6 +249,7 @@ def test_the_cross_check_warns_outside_its_band_and_records_every_ratio():
     assert result.metadata["ratio_by_day"].value == {"2023-05-27": 1.1, "2023-05-28": round(high + 0.1, 4)}
     assert result.metadata["days_outside_band"].value == {"2023-05-28": round(high + 0.1, 3)}
     assert sources_agree(days[:1]).passed
+    assert sources_agree(days[2:]) is None  # nothing compared: no result, neither passed nor failed
 
 
 def test_the_automation_computes_a_week_from_either_source_and_again_when_the_other_arrives(mirror, soda, tmp_path):
