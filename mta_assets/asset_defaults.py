@@ -1,6 +1,8 @@
 """What every weekly asset shares, written once: partitions, owner, backfill policy, pool and kinds."""
 
-from dagster import BackfillPolicy, WeeklyPartitionsDefinition
+from collections.abc import Sequence
+
+from dagster import AssetCheckSpec, AssetKey, AssetSpec, BackfillPolicy, WeeklyPartitionsDefinition
 
 from mta_assets.partitions import weekly_partitions
 from mta_assets.settings import asset_kinds
@@ -35,4 +37,25 @@ def weekly_asset(
         "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
         "pool": _POOLS[stage],
         "kinds": asset_kinds()[stage],
+    }
+
+
+# weekly_asset's fields that belong to the AssetSpec of a @multi_asset, not to its op.
+_SPEC_FIELDS = ("group_name", "owners", "kinds")
+
+
+def weekly_checked_asset(
+    stage: str, key: AssetKey, check_specs: Sequence[AssetCheckSpec], partitions_def: WeeklyPartitionsDefinition = weekly_partitions, **spec
+) -> dict:
+    """Keyword arguments for a @multi_asset of one weekly asset (`spec`: AssetSpec's) whose checks may have no result.
+
+    A multi-asset only to be subsettable: a check output of a subsettable op is optional, so a check that had
+    nothing to compare yields no result and shows as Skipped, not Passed. A plain @asset must yield every check.
+    """
+    defaults = weekly_asset(stage, partitions_def=partitions_def)
+    return {
+        **{name: value for name, value in defaults.items() if name not in _SPEC_FIELDS},
+        "specs": [AssetSpec(key, **{name: defaults[name] for name in _SPEC_FIELDS}, **spec)],
+        "check_specs": list(check_specs),
+        "can_subset": True,
     }

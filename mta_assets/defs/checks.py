@@ -7,7 +7,7 @@ Blocking checks stop bad data from flowing downstream; the others flag (holidays
 """
 
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -61,19 +63,23 @@ LAKE_CHECKS = [
 ]
 
 
-def nothing_compared(check_name: str, asset_key: AssetKey, why: str) -> AssetCheckResult:
-    """A check that had nothing to compare: not passed (a WARN, so nothing is blocked), saying why.
+def require_the_asset(context: AssetExecutionContext, asset_key: AssetKey) -> None:
+    """A subsettable asset's checks check the weeks its run computes: refuse a run of the checks alone."""
+    if asset_key not in context.selected_asset_keys:
+        raise Failure(
+            description=f"The checks of {asset_key.to_user_string()} check the weeks a run of it computes, and run with "
+            f"it: materialize {asset_key.to_user_string()} for the weeks to check."
+        )
 
-    Dagster requires a result of every check an @asset declares, so "not evaluated" is said this way.
-    """
-    return AssetCheckResult(
-        check_name=check_name,
-        asset_key=asset_key,
-        passed=False,
-        severity=AssetCheckSeverity.WARN,
-        description=f"Not evaluated: {why}.",
-        metadata={"nothing_compared": why},
-    )
+
+def selected_results(context: AssetExecutionContext, results: Iterable[AssetCheckResult | str]) -> Iterator[AssetCheckResult]:
+    """The results of the run's selected checks; a check that had nothing to compare (given as the reason, a
+    string) yields no result and so shows as Skipped, not Passed, with the reason in the log."""
+    for result in results:
+        if isinstance(result, str):
+            context.log.info(f"Check not executed: {result}")
+        elif AssetCheckKey(result.asset_key, result.check_name) in context.selected_asset_check_keys:
+            yield result
 
 
 def _result(failing: Mapping[object, object], metadata: dict, blocking: bool, **identity) -> AssetCheckResult:
@@ -258,9 +264,10 @@ def warehouse_result(asset: AssetKey, lake_weeks: LakeWeeks, warehouse: Warehous
 
 def ridership_results(
     intervals: Mapping[date, tuple[int, int]], day_totals: Mapping[date, int], earlier_day_totals: Mapping[date, int]
-) -> list[AssetCheckResult]:
+) -> list[AssetCheckResult | str]:
     """`intervals`: (intervals, excluded intervals) per week of the run; `day_totals`: system entries per
-    service date of the run; `earlier_day_totals`: of earlier weeks."""
+    service date of the run; `earlier_day_totals`: of earlier weeks. A check with nothing to compare is
+    given as the reason (see selected_results)."""
     flagged, compared = {}, []
     for day, entries in sorted(day_totals.items()):
         same_weekday = [earlier_day_totals[day - timedelta(weeks=n)] for n in range(1, 5) if day - timedelta(weeks=n) in earlier_day_totals]
@@ -291,7 +298,5 @@ def ridership_results(
             asset_key=RIDERSHIP,
         )
         if compared
-        else nothing_compared(
-            "ridership_day_totals_plausible", RIDERSHIP, "no day of the run has the same weekday in the 4 weeks before it loaded"
-        ),
+        else "ridership_day_totals_plausible: no day of the run has the same weekday loaded in the 4 weeks before it",
     ]

@@ -20,7 +20,8 @@ from dagster import (
     multi_asset,
 )
 
-from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.asset_defaults import OWNER, weekly_asset, weekly_checked_asset
+from mta_assets.defs.checks import require_the_asset, selected_results
 from mta_assets.complex_key import KEY_FILE, key_units, unit_complexes
 from mta_assets.defs.hourly_ridership import hourly_ridership_warehouse
 from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, chart, render, replace_weeks, station_daily_ridership
@@ -181,12 +182,12 @@ def daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
     )
 
 
-def sources_agree(days: list[tuple[date, int | None, int | None]]) -> AssetCheckResult | None:
+def sources_agree(days: list[tuple[date, int | None, int | None]], weeks: list[date]) -> AssetCheckResult | str:
     """The cross-check from (day, turnstile entries, hourly MetroCard ridership): the ratio of each day both have.
-    None when no day has both: with nothing compared there is no result to report, passed or failed."""
+    With no day that both have, nothing is compared: the reason instead of a result (see selected_results)."""
     ratios = {day: turnstile / metrocard for day, turnstile, metrocard in days if turnstile and metrocard}
     if not ratios:
-        return None
+        return f"{SOURCES_AGREE.name}: no day of the weeks {', '.join(map(str, weeks))} has both sources"
     low, high = TURNSTILE_TO_METROCARD_BAND
     outside = {str(day): round(ratio, 3) for day, ratio in ratios.items() if not low <= ratio <= high}
     return AssetCheckResult(
@@ -216,65 +217,45 @@ def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list
     }
 
 
-# A multi-asset only to be subsettable: a check output of a subsettable op is optional, so a run whose weeks
-# have no day with both sources leaves the cross-check without a result (Skipped) instead of Passed. (The
-# asset can then be selected without its check; the check alone is refused, as it has no weeks.)
-WEEKLY_RIDERSHIP = weekly_asset("ridership", partitions_def=ridership_partitions)
-SPEC_FIELDS = ("group_name", "owners", "kinds")  # weekly_asset's fields that belong to the AssetSpec, not the op
-
-
 @multi_asset(
-    **{name: value for name, value in WEEKLY_RIDERSHIP.items() if name not in SPEC_FIELDS},
-    specs=[
-        AssetSpec(
-            SYSTEM_DAILY,
-            **{name: WEEKLY_RIDERSHIP[name] for name in SPEC_FIELDS},
-            deps=[daily_ridership],
-            description="The subway's ridership per day from 2010 to last week, one measure: `entries` come from "
-            "hourly ridership where it has the day (every fare payment), else from the turnstile counters on a day "
-            f"before OMNY's launch ({OMNY_LAUNCH}), when they counted every entry; a later day only the turnstiles "
-            "have (MetroCard entries only by then) has no `entries`. `source` says which; each source's own count "
-            "is kept beside it. Each materialization carries a chart of the whole span.",
-            metadata={
-                "dagster/column_schema": SYSTEM_DAILY_RIDERSHIP.table_schema,
-                "dagster/column_lineage": lineage(
-                    {
-                        "week_ending": (DAILY, "week_ending"),
-                        "service_date": (DAILY, "service_date"),
-                        "entries": [(DAILY, "entries"), (DAILY, "source")],
-                        "source": (DAILY, "source"),
-                        "turnstile_entries": (DAILY, "entries"),
-                        "hourly_entries": (DAILY, "entries"),
-                        "hourly_metrocard_entries": (DAILY, "metrocard_entries"),
-                        "station_complexes": (DAILY, "station_complex_id"),
-                    }
-                ),
-            },
-            automation_condition=FOLLOWS_THE_WAREHOUSE,
-        )
-    ],
-    check_specs=[SOURCES_AGREE],
-    can_subset=True,
+    **weekly_checked_asset(
+        "ridership",
+        SYSTEM_DAILY,
+        [SOURCES_AGREE],
+        partitions_def=ridership_partitions,
+        deps=[daily_ridership],
+        description="The subway's ridership per day from 2010 to last week, one measure: `entries` come from "
+        "hourly ridership where it has the day (every fare payment), else from the turnstile counters on a day "
+        f"before OMNY's launch ({OMNY_LAUNCH}), when they counted every entry; a later day only the turnstiles "
+        "have (MetroCard entries only by then) has no `entries`. `source` says which; each source's own count "
+        "is kept beside it. Each materialization carries a chart of the whole span.",
+        metadata={
+            "dagster/column_schema": SYSTEM_DAILY_RIDERSHIP.table_schema,
+            "dagster/column_lineage": lineage(
+                {
+                    "week_ending": (DAILY, "week_ending"),
+                    "service_date": (DAILY, "service_date"),
+                    "entries": [(DAILY, "entries"), (DAILY, "source")],
+                    "source": (DAILY, "source"),
+                    "turnstile_entries": (DAILY, "entries"),
+                    "hourly_entries": (DAILY, "entries"),
+                    "hourly_metrocard_entries": (DAILY, "metrocard_entries"),
+                    "station_complexes": (DAILY, "station_complex_id"),
+                }
+            ),
+        },
+        automation_condition=FOLLOWS_THE_WAREHOUSE,
+    )
 )
 def system_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
-    if SYSTEM_DAILY not in context.selected_asset_keys:
-        raise Failure(
-            description=f"{SOURCES_AGREE.name} checks the weeks a run of system_daily_ridership computes, and runs "
-            "with it: materialize system_daily_ridership for the weeks to check."
-        )
+    require_the_asset(context, SYSTEM_DAILY)
     weeks = [RIDERSHIP_WEEKS.week_of(key) for key in context.partition_keys]
     replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks, render("system_daily_ridership", warehouse, weeks, omny_launch=sql_dates([OMNY_LAUNCH])))
     table = warehouse.name(SYSTEM_DAILY_RIDERSHIP.name)
     series = ridership_series(warehouse.query(f"SELECT service_date, entries, source FROM {table} ORDER BY service_date"))
     yield MaterializeResult(asset_key=SYSTEM_DAILY, metadata={"chart": chart(series, "NYC subway ridership per day (entries), 2010 to last week")})
-    if SOURCES_AGREE.key in context.selected_asset_check_keys:
-        compared = warehouse.query(
-            f"SELECT service_date, turnstile_entries, hourly_metrocard_entries FROM {table} "
-            f"WHERE week_ending IN ({sql_dates(weeks)}) ORDER BY service_date"
-        )
-        agreement = sources_agree(compared)
-        if agreement is None:
-            # No result: the run succeeds and the check shows not executed (Skipped), not Passed.
-            context.log.info(f"{SOURCES_AGREE.name} not executed: no day of the weeks {', '.join(map(str, weeks))} has both sources.")
-        else:
-            yield agreement
+    compared = warehouse.query(
+        f"SELECT service_date, turnstile_entries, hourly_metrocard_entries FROM {table} "
+        f"WHERE week_ending IN ({sql_dates(weeks)}) ORDER BY service_date"
+    )
+    yield from selected_results(context, [sources_agree(compared, weeks)])

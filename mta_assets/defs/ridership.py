@@ -6,10 +6,12 @@ it, and a run asked for a week without readings fails naming the week instead of
 
 import base64
 import io
+from collections.abc import Iterator
 from datetime import date, timedelta
 from importlib.resources import files
 
 from dagster import (
+    AssetCheckResult,
     AssetDep,
     AssetExecutionContext,
     AssetKey,
@@ -20,13 +22,14 @@ from dagster import (
     MetadataValue,
     TimeWindowPartitionMapping,
     asset,
+    multi_asset,
 )
 
-from mta_assets.defs.checks import RIDERSHIP_CHECKS, ridership_results
+from mta_assets.defs.checks import RIDERSHIP, RIDERSHIP_CHECKS, require_the_asset, ridership_results, selected_results
 from mta_assets.backfill_condition import BackfillLoading
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
-from mta_assets.asset_defaults import weekly_asset
+from mta_assets.asset_defaults import weekly_asset, weekly_checked_asset
 from mta_assets.lib.tables import (
     DAILY_RIDERSHIP,
     HOURLY_RIDERSHIP,
@@ -127,30 +130,34 @@ FOLLOWS_ITS_WEEK = FOLLOWS_THE_WAREHOUSE.replace(
 )
 
 
-@asset(
-    **weekly_asset("ridership"),
-    deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
-    description="Entries and exits per station (remote unit) and service_date, from the differences between "
-    "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
-    f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",
-    metadata={
-        "dagster/column_schema": STATION_DAILY_RIDERSHIP.table_schema,
-        "dagster/column_lineage": lineage(
-            {
-                "station_id": (WAREHOUSE, "unit"),
-                "station": (stations.key, "station"),
-                "line_name": (stations.key, "line_name"),
-                "service_date": (WAREHOUSE, "reading_at"),
-                "entries": (WAREHOUSE, "entries"),
-                "exits": (WAREHOUSE, "exits"),
-                "week_ending": (WAREHOUSE, "week_ending"),
-            },
-        ),
-    },
-    check_specs=RIDERSHIP_CHECKS,
-    automation_condition=FOLLOWS_ITS_WEEK,
+@multi_asset(
+    **weekly_checked_asset(
+        "ridership",
+        RIDERSHIP,
+        RIDERSHIP_CHECKS,
+        deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
+        description="Entries and exits per station (remote unit) and service_date, from the differences between "
+        "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
+        f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",
+        metadata={
+            "dagster/column_schema": STATION_DAILY_RIDERSHIP.table_schema,
+            "dagster/column_lineage": lineage(
+                {
+                    "station_id": (WAREHOUSE, "unit"),
+                    "station": (stations.key, "station"),
+                    "line_name": (stations.key, "line_name"),
+                    "service_date": (WAREHOUSE, "reading_at"),
+                    "entries": (WAREHOUSE, "entries"),
+                    "exits": (WAREHOUSE, "exits"),
+                    "week_ending": (WAREHOUSE, "week_ending"),
+                },
+            ),
+        },
+        automation_condition=FOLLOWS_ITS_WEEK,
+    )
 )
-def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
+    require_the_asset(context, RIDERSHIP)
     weeks = loaded_weeks(context, warehouse)
     sql = render(
         "station_daily_ridership",
@@ -180,12 +187,14 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
             f"DATE '{min(weeks) - timedelta(weeks=4)}' AND DATE '{min(weeks) - timedelta(weeks=1)}' GROUP BY service_date"
         )
     )
-    return MaterializeResult(
-        check_results=ridership_results(
+    yield MaterializeResult(asset_key=RIDERSHIP)
+    yield from selected_results(
+        context,
+        ridership_results(
             {week: intervals.get(week, (0, 0)) for week in weeks},
             {day: int(total) for day, total in day_totals.items()},
             {day: int(total) for day, total in earlier.items()},
-        )
+        ),
     )
 
 

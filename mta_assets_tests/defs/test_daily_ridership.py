@@ -244,12 +244,14 @@ def test_a_week_neither_source_has_fails_naming_it(tmp_path):
 def test_the_cross_check_warns_outside_its_band_and_records_every_ratio():
     low, high = TURNSTILE_TO_METROCARD_BAND
     days = [(date(2023, 5, 27), 110, 100), (date(2023, 5, 28), int(100 * (high + 0.1)), 100), (date(2023, 5, 29), 50, None)]
-    result = sources_agree(days)
+    weeks = [date(2023, 6, 3)]
+    result = sources_agree(days, weeks)
     assert not result.passed
     assert result.metadata["ratio_by_day"].value == {"2023-05-27": 1.1, "2023-05-28": round(high + 0.1, 4)}
     assert result.metadata["days_outside_band"].value == {"2023-05-28": round(high + 0.1, 3)}
-    assert sources_agree(days[:1]).passed
-    assert sources_agree(days[2:]) is None  # nothing compared: no result, neither passed nor failed
+    assert sources_agree(days[:1], weeks).passed
+    # Nothing compared: a reason instead of a result, neither passed nor failed.
+    assert sources_agree(days[2:], weeks) == "turnstile_matches_hourly_metrocard: no day of the weeks 2023-06-03 has both sources"
 
 
 def test_the_automation_computes_a_week_from_either_source_and_again_when_the_other_arrives(mirror, soda, tmp_path):
