@@ -14,7 +14,7 @@ from mta_assets.lib.metadata import dates_covered, lineage, preview
 from mta_assets.open_data import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import ParsedWeek
-from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, week_of, weekly_partitions
+from mta_assets.partitions import WeekOutOfRange, week_of, weekly_partitions
 from mta_assets.source import SourceError
 from mta_assets.sources import TurnstileSources
 
@@ -23,7 +23,7 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path) -> tuple[Pa
     """Read one week from the first source that has it into a parquet file in `directory`, with its metadata."""
     try:
         week = sources.read_week(week_of(key), directory)
-    except (WeekOutOfRange, WeekNeverPublished, SourceError, TooManyDuplicateReadings) as error:
+    except (WeekOutOfRange, SourceError, TooManyDuplicateReadings) as error:
         raise WeekFailed(str(error)) from error
     parsed = week.parsed
     metadata = {
