@@ -22,6 +22,14 @@ _NAME = re.compile(r"^/turnstile_(\d{6})\.txt$")
 _WEEK_OF_IRREGULAR_FILE = {irregular.file_stem[len("turnstile_"):]: week for week, irregular in IRREGULAR_WEEKS.items()}
 
 
+def readings_per_week(turnstiles: int, last: date, weeks: list[date]) -> dict[date, int]:
+    """The readings of each of `weeks` as `serve(..., turnstiles, first, last)` serves them: its layout's template's."""
+    modern = week_file(last, turnstiles, crlf=True).count(b"\n") - 1
+    legacy_lines = legacy_week_file(FIRST_MODERN_WEEK - timedelta(weeks=1), turnstiles, crlf=True).decode().splitlines()
+    legacy = sum((len(text.split(",")) - 3) // 5 for text in legacy_lines)
+    return {week: legacy if week < FIRST_MODERN_WEEK else modern for week in weeks}
+
+
 def serve(port: int, turnstiles: int, first: date, last: date) -> None:
     modern_week, legacy_week = last, FIRST_MODERN_WEEK - timedelta(weeks=1)
     modern = week_file(modern_week, turnstiles, crlf=True)
