@@ -103,10 +103,12 @@ def open_ended_partitions(first_week: date) -> WeeklyPartitionsDefinition:
 
 # Hourly ridership's weeks from its first, and the unified ridership's from the feed's first, to the latest Saturday.
 # The unified weeks leave out the week never published too: no source has it (hourly ridership starts in
-# 2017), so it could only be a partition missing for ever. Its neighbours keep their lineage: a time-window
-# mapping works on time, so station_daily_ridership of 2010-06-05 maps "the week before" to 2010-05-29, which
-# exists in no partition set; allow_nonexistent_upstream_partitions makes it wait for its own week only, and
-# its first readings have nothing to difference against, as at the feed's first week.
+# 2017), so it could only be a partition missing for ever, and "select all" on them would fail it. Around
+# it, a time-window mapping counts partitions, not days: station_daily_ridership's "this and the previous
+# week" of 2010-06-05 is 2010-05-22 and 2010-06-05. Its SQL reads 2010-05-22 in a run that holds both, but
+# never differences readings two weeks apart (station_daily_ridership.sql), so 2010-06-05's first readings
+# have nothing to difference against, as at the feed's first week; the lineage edge to 2010-05-22 only
+# makes a reload of that week recompute 2010-06-05 to the same numbers.
 hourly_partitions = open_ended_partitions(FIRST_HOURLY_WEEK)
 ridership_partitions = open_ended_partitions(FIRST_WEEK)
 
