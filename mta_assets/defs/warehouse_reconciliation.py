@@ -78,11 +78,8 @@ def weeks_behind(instance: DagsterInstance, follower: Follower) -> dict[str, int
     """Weeks whose latest lake materialization is newer than their latest warehouse one, with its storage id."""
     lake = instance.get_latest_storage_id_by_partition(follower.lake, DagsterEventType.ASSET_MATERIALIZATION)
     warehouse = instance.get_latest_storage_id_by_partition(follower.warehouse, DagsterEventType.ASSET_MATERIALIZATION)
-    return {
-        week: storage_id
-        for week, storage_id in sorted(lake.items())
-        if storage_id > warehouse.get(week, -1) and follower.partitions.has_partition_key(week)
-    }
+    weeks = set(follower.partitions.get_partition_keys())  # a week no longer a partition is not loaded
+    return {week: storage_id for week, storage_id in sorted(lake.items()) if storage_id > warehouse.get(week, -1) and week in weeks}
 
 
 def weeks_in_progress(instance: DagsterInstance, follower: Follower) -> set[str]:
