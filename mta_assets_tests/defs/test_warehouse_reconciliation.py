@@ -69,3 +69,26 @@ def test_batches_are_consecutive_weeks_across_the_week_never_published_and_at_mo
         ["2010-06-19"],
     ]
     assert [len(batch) for batch in contiguous_batches(keys[:60], weekly_partitions)] == [26, 26, 8]
+
+
+def test_a_blocking_lake_check_that_fails_in_the_reconciliation_run_keeps_the_weeks_out(mirror, tmp_path):
+    import pyarrow.parquet as pq
+
+    project = Project(mirror, tmp_path)
+    mirror.misbehaviours["turnstile_230527.txt"] = Misbehaviour(status=404)
+    project.publish("2023-05-20", turnstile_count=20)
+    assert not project.run_range("2023-05-20", "2023-06-03").success
+    # The stored week loses a column after its run: lake_columns (blocking) fails when it is checked again.
+    stored_week = project.lake / "turnstile_230520.parquet"
+    pq.write_table(pq.read_table(stored_week).drop_columns(["division"]), stored_week)
+    (request,) = [request for request in evaluate(project).run_requests if request.tags[RANGE_START] == "2023-05-20"]
+    job = Definitions(
+        assets=[turnstile_lake, turnstile_warehouse], asset_checks=[lake_checks], jobs=[turnstile_warehouse_job], resources=project.resources()
+    ).resolve_job_def("turnstile_warehouse_job")
+    run = job.execute_in_process(instance=project.instance, tags=request.tags, raise_on_error=False)
+    assert not run.success
+    checks = {evaluation.check_name: evaluation.passed for evaluation in run.get_asset_check_evaluations()}
+    assert checks["lake_columns"] is False
+    # The warehouse step never started: the blocking check stopped it, not the changed object.
+    assert "turnstile_warehouse" not in {event.step_key for event in run.all_events if event.is_step_start}
+    assert project.rows("2023-05-20") == 0
