@@ -27,8 +27,8 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 from loopback.dagster_dev import dagster_dev, launch_asset_backfill, materialized_count, wait_for_backfill
 from loopback.emulators import free_port
 from mta_assets.defs.alerts import root_message
-from mta_assets.partitions import FIRST_MODERN_WEEK, is_published
-from loopback.turnstile_files import legacy_week_file, week_file
+from mta_assets.partitions import NEVER_PUBLISHED
+from loopback.generated_feed import readings_per_week
 
 RIDERSHIP = {"stations", "station_daily_ridership", "system_ridership"}
 
@@ -85,12 +85,8 @@ def wait_until(condition, what: str, timeout: float, every: float = 2) -> None:
 
 def run_history(turnstiles: int, first: date, last: date) -> dict:
     weeks = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
-    weeks = [week for week in weeks if is_published(week)]
-    # The readings of a week as loopback.generated_feed serves it: its layout's template, dates moved.
-    modern_readings = week_file(last, turnstiles, crlf=True).count(b"\n") - 1
-    legacy_lines = legacy_week_file(FIRST_MODERN_WEEK - timedelta(weeks=1), turnstiles, crlf=True).decode().splitlines()
-    legacy_readings = sum((len(text.split(",")) - 3) // 5 for text in legacy_lines)
-    expected = {week: legacy_readings if week < FIRST_MODERN_WEEK else modern_readings for week in weeks}
+    weeks = [week for week in weeks if week not in NEVER_PUBLISHED]
+    expected = readings_per_week(turnstiles, last, weeks)
     with tempfile.TemporaryDirectory(prefix="mta-history-") as directory:
         folder = Path(directory)
         port = free_port()

@@ -15,11 +15,19 @@ from http.server import ThreadingHTTPServer
 
 from loopback.serving import QuietHandler
 from loopback.turnstile_files import legacy_week_file, moved_to, week_file
-from mta_assets.partitions import FIRST_MODERN_WEEK, IRREGULAR_WEEKS
+from mta_assets.partitions import FIRST_MODERN_WEEK, IRREGULAR_WEEKS, NEVER_PUBLISHED
 
 _NAME = re.compile(r"^/turnstile_(\d{6})\.txt$")
 # The weeks whose file is not named after their Saturday, by the name they have.
-_WEEK_OF_IRREGULAR_FILE = {irregular.file_stem[len("turnstile_"):]: week for week, irregular in IRREGULAR_WEEKS.items() if irregular.file_stem}
+_WEEK_OF_IRREGULAR_FILE = {irregular.file_stem[len("turnstile_"):]: week for week, irregular in IRREGULAR_WEEKS.items()}
+
+
+def readings_per_week(turnstiles: int, last: date, weeks: list[date]) -> dict[date, int]:
+    """The readings of each of `weeks` as `serve(..., turnstiles, first, last)` serves them: its layout's template's."""
+    modern = week_file(last, turnstiles, crlf=True).count(b"\n") - 1
+    legacy_lines = legacy_week_file(FIRST_MODERN_WEEK - timedelta(weeks=1), turnstiles, crlf=True).decode().splitlines()
+    legacy = sum((len(text.split(",")) - 3) // 5 for text in legacy_lines)
+    return {week: legacy if week < FIRST_MODERN_WEEK else modern for week in weeks}
 
 
 def serve(port: int, turnstiles: int, first: date, last: date) -> None:
@@ -38,8 +46,8 @@ def serve(port: int, turnstiles: int, first: date, last: date) -> None:
             match = _NAME.match(self.path)
             stem = match.group(1) if match else ""
             week = _WEEK_OF_IRREGULAR_FILE.get(stem) or (datetime.strptime(stem, "%y%m%d").date() if stem else None)
-            irregular = week in IRREGULAR_WEEKS and stem not in _WEEK_OF_IRREGULAR_FILE
-            if week is None or irregular or not first <= week <= last or week.weekday() != 5:
+            not_published = week in NEVER_PUBLISHED or (week in IRREGULAR_WEEKS and stem not in _WEEK_OF_IRREGULAR_FILE)
+            if week is None or not_published or not first <= week <= last or week.weekday() != 5:
                 self.send_error(404)
                 return
             body = body_of(week)

@@ -2,12 +2,14 @@
 
 The feed ran from May 2010 (legacy layout until 2014-10-11, modern from 2014-10-18) until the MTA
 retired it; its last week is a setting, MTA_TURNSTILE_LAST_WEEK, so the partitions end where files can
-exist. A few weeks break the Saturday rule; they are in IRREGULAR_WEEKS, the one place that knows them.
+exist. A few weeks break the Saturday rule; they are in IRREGULAR_WEEKS and NEVER_PUBLISHED, the one place
+that knows them. A week never published is no partition at all (Dagster's `exclusions`): no run, backfill
+or sensor can ask for it.
 """
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from dagster import WeeklyPartitionsDefinition
 
@@ -24,9 +26,9 @@ LAST_KNOWN_WEEK = date(2024, 2, 17)
 
 @dataclass(frozen=True)
 class IrregularWeek:
-    """A week whose file is not turnstile_<its Saturday>.txt: another name, or none at all."""
+    """A week whose file is not turnstile_<its Saturday>.txt, but another name."""
 
-    file_stem: str | None  # None: never published
+    file_stem: str
     why: str
 
 
@@ -35,17 +37,20 @@ class IrregularWeek:
 # every file's, and a file that does not fit them is refused with the dates it holds.
 IRREGULAR_WEEKS = {
     date(2010, 5, 1): IrregularWeek("turnstile_100505", "the first file is dated Wednesday 2010-05-05"),
-    date(2010, 5, 29): IrregularWeek(None, "the MTA never published a file for it (its list goes from 100522 to 100605)"),
     date(2011, 12, 17): IrregularWeek("turnstile_111219", "its file was published as Monday 2011-12-19"),
 }
+# Weeks of the feed for which the MTA never published a file, and why that is known. They are excluded
+# from every week partition (turnstile and unified ridership alike: no source has them), so "select all"
+# in the UI backfills only weeks that can be fetched.
+NEVER_PUBLISHED = {
+    date(2010, 5, 29): "the MTA never published a file for it (its list goes from 100522 to 100605)",
+}
+# A partition is keyed by its window's start, the Saturday at midnight in TIMEZONE.
+_EXCLUSIONS = [datetime.combine(week, time()) for week in NEVER_PUBLISHED]
 
 
 class WeekOutOfRange(ValueError):
     """A partition key that is not a Saturday between the feed's first and last weeks."""
-
-
-class WeekNeverPublished(ValueError):
-    """A week of the feed for which the MTA never published a file: nothing to fetch, ever."""
 
 
 def feed_last_week(environ=os.environ) -> date:
@@ -77,6 +82,7 @@ def feed_partitions(last_week: date) -> WeeklyPartitionsDefinition:
         day_offset=6,
         end_offset=1,
         timezone=TIMEZONE,
+        exclusions=_EXCLUSIONS,
     )
 
 
@@ -88,11 +94,21 @@ FIRST_HOURLY_WEEK = date(2017, 1, 7)
 
 
 def open_ended_partitions(first_week: date) -> WeeklyPartitionsDefinition:
-    """Saturday-keyed weeks from `first_week` to the latest Saturday (a Saturday's week exists from that day on)."""
-    return WeeklyPartitionsDefinition(start_date=first_week.isoformat(), day_offset=6, end_offset=1, timezone=TIMEZONE)
+    """Saturday-keyed weeks from `first_week` to the latest Saturday (a Saturday's week exists from that day on),
+    without the weeks never published."""
+    return WeeklyPartitionsDefinition(
+        start_date=first_week.isoformat(), day_offset=6, end_offset=1, timezone=TIMEZONE, exclusions=_EXCLUSIONS
+    )
 
 
 # Hourly ridership's weeks from its first, and the unified ridership's from the feed's first, to the latest Saturday.
+# The unified weeks leave out the week never published too: no source has it (hourly ridership starts in
+# 2017), so it could only be a partition missing for ever, and "select all" on them would fail it. Around
+# it, a time-window mapping counts partitions, not days: station_daily_ridership's "this and the previous
+# week" of 2010-06-05 is 2010-05-22 and 2010-06-05. Its SQL reads 2010-05-22 in a run that holds both, but
+# never differences readings two weeks apart (station_daily_ridership.sql), so 2010-06-05's first readings
+# have nothing to difference against, as at the feed's first week; the lineage edge to 2010-05-22 only
+# makes a reload of that week recompute 2010-06-05 to the same numbers.
 hourly_partitions = open_ended_partitions(FIRST_HOURLY_WEEK)
 ridership_partitions = open_ended_partitions(FIRST_WEEK)
 
@@ -112,8 +128,11 @@ class Weeks:
         return date.fromisoformat(self.partitions.get_last_partition_key())
 
     def nearest(self, day: date) -> date:
-        """The valid week closest to `day`: the nearest Saturday, kept within the partitions."""
+        """The valid week closest to `day`: the nearest Saturday, kept within the partitions (a week never
+        published gives the week after it)."""
         saturday = day + timedelta(days=(5 - day.weekday() + 3) % 7 - 3)
+        if saturday in NEVER_PUBLISHED:
+            saturday += timedelta(weeks=1)
         return min(max(saturday, self.first()), self.last())
 
     def week_of(self, partition_key: str) -> date:
@@ -134,6 +153,11 @@ class Weeks:
             raise WeekOutOfRange(f"Week {partition_key} is before {self.first()}, {self.first_is}; the nearest week is {self.first()}.")
         if week > self.last():
             raise WeekOutOfRange(f"Week {partition_key} is after {self.last()}, {self.last_is}; the nearest week is {self.last()}.")
+        if week in NEVER_PUBLISHED:
+            raise WeekOutOfRange(
+                f"Week {partition_key} is not a week of the feed: {NEVER_PUBLISHED[week]}. There is nothing to fetch "
+                f"for it, now or later; the weeks around it are {week - timedelta(weeks=1)} and {week + timedelta(weeks=1)}."
+            )
         return week
 
 
@@ -156,19 +180,8 @@ def week_of(partition_key: str) -> date:
     return TURNSTILE_WEEKS.week_of(partition_key)
 
 
-def is_published(week: date) -> bool:
-    """Whether the MTA published a file for the week at all (see IRREGULAR_WEEKS)."""
-    return week not in IRREGULAR_WEEKS or IRREGULAR_WEEKS[week].file_stem is not None
-
-
 def file_stem(week: date) -> str:
     """The MTA's name for a week's file, without extension: turnstile_230603 (IRREGULAR_WEEKS aside)."""
     if week in IRREGULAR_WEEKS:
-        irregular = IRREGULAR_WEEKS[week]
-        if irregular.file_stem is None:
-            raise WeekNeverPublished(
-                f"Week {week}: {irregular.why}. There is nothing to fetch for this week, now or later; it "
-                f"stays empty (the ridership of the week after it starts from its own first readings)."
-            )
-        return irregular.file_stem
+        return IRREGULAR_WEEKS[week].file_stem
     return f"turnstile_{week:%y%m%d}"

@@ -6,12 +6,13 @@ import pytest
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.partitions import (
     IRREGULAR_WEEKS,
-    WeekNeverPublished,
+    NEVER_PUBLISHED,
+    RIDERSHIP_WEEKS,
     WeekOutOfRange,
     feed_last_week,
     feed_partitions,
     file_stem,
-    is_published,
+    ridership_partitions,
     week_of,
     weekly_partitions,
 )
@@ -23,7 +24,7 @@ def test_keys_are_saturdays_from_the_first_file_to_the_last_known_week():
     assert keys[-1] == "2024-02-17"
     assert all(date.fromisoformat(key).weekday() == 5 for key in keys)
     assert {"2014-10-11", "2014-10-18", "2023-06-03"} <= set(keys)
-    assert len(keys) == 721
+    assert len(keys) == 720  # 721 Saturdays, less the week never published
 
 
 def test_a_feed_still_running_ends_at_the_last_saturday_not_a_future_one():
@@ -56,12 +57,14 @@ def test_irregular_weeks_map_to_their_real_file_names():
     assert all(week.weekday() == 5 for week in IRREGULAR_WEEKS)
 
 
-def test_the_week_never_published_says_so():
-    week = week_of("2010-05-29")
-    assert not is_published(week)
-    assert is_published(week_of("2010-06-05"))
-    with pytest.raises(WeekNeverPublished, match="Week 2010-05-29: the MTA never published a file for it .* nothing to fetch"):
-        file_stem(week)
+def test_the_week_never_published_is_no_partition_of_the_feed_nor_of_the_unified_weeks():
+    assert list(NEVER_PUBLISHED) == [date(2010, 5, 29)]
+    for partitions in (weekly_partitions, ridership_partitions):
+        assert partitions.get_partition_keys()[2:6] == ["2010-05-15", "2010-05-22", "2010-06-05", "2010-06-12"]
+        assert not partitions.has_partition_key("2010-05-29")
+    for weeks in (week_of, RIDERSHIP_WEEKS.week_of):
+        with pytest.raises(WeekOutOfRange, match="Week 2010-05-29 is not a week of the feed: the MTA never published a file for it .* nothing to fetch .* 2010-05-22 and 2010-06-05"):
+            weeks("2010-05-29")
 
 
 @pytest.mark.parametrize(
@@ -71,6 +74,7 @@ def test_the_week_never_published_says_so():
         ("2010-04-24", "before 2010-05-01, the week of the MTA's first turnstile file"),
         ("2023-06-04", "is a Sunday: weeks are keyed by Saturdays .* the nearest week is 2023-06-03"),
         ("2023-06-07", "is a Wednesday: weeks are keyed by Saturdays .* the nearest week is 2023-06-10"),
+        ("2010-05-30", "is a Sunday: weeks are keyed by Saturdays .* the nearest week is 2010-06-05"),
         ("last week", "is not a date"),
     ],
 )

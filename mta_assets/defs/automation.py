@@ -37,7 +37,6 @@ from mta_assets.partitions import (
     TIMEZONE,
     file_stem,
     hourly_partitions,
-    is_published,
     latest_week,
     week_of,
     weekly_partitions,
@@ -96,8 +95,8 @@ def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTur
     description=f"Hourly: launches each published week of the last {LOOKBACK_WEEKS} that is not in the lake yet.",
 )
 def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTurnstileSource):
-    # Newest first, up to the feed's last week; a week the MTA never published is never asked about.
-    recent = [key for key in reversed(weekly_partitions.get_partition_keys()[-LOOKBACK_WEEKS:]) if is_published(week_of(key))]
+    # Newest first, up to the feed's last week (a week the MTA never published is no partition).
+    recent = list(reversed(weekly_partitions.get_partition_keys()[-LOOKBACK_WEEKS:]))
     launched = set(json.loads(context.cursor)) if context.cursor else set()
     in_lake = context.instance.get_materialized_partitions(turnstile_lake.key)
     candidates = [key for key in recent if key not in in_lake and key not in launched][:CHECKS_PER_TICK]

@@ -27,7 +27,7 @@ from mta_assets.lib.metadata import dates_covered, lineage, preview
 from mta_assets.open_data import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.parsing import ParsedWeek
-from mta_assets.partitions import WeekNeverPublished, WeekOutOfRange, week_of, weekly_partitions
+from mta_assets.partitions import WeekOutOfRange, week_of, weekly_partitions
 from mta_assets.source import SourceError
 from mta_assets.sources import FILES, TurnstileSources
 
@@ -45,7 +45,7 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict
         accepted = key in sources.accept_short_weeks
         what = redact_url(week.urls[0]) if week.source == FILES else f"NY Open Data's {', '.join(week.datasets)}"
         shortfall = refuse_if_short(parsed.week, what, shape, neighbours_of(parsed.week, sizes), sources.min_devices, accepted)
-    except (WeekOutOfRange, WeekNeverPublished, SourceError, TooManyDuplicateReadings, ShortWeek) as error:
+    except (WeekOutOfRange, SourceError, TooManyDuplicateReadings, ShortWeek) as error:
         raise WeekFailed(str(error)) from error
     sizes[parsed.week] = Neighbour(shape.devices, parsed.rows)
     metadata = {

@@ -15,7 +15,8 @@ from mta_assets.warehouse import Warehouse
 # knows which weeks are in progress, missing upstream, or loaded by the same run.
 # Nor does it follow while the lake's blocking check has failed. Dagster 1.13 records that check per run,
 # not per week (see checks.py), so this holds back every pending week, not just the bad one; the parser
-# refuses the other kind of bad week (another week's file) before it is stored.
+# refuses the other kind of bad week (another week's file) before it is stored. Weeks this condition misses
+# (the good weeks of a run that failed one) are loaded by warehouse_reconciliation_sensor.
 FOLLOWS_UPSTREAM = (
     AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
     & AutomationCondition.all_deps_blocking_checks_passed()

@@ -3,7 +3,8 @@
 Weeks are read one at a time onto local disk and handed to the lake IO manager, so a run holds one week
 at a time. A week that fails does not stop the others. Dagster records one output for all of a run's
 weeks, so a run with failed weeks publishes the rest through the lake IO manager itself, records them
-one by one (a backfill then counts them, and the warehouse follows them), and fails naming the others.
+one by one (a backfill then counts them), and fails naming the others. Its warehouse step never runs:
+warehouse_reconciliation_sensor (defs/warehouse_reconciliation.py) loads those weeks afterwards.
 """
 
 from collections.abc import Callable, Iterator

@@ -2,7 +2,8 @@
 --
 -- Riders are the differences between consecutive readings of a turnstile (control area, unit, SCP).
 -- The readings of {first_week_before} (the week before the first one) are read too, so that the first
--- reading of a week has the previous week's last reading to difference against. A difference counts on
+-- reading of a week has the previous week's last reading to difference against; never one older (across
+-- a week never published or not loaded), which spans more than an interval. A difference counts on
 -- the day of the reading that closes the interval. A RECOVR AUD that repeats a reading's time counts
 -- once. Differences below 0 (counter resets, counters running backwards) or above {max_interval_count}
 -- (more than a turnstile can pass in a 4-hour audit interval) are left out and counted as excluded.
@@ -22,7 +23,8 @@ intervals AS (
     CAST(reading_at AS DATE) AS service_date,
     unit,
     entries - LAG(entries) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS entries_delta,
-    exits - LAG(exits) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS exits_delta
+    exits - LAG(exits) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS exits_delta,
+    LAG(week_ending) OVER (PARTITION BY control_area, unit, scp ORDER BY reading_at) AS previous_week_ending
   FROM readings
   WHERE copy = 1
 ),
@@ -38,6 +40,7 @@ judged AS (
   FROM intervals
   JOIN week_days ON intervals.week_ending = week_days.week_ending
   WHERE entries_delta IS NOT NULL AND service_date >= week_days.first_day AND service_date < week_days.week_ending
+    AND previous_week_ending >= week_days.first_day
 )
 -- Names and lines come from the week's row in the station dimension, keyed by unit.
 SELECT

@@ -4,12 +4,12 @@ from datetime import date, datetime
 
 import re
 
-from dagster import DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance, materialize
 
 from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager, stored
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, RANGE_END, RANGE_START, Project, failure_message, lake_io_manager, stored
 from loopback.turnstile_files import HEADER, Turnstile, line
 
 PREVIOUS, WEEK = date(2023, 5, 27), date(2023, 6, 3)
@@ -128,6 +128,40 @@ def test_the_first_week_depends_on_the_week_before_through_a_partition_mapping()
         station_daily_ridership.partitions_def,
     ).partitions_subset
     assert sorted(upstream.get_partition_keys()) == ["2023-05-27", "2023-06-03"]
+
+
+def test_after_the_week_never_published_the_first_readings_have_nothing_to_difference_in_any_run(tmp_path):
+    # Excluded weeks make 2010-05-22 the partition before 2010-06-05, and a run of both reads both; the
+    # readings two weeks apart are still not one interval, however the weeks are batched.
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    before, after = date(2010, 5, 22), date(2010, 6, 5)
+    load_turnstile_weeks(
+        warehouse,
+        tmp_path,
+        {
+            before: [line(A, datetime(2010, 5, 21, 16), "REGULAR", 1_000, 500), line(A, datetime(2010, 5, 21, 20), "REGULAR", 1_100, 540)],
+            after: [line(A, datetime(2010, 5, 29, 0), "REGULAR", 9_000, 4_000), line(A, datetime(2010, 5, 29, 4), "REGULAR", 9_030, 4_010)],
+        },
+    )
+    assert ridership(warehouse, after.isoformat())[1] == {("R175", date(2010, 5, 29)): (30, 10)}
+    result = materialize(
+        [stations, station_daily_ridership],
+        resources={"warehouse": warehouse},
+        instance=DagsterInstance.ephemeral(),
+        tags={RANGE_START: before.isoformat(), RANGE_END: after.isoformat()},
+    )
+    assert result.success
+    rows = warehouse.query(f"SELECT service_date, entries, exits FROM {warehouse.name('station_daily_ridership')} WHERE week_ending = DATE '{after}'")
+    assert rows == [(date(2010, 5, 29), 30, 10)]
+    assert sorted(
+        station_daily_ridership.get_partition_mapping(AssetKey("turnstile_warehouse"))
+        .get_upstream_mapped_partitions_result_for_partitions(
+            station_daily_ridership.partitions_def.subset_with_partition_keys([after.isoformat()]),
+            station_daily_ridership.partitions_def,
+            station_daily_ridership.partitions_def,
+        )
+        .partitions_subset.get_partition_keys()
+    ) == [before.isoformat(), after.isoformat()]
 
 
 def test_a_week_without_its_turnstile_readings_is_refused_not_stored_empty(tmp_path):

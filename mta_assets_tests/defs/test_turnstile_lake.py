@@ -230,10 +230,17 @@ def test_a_lake_folder_that_cannot_be_written_fails_naming_the_setting_before_an
     assert sum(mirror.requests.values()) == 0
 
 
-def test_the_week_never_published_fails_saying_so_without_asking_the_source(mirror, tmp_path):
+def test_the_week_never_published_is_no_partition_and_is_refused_before_anything_runs(mirror, tmp_path):
     project = Project(mirror, tmp_path, weeks=())
-    result = project.run("2010-05-29")
-    assert not result.success
-    assert re.search(r"Week 2010-05-29: the MTA never published a file for it .* nothing to fetch", failure_message(result))
+    with pytest.raises(DagsterUnknownPartitionError, match="Could not find a partition with key `2010-05-29`"):
+        project.run("2010-05-29")
     assert sum(mirror.requests.values()) == 0
     assert project.lake_files() == []
+
+
+def test_a_range_across_the_week_never_published_runs_the_weeks_around_it(mirror, tmp_path):
+    project = Project(mirror, tmp_path, weeks=("2010-05-22", "2010-06-05"))
+    result = project.run_range("2010-05-22", "2010-06-05")
+    assert result.success
+    assert project.lake_files() == ["turnstile_100522.parquet", "turnstile_100605.parquet"]
+    assert not any("100529" in path for path in mirror.requests)
