@@ -1,5 +1,6 @@
 """The embedded warehouse: a DuckDB file."""
 
+import errno
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,15 @@ class WarehouseLocked(RuntimeError):
     """Another process held the DuckDB file for longer than the warehouse waits."""
 
 
+class WarehouseWriteFailed(RuntimeError):
+    """DuckDB could not write a load (its COMMIT failed, or the disk is full); nothing of it was kept."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """DuckDB reports a full disk as its own exception, with the system's words in the message."""
+    return "No space left on device" in str(error) or (isinstance(error, OSError) and error.errno == errno.ENOSPC)
+
+
 def weeks_label(weeks: Sequence[date]) -> str:
     """'week 2023-06-03' or 'weeks 2023-01-07 to 2023-06-03', for messages; 'the warehouse' for none."""
     if not weeks:
@@ -67,8 +77,7 @@ class DuckDBWarehouse(Warehouse):
         name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
-            connection.begin()
-            try:
+            with self.transaction(connection, weeks):
                 connection.execute(f"DELETE FROM {name} WHERE week_ending IN ({in_weeks})")
                 connection.execute(f"INSERT INTO {name} ({columns}) {select_sql}")
                 rows = dict(
@@ -76,11 +85,42 @@ class DuckDBWarehouse(Warehouse):
                         f"SELECT week_ending, count(*) FROM {name} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"
                     ).fetchall()
                 )
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
         return {week: rows.get(week, 0) for week in weeks}
+
+    @contextmanager
+    def transaction(self, connection: duckdb.DuckDBPyConnection, weeks: Sequence[date]) -> Iterator[None]:
+        """One transaction for the weeks: rolled back if its statements fail, and a failed COMMIT (which
+        DuckDB has already rolled back, so a ROLLBACK would only say `no transaction is active`) or a full
+        disk is raised naming the weeks, MTA_DUCKDB_PATH and the cause."""
+        connection.begin()
+        try:
+            yield
+        except BaseException as error:
+            try:
+                connection.rollback()
+            except duckdb.TransactionException:
+                pass  # the failing statement has ended the transaction already; its error is the one raised
+            if is_disk_full(error):
+                raise self._write_failed(weeks, error) from error
+            raise
+        try:
+            connection.commit()
+        except duckdb.Error as error:
+            raise self._write_failed(weeks, error) from error
+
+    def _write_failed(self, weeks: Sequence[date], error: BaseException) -> WarehouseWriteFailed:
+        label = weeks_label(weeks)
+        remedy = (
+            f"Free space on the disk that holds {self.path} (and its spill folder {self.path}.tmp), or point "
+            f"MTA_DUCKDB_PATH at a disk with room"
+            if is_disk_full(error)
+            else "Correct the cause, or point MTA_DUCKDB_PATH at another file"
+        )
+        return WarehouseWriteFailed(
+            f"{label.capitalize()}: the DuckDB warehouse MTA_DUCKDB_PATH={self.path!r} could not write the load "
+            f"({error}); the transaction was rolled back, so {label} {'is' if len(weeks) == 1 else 'are'} as before. "
+            f"{remedy}, then materialize {label} again."
+        )
 
     @contextmanager
     def connect(self, weeks: Sequence[date] = ()):
@@ -150,8 +190,7 @@ class DuckDBWarehouse(Warehouse):
         in_weeks = f"week_ending IN ({', '.join('?' * len(weeks))})"
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
-            connection.begin()
-            try:
+            with self.transaction(connection, weeks):
                 replaced = dict(
                     connection.execute(
                         f"SELECT week_ending, count(*) FROM {name} WHERE {in_weeks} GROUP BY week_ending", weeks
@@ -193,8 +232,4 @@ class DuckDBWarehouse(Warehouse):
                         weeks,
                     ).fetchall()
                 }
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
         return week_loads(name, lake_weeks, replaced, loaded)
