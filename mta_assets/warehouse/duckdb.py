@@ -1,6 +1,5 @@
 """The embedded warehouse: a DuckDB file."""
 
-import errno
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -14,7 +13,7 @@ from pydantic import Field
 
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
-from mta_assets.lib.errors import ConfigurationError
+from mta_assets.lib.errors import ConfigurationError, is_disk_full
 from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, sql_dates, week_loads
@@ -39,11 +38,6 @@ class WarehouseLocked(RuntimeError):
 
 class WarehouseWriteFailed(RuntimeError):
     """DuckDB could not write a load (its COMMIT failed, or the disk is full); nothing of it was kept."""
-
-
-def is_disk_full(error: BaseException) -> bool:
-    """DuckDB reports a full disk as its own exception, with the system's words in the message."""
-    return "No space left on device" in str(error) or (isinstance(error, OSError) and error.errno == errno.ENOSPC)
 
 
 def weeks_label(weeks: Sequence[date]) -> str:
@@ -101,12 +95,12 @@ class DuckDBWarehouse(Warehouse):
             except duckdb.TransactionException:
                 pass  # the failing statement has ended the transaction already; its error is the one raised
             if is_disk_full(error):
-                raise self._write_failed(weeks, error) from error
+                raise self._write_failed(weeks, error) from None  # the message quotes the cause: the run shows its innermost error
             raise
         try:
             connection.commit()
         except duckdb.Error as error:
-            raise self._write_failed(weeks, error) from error
+            raise self._write_failed(weeks, error) from None
 
     def _write_failed(self, weeks: Sequence[date], error: BaseException) -> WarehouseWriteFailed:
         label = weeks_label(weeks)
