@@ -1,6 +1,14 @@
 """Run-failure alerts: every failed run posted to the alert webhook."""
 
-from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRun,
+    DefaultSensorStatus,
+    RepositoryDefinition,
+    RunFailureSensorContext,
+    run_failure_sensor,
+)
 from dagster._utils.error import SerializableErrorInfo
 
 from mta_assets.alert_webhook import AlertWebhook
@@ -36,9 +44,32 @@ def describe_failure(context: RunFailureSensorContext, webhook: AlertWebhook) ->
     )
 
 
+def run_assets(instance: DagsterInstance, run: DagsterRun) -> set[AssetKey]:
+    """The assets the run's steps materialize or check, as its execution plan records them."""
+    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    outputs = [output.properties for step in plan.steps for output in step.outputs if output.properties]
+    return {output.asset_key for output in outputs if output.asset_key} | {
+        output.asset_check_key.asset_key for output in outputs if output.asset_check_key
+    }
+
+
+def is_this_locations_run(instance: DagsterInstance, run: DagsterRun, repository: RepositoryDefinition) -> bool:
+    """Whether the run materializes or checks assets of this code location.
+
+    Dagster's own match (the code location in the run's remote job origin) drops every run executed
+    in-process, as `dagster asset materialize` executes them: they have no remote origin. So the sensor
+    watches every location's runs, and the run's assets decide: an asset key belongs to one code location
+    of a deployment, so each failed run is this location's, and alerted once, or another's.
+    """
+    return bool(run_assets(instance, run) & repository.asset_graph.get_all_asset_keys())
+
+
 @run_failure_sensor(
     default_status=DefaultSensorStatus.RUNNING,
-    description="Posts each failed run (asset, week, error, link) to MTA_ALERT_WEBHOOK_URL.",
+    monitor_all_code_locations=True,
+    description="Posts each failed run of this code location's assets (asset, week, error, link) to "
+    "MTA_ALERT_WEBHOOK_URL, however it was launched: UI, CLI, schedule, sensor or backfill.",
 )
-def turnstile_failure_alert(context: RunFailureSensorContext, alert_webhook: AlertWebhook) -> None:
-    alert_webhook.post(describe_failure(context, alert_webhook))
+def run_failure_alert(context: RunFailureSensorContext, alert_webhook: AlertWebhook) -> None:
+    if is_this_locations_run(context.instance, context.dagster_run, context.repository_def):
+        alert_webhook.post(describe_failure(context, alert_webhook))

@@ -13,7 +13,6 @@ from dagster import (
     AssetKey,
     AssetSpec,
     AutomationCondition,
-    Failure,
     MaterializeResult,
     TimeWindowPartitionMapping,
     asset,
@@ -28,6 +27,7 @@ from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, chart, render, repl
 from mta_assets.lib.metadata import lineage
 from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, OMNY_LAUNCH, STATION_DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP
 from mta_assets.partitions import RIDERSHIP_WEEKS, ridership_partitions
+from mta_assets.upstream import DAILY_ROWS, HOURLY_ROWS, STATION_DAILY_ROWS, run_weeks
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates, sql_string
 
@@ -95,22 +95,6 @@ def unit_complexes_sql() -> str:
     )
 
 
-def ridership_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> list[date]:
-    """The run's weeks, each of which must have turnstile ridership or hourly ridership in the warehouse."""
-    weeks = [RIDERSHIP_WEEKS.week_of(key) for key in context.partition_keys]
-    turnstile = warehouse.week_row_counts(weeks, STATION_DAILY_RIDERSHIP)
-    hourly = warehouse.week_row_counts(weeks, HOURLY_RIDERSHIP)
-    missing = [week for week in weeks if not turnstile[week] and not hourly[week]]
-    if missing:
-        raise Failure(
-            description=f"Week {', '.join(map(str, missing))}: neither station_daily_ridership nor "
-            f"hourly_ridership_warehouse has rows for {'it' if len(missing) == 1 else 'them'} in the warehouse. "
-            f"Materialize the turnstile weeks (to 2024) or the hourly ridership weeks (2017 on) first; "
-            f"daily_ridership follows by itself."
-        )
-    return weeks
-
-
 @asset(
     **weekly_asset("ridership", partitions_def=ridership_partitions),
     deps=[
@@ -143,7 +127,7 @@ def ridership_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> lis
     automation_condition=FOLLOWS_EITHER_SOURCE,
 )
 def daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    weeks = ridership_weeks(context, warehouse)
+    weeks = run_weeks(context, warehouse, RIDERSHIP_WEEKS, (STATION_DAILY_ROWS, HOURLY_ROWS))
     replace_weeks(context, warehouse, DAILY_RIDERSHIP, weeks, render("daily_ridership", warehouse, weeks, unit_complexes=unit_complexes_sql()))
     mapped, known = {row.unit for row in unit_complexes()}, key_units()
     units = warehouse.query(
@@ -249,7 +233,7 @@ def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list
 )
 def system_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
     require_the_asset(context, SYSTEM_DAILY)
-    weeks = [RIDERSHIP_WEEKS.week_of(key) for key in context.partition_keys]
+    weeks = run_weeks(context, warehouse, RIDERSHIP_WEEKS, DAILY_ROWS)
     replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks, render("system_daily_ridership", warehouse, weeks, omny_launch=sql_dates([OMNY_LAUNCH])))
     table = warehouse.name(SYSTEM_DAILY_RIDERSHIP.name)
     series = ridership_series(warehouse.query(f"SELECT service_date, entries, source FROM {table} ORDER BY service_date"))

@@ -17,7 +17,6 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AutomationCondition,
-    Failure,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
@@ -41,7 +40,8 @@ from mta_assets.lib.tables import (
     Table,
 )
 from mta_assets.lib.metadata import lineage
-from mta_assets.partitions import week_of
+from mta_assets.partitions import TURNSTILE_WEEKS
+from mta_assets.upstream import STATION_DAILY_ROWS, STATION_ROWS, TURNSTILE_ROWS, run_weeks
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates
 
@@ -60,19 +60,6 @@ def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     """One SQL file for both warehouses: table names and dates are filled in as literals."""
     tables = {table.name: warehouse.name(table.name) for table in _TABLES}
     return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
-
-
-def loaded_weeks(context: AssetExecutionContext, warehouse: Warehouse) -> list[date]:
-    """The run's weeks, each of which must have its turnstile readings in the warehouse."""
-    weeks = [week_of(key) for key in context.partition_keys]
-    missing = [week for week, rows in warehouse.week_row_counts(weeks).items() if not rows]
-    if missing:
-        raise Failure(
-            description=f"Week {', '.join(map(str, missing))}: no turnstile readings in the warehouse, so there "
-            f"is no ridership to compute. Materialize turnstile_lake and turnstile_warehouse for "
-            f"{'it' if len(missing) == 1 else 'them'} first; ridership follows by itself."
-        )
-    return weeks
 
 
 def replace_weeks(context: AssetExecutionContext, warehouse: Warehouse, table: Table, weeks: list[date], sql: str) -> None:
@@ -117,7 +104,7 @@ FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading(LOADING_ASSETS)
     automation_condition=FOLLOWS_THE_WAREHOUSE,
 )
 def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
-    weeks = loaded_weeks(context, warehouse)
+    weeks = run_weeks(context, warehouse, TURNSTILE_WEEKS, TURNSTILE_ROWS)
     replace_weeks(context, warehouse, STATIONS, weeks, render("stations", warehouse, weeks))
 
 
@@ -158,7 +145,7 @@ FOLLOWS_ITS_WEEK = FOLLOWS_THE_WAREHOUSE.replace(
 )
 def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
     require_the_asset(context, RIDERSHIP)
-    weeks = loaded_weeks(context, warehouse)
+    weeks = run_weeks(context, warehouse, TURNSTILE_WEEKS, TURNSTILE_ROWS, STATION_ROWS)
     sql = render(
         "station_daily_ridership",
         warehouse,
@@ -245,7 +232,7 @@ def chart(series: dict[str, list[tuple[date, int]]], title: str) -> MetadataValu
     automation_condition=FOLLOWS_THE_WAREHOUSE,
 )
 def system_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    weeks = loaded_weeks(context, warehouse)
+    weeks = run_weeks(context, warehouse, TURNSTILE_WEEKS, STATION_DAILY_ROWS)
     replace_weeks(context, warehouse, SYSTEM_RIDERSHIP, weeks, render("system_ridership", warehouse, weeks))
     rows = warehouse.query(
         f"SELECT service_date, entries, exits FROM {warehouse.name(SYSTEM_RIDERSHIP.name)} ORDER BY service_date"

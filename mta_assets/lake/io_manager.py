@@ -18,7 +18,12 @@ from pydantic import Field, PrivateAttr
 
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage, file_md5
+from mta_assets.lib.errors import is_disk_full
 from mta_assets.lake.week import LAKE_DATASETS, TURNSTILE_OBJECTS, LakeDataset, LakeWeek
+
+
+class LakeDiskFull(RuntimeError):
+    """The disk under the lake folder filled up while a week was written; no partial copy is left."""
 
 
 class WeekNotInLake(FileNotFoundError):
@@ -96,7 +101,7 @@ class LakeIOManager(ConfigurableIOManager):
         the week's object in the other format and stale rejected lines go, so a week is one object.
         """
         storage, week, dataset = prepared.lake_week.storage, prepared.parsed.week, prepared.lake_week.dataset
-        storage.publish(prepared.file, prepared.lake_week.name)
+        self._write(storage, week, prepared.file, prepared.lake_week.name)
         for other in LakeFormat:
             if other is not prepared.lake_week.format:
                 storage.delete(dataset.object_name(week, other))
@@ -104,9 +109,22 @@ class LakeIOManager(ConfigurableIOManager):
         if prepared.parsed.rejected_lines:
             lines = prepared.file.with_name(rejected)
             lines.write_text("\n".join(prepared.parsed.rejected_lines) + "\n")
-            storage.publish(lines, rejected)
+            self._write(storage, week, lines, rejected)
         else:
             storage.delete(rejected)  # left by an earlier run of the same week
+
+    def _write(self, storage: LakeStorage, week: date, file: Path, name: str) -> None:
+        """Publish one file of the week; a full disk names the week, the object and MTA_LAKE_URL."""
+        try:
+            storage.publish(file, name)
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            raise LakeDiskFull(
+                f"Week {week}: the disk under the lake folder is full; {storage.uri(name)} could not be written "
+                f"({error.strerror or error}) and no partial copy is left. Free space there, or point MTA_LAKE_URL "
+                f"at a folder on a disk with room, then materialize week {week} again.",
+            ) from None  # the message quotes the cause: the run shows its innermost error
 
     def handle_output(self, context: OutputContext, obj: Sequence[PreparedWeek]) -> None:
         # The asset records each week's object (lake_uri, lake_md5) itself: output metadata would be

@@ -7,18 +7,41 @@ one by one (a backfill then counts them), and fails naming the others. Its wareh
 warehouse_reconciliation_sensor (defs/warehouse_reconciliation.py) loads those weeks afterwards.
 """
 
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetMaterialization, Failure, Output
 
 from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek, StagedWeek
 from mta_assets.lake.week import LakeDataset
+from mta_assets.lib.errors import is_disk_full
 from mta_assets.lib.leftovers import scratch_directory
 
 
 class WeekFailed(Exception):
     """A week could not be read from its source; the message names the week and says what to do."""
+
+
+class ScratchDiskFull(RuntimeError):
+    """The disk under TMPDIR filled up while a week was downloaded or converted."""
+
+
+@contextmanager
+def scratch_space(key: str, directory: Path) -> Iterator[None]:
+    """A full disk under the scratch folder, as a message naming the week and TMPDIR (the folder is removed
+    when the run's weeks are done; a full disk fails every later week too, so the run stops here)."""
+    try:
+        yield
+    except Exception as error:
+        if not is_disk_full(error):
+            raise
+        raise ScratchDiskFull(
+            f"Week {key}: the disk under the scratch folder {directory} (TMPDIR={tempfile.gettempdir()}) is full "
+            f"({error}). Free space there, or point TMPDIR at a folder on a disk with room, then materialize "
+            f"week {key} again."
+        ) from None  # the message quotes the cause: the run shows its innermost error
 
 
 # Reads the week of a partition key into a folder: the staged week, its metadata, and a line for the log.
@@ -41,13 +64,15 @@ def store_weeks(
         failures: list[str] = []
         for key in context.partition_keys:
             try:
-                week, metadata[key], summary = read_week(key, directory)
+                with scratch_space(key, directory):
+                    week, metadata[key], summary = read_week(key, directory)
             except WeekFailed as failure:
                 context.log.error(str(failure))
                 failures.append(str(failure))
                 continue
             context.log.info(f"Week {key}: {summary}")
-            prepared.append(lake_io_manager.prepare(week, directory, dataset))
+            with scratch_space(key, directory):
+                prepared.append(lake_io_manager.prepare(week, directory, dataset))
             metadata[key].update(prepared[-1].metadata)
 
         if not failures:

@@ -13,13 +13,24 @@ from pathlib import Path
 
 
 def is_running(pid: int) -> bool:
+    """Whether the process exists and has not exited: a zombie (exited, not yet reaped by its parent) has
+    exited, though signals still reach its PID."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # another user's live process
-    return True
+        pass  # another user's process: it exists
+    return process_state(pid) not in ("Z", "X")
+
+
+def process_state(pid: int) -> str | None:
+    """The process's state letter from /proc/<pid>/stat (R, S, D, Z...); None where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None  # no /proc on this system (macOS), or the process ended since the signal check
+    return stat.rsplit(")", 1)[1].split()[0]  # after the command name, which may hold spaces and parentheses
 
 
 def owned_prefix(prefix: str) -> str:

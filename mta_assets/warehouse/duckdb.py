@@ -13,7 +13,7 @@ from pydantic import Field
 
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
-from mta_assets.lib.errors import ConfigurationError
+from mta_assets.lib.errors import ConfigurationError, is_disk_full
 from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, sql_dates, week_loads
@@ -34,6 +34,10 @@ def _noting(batches: Iterator[pa.RecordBatch], unreadable: list) -> Iterator[pa.
 
 class WarehouseLocked(RuntimeError):
     """Another process held the DuckDB file for longer than the warehouse waits."""
+
+
+class WarehouseWriteFailed(RuntimeError):
+    """DuckDB could not write a load (its COMMIT failed, or the disk is full); nothing of it was kept."""
 
 
 def weeks_label(weeks: Sequence[date]) -> str:
@@ -67,8 +71,7 @@ class DuckDBWarehouse(Warehouse):
         name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
-            connection.begin()
-            try:
+            with self.transaction(connection, weeks):
                 connection.execute(f"DELETE FROM {name} WHERE week_ending IN ({in_weeks})")
                 connection.execute(f"INSERT INTO {name} ({columns}) {select_sql}")
                 rows = dict(
@@ -76,11 +79,42 @@ class DuckDBWarehouse(Warehouse):
                         f"SELECT week_ending, count(*) FROM {name} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"
                     ).fetchall()
                 )
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
         return {week: rows.get(week, 0) for week in weeks}
+
+    @contextmanager
+    def transaction(self, connection: duckdb.DuckDBPyConnection, weeks: Sequence[date]) -> Iterator[None]:
+        """One transaction for the weeks: rolled back if its statements fail, and a failed COMMIT (which
+        DuckDB has already rolled back, so a ROLLBACK would only say `no transaction is active`) or a full
+        disk is raised naming the weeks, MTA_DUCKDB_PATH and the cause."""
+        connection.begin()
+        try:
+            yield
+        except BaseException as error:
+            try:
+                connection.rollback()
+            except duckdb.TransactionException:
+                pass  # the failing statement has ended the transaction already; its error is the one raised
+            if is_disk_full(error):
+                raise self._write_failed(weeks, error) from None  # the message quotes the cause: the run shows its innermost error
+            raise
+        try:
+            connection.commit()
+        except duckdb.Error as error:
+            raise self._write_failed(weeks, error) from None
+
+    def _write_failed(self, weeks: Sequence[date], error: BaseException) -> WarehouseWriteFailed:
+        label = weeks_label(weeks)
+        remedy = (
+            f"Free space on the disk that holds {self.path} (and its spill folder {self.path}.tmp), or point "
+            f"MTA_DUCKDB_PATH at a disk with room"
+            if is_disk_full(error)
+            else "Correct the cause, or point MTA_DUCKDB_PATH at another file"
+        )
+        return WarehouseWriteFailed(
+            f"{label.capitalize()}: the DuckDB warehouse MTA_DUCKDB_PATH={self.path!r} could not write the load "
+            f"({error}); the transaction was rolled back, so {label} {'is' if len(weeks) == 1 else 'are'} as before. "
+            f"{remedy}, then materialize {label} again."
+        )
 
     @contextmanager
     def connect(self, weeks: Sequence[date] = ()):
@@ -150,8 +184,7 @@ class DuckDBWarehouse(Warehouse):
         in_weeks = f"week_ending IN ({', '.join('?' * len(weeks))})"
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
-            connection.begin()
-            try:
+            with self.transaction(connection, weeks):
                 replaced = dict(
                     connection.execute(
                         f"SELECT week_ending, count(*) FROM {name} WHERE {in_weeks} GROUP BY week_ending", weeks
@@ -193,8 +226,4 @@ class DuckDBWarehouse(Warehouse):
                         weeks,
                     ).fetchall()
                 }
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
         return week_loads(name, lake_weeks, replaced, loaded)

@@ -18,10 +18,17 @@ from dagster import (
     build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
+    asset,
+    materialize,
 )
+from dagster._core.definitions.sensor_definition import SensorEvaluationContext
+from dagster._core.execution.build_resources import wrap_resources_for_execution
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from mta_assets.alert_webhook import AlertWebhook
-from mta_assets.defs.alerts import turnstile_failure_alert
+from mta_assets.defs.alerts import run_failure_alert
+from mta_assets.definitions import defs
 from mta_assets.defs.automation import (
     CHECKS_PER_TICK,
     hourly_ridership_sensor,
@@ -142,20 +149,63 @@ def failed_run(instance: DagsterInstance, mirror, tmp_path):
     return run, failure
 
 
-def alert(instance, run, failure, webhook: AlertWebhook) -> None:
+@pytest.fixture(scope="module")
+def repository():
+    """The code location's repository, as the daemon loads it."""
+    return defs().get_repository_def()
+
+
+def alert(instance, run, failure, webhook: AlertWebhook, repository) -> None:
     context = build_run_status_sensor_context(
-        sensor_name="turnstile_failure_alert",
+        sensor_name="run_failure_alert",
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=run,
         resources={"alert_webhook": webhook},
+        repository_def=repository,
     ).for_run_failure()
-    turnstile_failure_alert(context)
+    run_failure_alert(context)
 
 
-def test_a_failed_run_reaches_the_webhook_with_the_asset_week_error_and_link(instance, mirror, tmp_path):
+def alert_tick(instance, repository, webhook: AlertWebhook, cursor: str | None) -> str:
+    """One tick of the alert sensor as the daemon evaluates it, in the code location mta_assets (Dagster's
+    own match of runs to locations applies); returns the cursor for the next tick."""
+    context = SensorEvaluationContext(
+        instance_ref=None,
+        instance=instance,
+        cursor=cursor,
+        repository_name=repository.name,
+        repository_def=repository,
+        sensor_name="run_failure_alert",
+        resources=wrap_resources_for_execution({"alert_webhook": webhook}),
+        code_location_origin=InProcessCodeLocationOrigin(
+            loadable_target_origin=LoadableTargetOrigin(module_name="mta_assets.definitions"), location_name="mta_assets"
+        ),
+    )
+    return run_failure_alert.evaluate_tick(context).cursor
+
+
+@asset
+def another_locations_asset() -> None:
+    raise RuntimeError("a failure of another code location")
+
+
+def test_a_failed_run_executed_in_process_alerts_once_and_another_locations_run_not_at_all(instance, mirror, tmp_path, repository):
+    """A run executed in-process (as `dagster asset materialize` executes it) has no remote job origin."""
+    webhook = AlertWebhook(url=f"{mirror.url}/hook")
+    cursor = alert_tick(instance, repository, webhook, None)  # the first tick starts after the events so far
+    run, _ = failed_run(instance, mirror, tmp_path)
+    assert instance.get_run_by_id(run.run_id).remote_job_origin is None
+    assert not materialize([another_locations_asset], instance=instance, raise_on_error=False).success
+    cursor = alert_tick(instance, repository, webhook, cursor)
+    alert_tick(instance, repository, webhook, cursor)
+    (body,) = [json.loads(post) for post in mirror.posts]
+    assert "turnstile_lake" in body["text"] and run.run_id in body["text"]
+
+
+def test_a_failed_run_reaches_the_webhook_with_the_asset_week_error_and_link(instance, mirror, tmp_path, repository):
     run, failure = failed_run(instance, mirror, tmp_path)  # 404: the week is not published
-    alert(instance, run, failure, AlertWebhook(url=f"{mirror.url}/hook", ui_url="http://dagster.example:3000"))
+    alert(instance, run, failure, AlertWebhook(url=f"{mirror.url}/hook", ui_url="http://dagster.example:3000"), repository)
     (body,) = [json.loads(post) for post in mirror.posts]
     text = body["text"]
     assert "turnstile_lake" in text
@@ -164,17 +214,17 @@ def test_a_failed_run_reaches_the_webhook_with_the_asset_week_error_and_link(ins
     assert f"http://dagster.example:3000/runs/{run.run_id}" in text
 
 
-def test_a_webhook_that_is_down_does_not_crash_the_sensor(instance, mirror, tmp_path):
+def test_a_webhook_that_is_down_does_not_crash_the_sensor(instance, mirror, tmp_path, repository):
     run, failure = failed_run(instance, mirror, tmp_path)
-    alert(instance, run, failure, AlertWebhook(url=f"http://127.0.0.1:{free_port()}/hook", timeout_seconds=2))
+    alert(instance, run, failure, AlertWebhook(url=f"http://127.0.0.1:{free_port()}/hook", timeout_seconds=2), repository)
     mirror.misbehaviours["hook"] = Misbehaviour(status=500)
-    alert(instance, run, failure, AlertWebhook(url=f"{mirror.url}/hook"))
+    alert(instance, run, failure, AlertWebhook(url=f"{mirror.url}/hook"), repository)
     assert len(mirror.posts) == 1
 
 
-def test_without_a_webhook_the_alert_is_only_logged(instance, mirror, tmp_path, caplog):
+def test_without_a_webhook_the_alert_is_only_logged(instance, mirror, tmp_path, caplog, repository):
     run, failure = failed_run(instance, mirror, tmp_path)
-    alert(instance, run, failure, AlertWebhook())
+    alert(instance, run, failure, AlertWebhook(), repository)
     assert mirror.posts == []
     assert "MTA_ALERT_WEBHOOK_URL is not set" in caplog.text
 

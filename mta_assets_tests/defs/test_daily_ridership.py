@@ -238,7 +238,28 @@ def test_a_week_neither_source_has_fails_naming_it(tmp_path):
 
     result = unified(DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")), "2025-06-07", with_turnstile=False)
     assert not result.success
-    assert "Week 2025-06-07: neither station_daily_ridership nor hourly_ridership_warehouse has rows" in failure_message(result)
+    assert failure_message(result) == (
+        "Week 2025-06-07: neither station_daily_ridership nor hourly_ridership_warehouse has rows for it in the warehouse, "
+        "so daily_ridership has nothing to compute from. Materialize station_daily_ridership, or hourly_ridership_lake "
+        "and hourly_ridership_warehouse, for 2025-06-07 first; daily_ridership follows by itself."
+    )
+
+
+def test_the_series_asked_for_without_daily_ridership_names_it(tmp_path):
+    from mta_assets.warehouse import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES})
+    instance = DagsterInstance.ephemeral()
+    assert materialize([stations, station_daily_ridership], partition_key=WEEK.isoformat(), resources={"warehouse": warehouse}, instance=instance).success
+    result = materialize(
+        [system_daily_ridership], partition_key=WEEK.isoformat(), resources={"warehouse": warehouse}, instance=instance, raise_on_error=False
+    )
+    assert failure_message(result).startswith(
+        "Week 2023-06-03: daily_ridership has no rows for it in the warehouse, so system_daily_ridership has nothing to "
+        "compute from. Materialize daily_ridership for 2023-06-03 first"
+    )
+    assert result.get_asset_materialization_events() == []
 
 
 def test_the_cross_check_warns_outside_its_band_and_records_every_ratio():

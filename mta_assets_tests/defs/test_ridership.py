@@ -2,7 +2,8 @@
 
 from datetime import date, datetime
 
-import re
+
+import pytest
 
 from dagster import AssetKey, DagsterInstance, materialize
 
@@ -175,7 +176,28 @@ def test_a_week_without_its_turnstile_readings_is_refused_not_stored_empty(tmp_p
         raise_on_error=False,
     )
     assert not result.success
-    assert re.search(r"Week 2023-06-10: no turnstile readings in the warehouse.*Materialize turnstile_lake", failure_message(result))
+    assert failure_message(result).startswith(
+        "Week 2023-06-10: turnstile_warehouse has no rows for it in the warehouse, so stations has nothing to compute "
+        "from. Materialize turnstile_lake and turnstile_warehouse for 2023-06-10 first"
+    )
+    assert result.get_asset_materialization_events() == []
+
+
+@pytest.mark.parametrize(
+    ("asset", "upstream"),
+    [(station_daily_ridership, "stations"), (system_ridership, "station_daily_ridership")],
+)
+def test_an_asset_asked_for_without_its_upstream_names_what_to_materialize_first(tmp_path, asset, upstream):
+    """The week's readings are in the warehouse; the table the asset reads is not (or lacks the week)."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES})
+    result = materialize(
+        [asset], partition_key="2023-06-03", resources={"warehouse": warehouse}, instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert failure_message(result) == (
+        f"Week 2023-06-03: {upstream} has no rows for it in the warehouse, so {asset.key.to_user_string()} has nothing "
+        f"to compute from. Materialize {upstream} for 2023-06-03 first; {asset.key.to_user_string()} follows by itself."
+    )
     assert result.get_asset_materialization_events() == []
 
 

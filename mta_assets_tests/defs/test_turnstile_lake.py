@@ -1,6 +1,7 @@
 """The lake and warehouse assets materialized into a temp dir from a loopback mirror, and read back."""
 
 import re
+import tempfile
 from dataclasses import astuple
 from pathlib import Path
 from datetime import date
@@ -13,6 +14,7 @@ from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
+from mta_assets_tests.lib.small_disk import small_disk
 from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_file, legacy_week_readings, week_file, week_lines
 
 EARLIER, WEEK = "2023-05-27", "2023-06-03"
@@ -244,3 +246,39 @@ def test_a_range_across_the_week_never_published_runs_the_weeks_around_it(mirror
     assert result.success
     assert project.lake_files() == ["turnstile_100522.parquet", "turnstile_100605.parquet"]
     assert not any("100529" in path for path in mirror.requests)
+
+
+# A full disk: the lake folder, or the scratch folder under TMPDIR, on a real 1 MB tmpfs (mounted for
+# the test), and a week whose file and parquet object are larger than that.
+LARGE_WEEK = {"turnstile_count": 800}
+
+
+def test_a_full_disk_under_the_lake_names_the_week_the_object_and_the_setting(mirror, tmp_path):
+    project = Project(mirror, tmp_path, weeks=())
+    project.publish("2023-06-03", **LARGE_WEEK)
+    with small_disk(tmp_path / "lake", "64k"):
+        result = project.run("2023-06-03")
+        assert not result.success
+        assert (
+            f"Week 2023-06-03: the disk under the lake folder is full; {project.lake / 'turnstile_230603.parquet'} could "
+            "not be written (No space left on device) and no partial copy is left. Free space there, or point "
+            "MTA_LAKE_URL at a folder on a disk with room"
+        ) in failure_message(result)
+        assert project.lake_files() == []  # nor a hidden partial copy
+        assert not any(project.lake.iterdir())
+    assert project.rows("2023-06-03") == 0
+
+
+def test_a_full_disk_under_tmpdir_names_the_week_and_the_setting_and_leaves_no_scratch(mirror, tmp_path, monkeypatch):
+    project = Project(mirror, tmp_path, weeks=())
+    project.publish("2023-06-03", **LARGE_WEEK)
+    with small_disk(tmp_path / "tmp", "1M") as scratch:
+        monkeypatch.setenv("TMPDIR", str(scratch))
+        monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches the folder; read TMPDIR again
+        result = project.run("2023-06-03")
+        assert not result.success
+        message = failure_message(result)
+        assert re.search(rf"Week 2023-06-03: the disk under the scratch folder {scratch}/mta-weeks-\d+\.\w+ \(TMPDIR={scratch}\) is full", message)
+        assert "No space left on device" in message and "point TMPDIR at a folder on a disk with room" in message
+        assert [path for path in scratch.iterdir() if path.name.startswith("mta-weeks-")] == []  # Dagster keeps its own
+    assert project.lake_files() == []

@@ -1,5 +1,6 @@
 """The README's `dagster asset materialize` command, run as a new user would, against loopback servers."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster._core.definitions.run_status_sensor_definition import RunStatusSensorCursor
+from dagster._serdes import serialize_value
 
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 from loopback.turnstile_files import week_file
@@ -105,3 +108,21 @@ def test_a_future_week_or_a_sunday_is_refused_by_the_cli(mirror, tmp_path, key):
     assert run.returncode != 0
     assert f"Could not find a partition with key `{key}`" in run.stderr
     assert sum(mirror.requests.values()) == 0
+
+
+def test_a_failed_cli_run_is_posted_by_the_alert_sensor_of_the_same_instance(mirror, tmp_path):
+    """The week is not on the mirror, so the run fails (404). `dagster sensor preview` evaluates the alert
+    sensor as the daemon does, in the code location, against the same DAGSTER_HOME, from the first event."""
+    run = materialize(tmp_path, MTA_SOURCE_URL=mirror.url)
+    assert run.returncode != 0
+    dagster = Path(sys.executable).with_name("dagster")
+    from_the_start = serialize_value(RunStatusSensorCursor(record_id=0, record_timestamp=None))
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "MTA_SOURCE_URL": mirror.url, "MTA_ALERT_WEBHOOK_URL": f"{mirror.url}/hook"}
+    preview = subprocess.run(
+        [str(dagster), "sensor", "preview", "run_failure_alert", "-m", "mta_assets.definitions", "--cursor", from_the_start],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert preview.returncode == 0, preview.stderr[-3000:]
+    (body,) = [json.loads(post) for post in mirror.posts]
+    assert "turnstile_lake, turnstile_warehouse, week 2023-06-03" in body["text"]
+    assert "is not published (HTTP 404)" in body["text"]

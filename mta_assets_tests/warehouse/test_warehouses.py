@@ -16,8 +16,9 @@ from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.parsing import parse_turnstile_file
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
-from mta_assets.warehouse.duckdb import WarehouseLocked
+from mta_assets.warehouse.duckdb import WarehouseLocked, WarehouseWriteFailed
 from mta_assets_tests.lib.project import stored
+from mta_assets_tests.lib.small_disk import small_disk
 from mta_assets_tests.lib.warehouses import bigquery_warehouse
 from loopback.turnstile_files import week_file
 
@@ -132,3 +133,26 @@ def test_a_truncated_lake_object_names_the_object_and_says_to_materialize_again(
     week.local_path.write_bytes(week.local_path.read_bytes()[:-200])
     with pytest.raises(LakeObjectUnreadable, match=rf"Week 2023-06-03: the lake object .*{week.name} cannot be read .*materialize turnstile_lake for 2023-06-03 again"):
         DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")).replace_weeks([week])
+
+
+@pytest.mark.parametrize(
+    ("turnstiles", "fails_at"),
+    [(300, "Failed to commit"), (1000, "IO Error")],
+    ids=["the-commit-fails", "the-insert-fails"],
+)
+def test_a_full_disk_under_duckdb_names_the_week_and_setting_and_keeps_the_warehouse_as_it_was(tmp_path, turnstiles, fails_at):
+    """The DuckDB file on a 1 MB tmpfs: a small week fits; a larger one fills the disk, at COMMIT (DuckDB
+    keeps it in memory until then; the ROLLBACK after that failed with `no transaction is active`), or
+    while it is inserted (DuckDB writes a large one to the file as it goes)."""
+    with small_disk(tmp_path / "disk", "1M") as disk:
+        warehouse = DuckDBWarehouse(path=str(disk / "warehouse.duckdb"))
+        earlier = lake_week_in(str(tmp_path / "lake"), WEEKS[0], LakeFormat.PARQUET, tmp_path, turnstiles=5)
+        earlier_rows = warehouse.replace_weeks([earlier])[0].rows
+        large = lake_week_in(str(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path, turnstiles=turnstiles)
+        with pytest.raises(WarehouseWriteFailed) as failed:
+            warehouse.replace_weeks([large])
+        message = str(failed.value)
+        assert message.startswith(f"Week 2023-06-03: the DuckDB warehouse MTA_DUCKDB_PATH={warehouse.path!r} could not write")
+        assert fails_at in message and "No space left on device" in message and "no transaction is active" not in message
+        assert "Free space on the disk" in message and "point MTA_DUCKDB_PATH at a disk with room" in message
+        assert warehouse.week_row_counts(WEEKS) == {WEEKS[0]: earlier_rows, WEEKS[1]: 0}

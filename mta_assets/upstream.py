@@ -1,0 +1,63 @@
+"""The warehouse tables a ridership asset reads must hold the run's weeks before it computes them.
+
+Without the check, a run asked for by hand reads a table that is missing (DuckDB: `Catalog Error: Table
+with name stations does not exist!`) or has no rows for the week (an empty week stored as if computed).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from dagster import AssetExecutionContext, Failure
+
+from mta_assets.lib.tables import (
+    DAILY_RIDERSHIP,
+    HOURLY_RIDERSHIP,
+    STATION_DAILY_RIDERSHIP,
+    STATIONS,
+    TURNSTILE,
+    Table,
+)
+from mta_assets.partitions import Weeks
+from mta_assets.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A warehouse table an asset reads: the asset that writes it, and what to materialize for a week it lacks."""
+
+    table: Table
+    asset: str
+    materialize: str
+
+
+TURNSTILE_ROWS = Upstream(TURNSTILE, "turnstile_warehouse", "turnstile_lake and turnstile_warehouse")
+STATION_ROWS = Upstream(STATIONS, "stations", "stations")
+STATION_DAILY_ROWS = Upstream(STATION_DAILY_RIDERSHIP, "station_daily_ridership", "station_daily_ridership")
+HOURLY_ROWS = Upstream(HOURLY_RIDERSHIP, "hourly_ridership_warehouse", "hourly_ridership_lake and hourly_ridership_warehouse")
+DAILY_ROWS = Upstream(DAILY_RIDERSHIP, "daily_ridership", "daily_ridership")
+
+
+def run_weeks(context: AssetExecutionContext, warehouse: Warehouse, partitions: Weeks, *needs: Upstream | tuple[Upstream, ...]) -> list[date]:
+    """The run's weeks, once every table the asset reads holds each of them; otherwise a Failure naming the
+    weeks and what to materialize first.
+
+    A need is one upstream table, or a tuple of tables of which any one holding the week will do.
+    """
+    asset = context.asset_key.to_user_string()
+    weeks = [partitions.week_of(key) for key in context.partition_keys]
+    for need in needs:
+        either = need if isinstance(need, tuple) else (need,)
+        counts = [warehouse.week_row_counts(weeks, upstream.table) for upstream in either]
+        missing = [week for week in weeks if not any(count[week] for count in counts)]
+        if not missing:
+            continue
+        it = "it" if len(missing) == 1 else "them"
+        weeks_text = ", ".join(map(str, missing))
+        lacking = f"{either[0].asset} has no rows" if len(either) == 1 else f"neither {' nor '.join(upstream.asset for upstream in either)} has rows"
+        first = ", or ".join(upstream.materialize for upstream in either) + ("," if len(either) > 1 else "")
+        raise Failure(
+            description=f"Week {weeks_text}: {lacking} for {it} in the warehouse, so {asset} has nothing to compute from. "
+            f"Materialize {first} for {weeks_text} first; {asset} follows by itself."
+        )
+    return weeks
