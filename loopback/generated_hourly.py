@@ -21,6 +21,7 @@ import argparse
 import json
 import random
 import re
+import signal
 import threading
 from bisect import bisect_right
 from collections import Counter
@@ -397,6 +398,8 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--newest-hour", type=datetime.fromisoformat, default=NEWEST_HOUR, help="the last hour of 5wq4-mkjj")
     arguments = parser.parse_args()
+    # Started from a background job, the process inherits an ignored SIGTERM; it stops on one all the same.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     running = GeneratedHourlyServer(newest_hour=arguments.newest_hour).start(arguments.port)
     print(running.url, flush=True)
     try:

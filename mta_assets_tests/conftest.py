@@ -2,6 +2,7 @@ import os
 from datetime import date
 
 import pytest
+from dagster._core.storage.defs_state.base import DefsStateStorage
 
 from loopback.http_mirror import HttpMirror
 from loopback.soda_server import SodaServer
@@ -17,6 +18,18 @@ WEEK = date(2023, 6, 3)
 # The Dagster processes the tests start (dg dev, the CLI) read settings from the environment: the small
 # generated weeks hold tens of turnstiles, so they are held to the same floor as in-process runs.
 os.environ.setdefault("MTA_MIN_WEEK_DEVICES", str(GENERATED_WEEK_MIN_DEVICES))
+
+
+@pytest.fixture(autouse=True)
+def no_dagster_instance_left_open():
+    """Fails the test that leaves a Dagster instance open, as a `build_schedule_context` or
+    `build_input_context` not closed with `with` does. An open instance is the current one for every
+    later definitions load (`materialize` too) until garbage collection closes it, at a moment and in a
+    thread nobody chose; closed in another thread or out of order, it stays current while Dagster frees
+    it, and every later load fails with "Attempted to resolve undefined DagsterInstance weakref"."""
+    current_before = DefsStateStorage.get()
+    yield
+    assert DefsStateStorage.get() is current_before, "this test left a Dagster instance open: close the context that opened it with `with`"
 
 
 @pytest.fixture

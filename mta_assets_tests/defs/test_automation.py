@@ -51,12 +51,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 @pytest.fixture
 def instance(tmp_path):
-    """A persistent instance in a temporary DAGSTER_HOME. Not entered as a context manager: that would
-    leave Dagster's definitions-state context pointing at it after the test."""
+    """A persistent instance in a temporary DAGSTER_HOME, closed after the test."""
     (tmp_path / "dagster_home").mkdir()
-    test_instance = DagsterInstance.local_temp(tempdir=str(tmp_path / "dagster_home"))
-    yield test_instance
-    test_instance.dispose()
+    with DagsterInstance.local_temp(tempdir=str(tmp_path / "dagster_home")) as test_instance:
+        yield test_instance
 
 
 def publish(mirror, key: str) -> None:
@@ -64,9 +62,13 @@ def publish(mirror, key: str) -> None:
     mirror.files[f"turnstile_{week:%y%m%d}.txt"] = week_file(week, turnstile_count=3)
 
 
+# Each context is closed with `with`: a schedule's context opens an instance of its own from the
+# instance's ref, and one left open stays Dagster's current instance after the test (see conftest.py).
+
+
 def evaluate_schedule(instance, source, when: datetime):
-    context = build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"source": source})
-    return weekly_turnstile_schedule(context)
+    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"source": source}) as context:
+        return weekly_turnstile_schedule(context)
 
 
 def test_the_schedule_on_sunday_morning_requests_the_saturday(instance, mirror):
@@ -91,8 +93,8 @@ def test_the_schedule_skips_when_the_source_is_down(instance):
 
 
 def tick(instance, source, cursor=None):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"source": source})
-    return turnstile_publication_sensor(context)
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"source": source}) as context:
+        return turnstile_publication_sensor(context)
 
 
 def test_the_sensor_requests_exactly_the_published_weeks_missing_from_the_lake(instance, mirror):
@@ -156,21 +158,21 @@ def repository():
 
 
 def alert(instance, run, failure, webhook: AlertWebhook, repository) -> None:
-    context = build_run_status_sensor_context(
+    with build_run_status_sensor_context(
         sensor_name="run_failure_alert",
         dagster_event=failure,
         dagster_instance=instance,
         dagster_run=run,
         resources={"alert_webhook": webhook},
         repository_def=repository,
-    ).for_run_failure()
-    run_failure_alert(context)
+    ).for_run_failure() as context:
+        run_failure_alert(context)
 
 
 def alert_tick(instance, repository, webhook: AlertWebhook, cursor: str | None) -> str:
     """One tick of the alert sensor as the daemon evaluates it, in the code location mta_assets (Dagster's
     own match of runs to locations applies); returns the cursor for the next tick."""
-    context = SensorEvaluationContext(
+    with SensorEvaluationContext(
         instance_ref=None,
         instance=instance,
         cursor=cursor,
@@ -181,8 +183,8 @@ def alert_tick(instance, repository, webhook: AlertWebhook, cursor: str | None) 
         code_location_origin=InProcessCodeLocationOrigin(
             loadable_target_origin=LoadableTargetOrigin(module_name="mta_assets.definitions"), location_name="mta_assets"
         ),
-    )
-    return run_failure_alert.evaluate_tick(context).cursor
+    ) as context:
+        return run_failure_alert.evaluate_tick(context).cursor
 
 
 @asset
@@ -246,8 +248,8 @@ def hourly_source_on(soda) -> HourlyRidershipSource:
 
 
 def evaluate_hourly_schedule(instance, soda, when: datetime):
-    context = build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"hourly_source": hourly_source_on(soda)})
-    return weekly_hourly_ridership_schedule(context)
+    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"hourly_source": hourly_source_on(soda)}) as context:
+        return weekly_hourly_ridership_schedule(context)
 
 
 def totals_of(rows: list[dict]) -> str:
@@ -287,8 +289,8 @@ def test_the_hourly_schedule_skips_with_the_newest_hour_while_the_week_is_incomp
 
 
 def evaluate_hourly_sensor(instance, soda, cursor=None):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"hourly_source": hourly_source_on(soda)})
-    return hourly_ridership_sensor(context), context
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"hourly_source": hourly_source_on(soda)}) as context:
+        return hourly_ridership_sensor(context)
 
 
 def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(instance, soda):
@@ -301,14 +303,14 @@ def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(insta
     soda.datasets["wujg-7c2s"] = hourly_rows(date(2023, 6, 3))
     soda.rows_updated_at[GROWING] = 1_750_000_000
 
-    result, context = evaluate_hourly_sensor(instance, soda)
+    result = evaluate_hourly_sensor(instance, soda)
     assert sorted(request.partition_key for request in result.run_requests) == [first.isoformat(), second.isoformat()]
     versions = {event.asset_key.path[-1]: event.tags["dagster/data_version"] for event in result.asset_events}
     assert versions["open_data_hourly_ridership_5wq4_mkjj"] == "1750000000"
     assert len(versions) == 3
 
     # Nothing moved: nothing asked of the rows, nothing launched.
-    unchanged, _ = evaluate_hourly_sensor(instance, soda, result.cursor)
+    unchanged = evaluate_hourly_sensor(instance, soda, result.cursor)
     assert isinstance(unchanged, SkipReason) and "No hourly ridership dataset changed" in unchanged.skip_message
 
     # The first week is stored as the dataset has it; the second is revised, and the dataset's version moves.
@@ -317,7 +319,7 @@ def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(insta
     )
     soda.datasets[GROWING] = hourly_rows(first) + hourly_rows(second, seed=1) + incomplete
     soda.rows_updated_at[GROWING] = 1_750_003_600
-    revised, _ = evaluate_hourly_sensor(instance, soda, result.cursor)
+    revised = evaluate_hourly_sensor(instance, soda, result.cursor)
     (request,) = revised.run_requests
     assert request.partition_key == second.isoformat()
     assert totals_of(hourly_rows(second, seed=1)) in request.run_key
@@ -327,7 +329,7 @@ def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(insta
     # The second week's run failed (it was never stored): the next change of the dataset asks for it again,
     # under a key of its own; the stored week stays stored.
     soda.rows_updated_at[GROWING] = 1_750_007_200
-    again, _ = evaluate_hourly_sensor(instance, soda, revised.cursor)
+    again = evaluate_hourly_sensor(instance, soda, revised.cursor)
     assert [(request.partition_key, request.run_key.endswith(":1750007200")) for request in again.run_requests] == [
         (second.isoformat(), True)
     ]
@@ -342,7 +344,7 @@ def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(insta
         )
     )
     soda.rows_updated_at[GROWING] = 1_750_010_800
-    busy, _ = evaluate_hourly_sensor(instance, soda, again.cursor)
+    busy = evaluate_hourly_sensor(instance, soda, again.cursor)
     assert isinstance(busy, SensorResult) and not busy.run_requests
 
 
@@ -350,5 +352,5 @@ def test_the_hourly_sensor_skips_when_open_data_is_down(instance):
     class Down:
         url = f"http://127.0.0.1:{free_port()}"
 
-    skip, _ = evaluate_hourly_sensor(instance, Down())
+    skip = evaluate_hourly_sensor(instance, Down())
     assert isinstance(skip, SkipReason) and "asking again next tick" in skip.skip_message

@@ -33,13 +33,14 @@ def lake_files(tmp_path) -> list[str]:
 
 
 def load(lake: LakeIOManager, instance: DagsterInstance, key: str = KEY):
-    context = build_input_context(
+    # Closed with `with`: the context opens an ephemeral instance of its own for its resources.
+    with build_input_context(
         asset_key="turnstile_lake",
         asset_partitions_def=weekly_partitions,
         asset_partition_key_range=PartitionKeyRange(key, key),
         instance=instance,
-    )
-    return lake.load_input(context)
+    ) as context:
+        return lake.load_input(context)
 
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))

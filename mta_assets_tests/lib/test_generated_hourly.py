@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -195,6 +196,21 @@ def test_the_same_request_gets_the_same_bytes_from_another_process(hourly):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_server_process_stops_on_sigterm_though_started_ignoring_it():
+    """A background job hands its processes an ignored SIGTERM; the tests and benchmarks stop the server with one."""
+    command = [sys.executable, "-m", "loopback.generated_hourly", "--port", "0"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, cwd=PROJECT, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    )
+    try:
+        assert process.stdout.readline().startswith("http://127.0.0.1:")
+        process.terminate()
+        assert process.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        process.kill()
+        process.wait()
 
 
 RANGE = where("2023-05-27T00:00:00", "2023-05-28T00:00:00")
