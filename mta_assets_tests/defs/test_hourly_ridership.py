@@ -2,12 +2,15 @@
 
 from datetime import date
 
+import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
 from loopback.soda_server import SodaMisbehaviour, hourly_rows
+from mta_assets.defs.checks import warehouse_result
 from mta_assets.defs.hourly_ridership import hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.hourly_ridership import HourlyRidershipSource
+from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.warehouse import DuckDBWarehouse
@@ -160,3 +163,19 @@ def test_observing_the_datasets_records_their_rows_updated_at_as_data_versions(s
         (record,) = instance.fetch_observations(AssetKey(f"open_data_hourly_ridership_{dataset_id}"), limit=1).records
         versions[dataset_id] = record.asset_observation.tags["dagster/data_version"]
     assert versions == {"t69i_h2me": "1600000000", "wujg_7c2s": "1700000000", "5wq4_mkjj": "1750000000"}
+
+
+def test_a_transfers_correction_in_the_warehouse_alone_fails_the_warehouse_check(soda, tmp_path):
+    soda.datasets[WUJG] = around(WEEK)
+    project = HourlyProject(soda, tmp_path)
+    assert project.run().success
+    lake_weeks = LakeWeeks({KEY: project.lake.lake_week(WEEK, HOURLY_OBJECTS)})
+    assert warehouse_result(hourly_ridership_warehouse.key, lake_weeks, project.warehouse).passed
+    # Rows and ridership as loaded, one hour's transfers changed afterwards: only the count columns' sums tell.
+    table = project.warehouse.name(HOURLY_RIDERSHIP.name)
+    with duckdb.connect(project.warehouse.path) as connection:
+        connection.execute(f"UPDATE {table} SET transfers = transfers + 7 WHERE transit_timestamp = (SELECT MIN(transit_timestamp) FROM {table}) AND station_complex_id = (SELECT MIN(station_complex_id) FROM {table})")
+    result = warehouse_result(hourly_ridership_warehouse.key, lake_weeks, project.warehouse)
+    assert not result.passed
+    failing = result.metadata["failing_weeks"].value[KEY]
+    assert "sum(transfers)" in failing and "rows" not in failing and "sum(ridership)" not in failing
