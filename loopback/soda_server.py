@@ -70,6 +70,7 @@ _COMPARISON = re.compile(rf"^\s*(?P<field>:?\w+)\s*(?P<operator>>=|<=|>|<|=)\s*{
 _AND = re.compile(r"^and\s+", re.I)
 _OPERATORS = {">=": str.__ge__, "<=": str.__le__, ">": str.__gt__, "<": str.__lt__, "=": str.__eq__}
 _ID_AFTER = re.compile(r"\s+and\s+:id\s*>\s*'[^']*'", re.I)
+_ID_AFTER_CLAUSE = re.compile(r":id\s*>\s*'[^']*'", re.I)
 # The server's clock for :created_at and :updated_at: epoch seconds, a second a change.
 _CLOCK_START = 1_700_000_000
 
@@ -210,6 +211,9 @@ class SodaServer:
     # Changes to the datasets, by the number of the request (1 for the first) they are made before: what
     # NY Open Data's own updates do between two requests of a read, at a point a test chooses.
     changes: dict[int, Callable[["SodaServer"], None]] = field(default_factory=dict)
+    # The same, by the number of the read of rows (a request with no aggregate: a page) they are made before.
+    changes_before_page: dict[int, Callable[["SodaServer"], None]] = field(default_factory=dict)
+    _pages_read: int = 0
     clock: int = _CLOCK_START  # epoch seconds of the latest change; rows first seen are stamped with it
     _rows_given_ids: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -227,12 +231,12 @@ class SodaServer:
         return {request.app_token for request in self.requests}
 
     def insert(self, dataset_id: str, rows: list[dict]) -> None:
-        """Add `rows` to the dataset, after every row there (by :id), as a change now."""
+        """Add `rows` to the dataset as a change now: after every row there by :id, or where their own `:id` sorts."""
         with self._lock:
             self._stamp(self.datasets[dataset_id])
             self._change(dataset_id)
-            self.datasets[dataset_id].extend(rows)
             self._stamp(rows)
+            self.datasets[dataset_id].extend(rows)
 
     def revise(self, dataset_id: str, which: Callable[[dict], bool], **values: str) -> int:
         """Set `values` in the rows `which` picks, as a change now (:updated_at); how many rows changed."""
@@ -265,7 +269,9 @@ class SodaServer:
         for row in rows:
             if ":id" not in row:
                 self._rows_given_ids += 1
-                row.update({":id": f"row-{self._rows_given_ids:08x}", ":created_at": _stamp_text(self.clock), ":updated_at": _stamp_text(self.clock)})
+                row[":id"] = f"row-{self._rows_given_ids:08x}"
+            if ":updated_at" not in row:
+                row.update({":created_at": _stamp_text(self.clock), ":updated_at": _stamp_text(self.clock)})
 
     def answer(self, dataset_id: str, params: dict[str, str], ranged: bool) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body for a read of `dataset_id` with the query `params`."""
@@ -342,6 +348,11 @@ class SodaServer:
                 with server._lock:
                     token = self.headers.get("X-App-Token")
                     server.requests.append(SodaRequest(parts.path, params, token, ranged, time.monotonic()))
+                    if _RESOURCE.match(parts.path) and not ranged and _reads_rows(params):
+                        server._pages_read += 1
+                        page_change = server.changes_before_page.pop(server._pages_read, None)
+                        if page_change is not None:
+                            page_change(server)
                     change = server.changes.pop(len(server.requests), None)
                     if change is not None:
                         change(server)
@@ -470,7 +481,9 @@ def _query(rows: list[dict], fields: list[str], params: dict[str, str], rule: So
     grouped = "$group" in params or any(selection.aggregate for selection in selections)
     if not grouped and rule.stale_rows is not None:
         rows = rule.stale_rows
-    where = None if not grouped and rule.ignore_where else params.get("$where")
+    where = params.get("$where")
+    if rule.ignore_where and not grouped and where is not None:  # the range goes, paging by :id stays
+        where = " AND ".join(_ID_AFTER_CLAUSE.findall(where)) or None
     if rule.repeat_page and not grouped and where is not None:
         where = _ID_AFTER.sub("", where)  # by :id, every page is the first
     matching = [row for row in rows if _matches(row, fields, where)]
@@ -499,6 +512,11 @@ def _query(rows: list[dict], fields: list[str], params: dict[str, str], rule: So
     if rule.lost_rows and not grouped:
         page = page[: max(len(page) - rule.lost_rows, 0)]
     return [selection.name for selection in selections], [selection.type for selection in selections], page
+
+
+def _reads_rows(params: dict[str, str]) -> bool:
+    """Whether a query asks for rows (a page), not aggregates."""
+    return "$group" not in params and not any(f"{name}(" in params.get("$select", "").lower() for name in _AGGREGATES)
 
 
 def _grouped(rows: list[dict], selections: list[_Selection], group: str | None) -> list[dict]:

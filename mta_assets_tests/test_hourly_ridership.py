@@ -14,6 +14,7 @@ from mta_assets.hourly_ridership import (
     DatasetVersion,
     HourlyRidershipSource,
     HourlyRowsInvalid,
+    HourlyWeekChanging,
     Totals,
     WeekNotInHourlyData,
 )
@@ -25,7 +26,8 @@ from mta_assets_tests.lib.logs import all_output
 WEEK = date(2023, 6, 3)  # 2023-05-27 to 2023-06-02, in wujg-7c2s
 WUJG = "wujg-7c2s"
 PAGE_ROWS = 500
-TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
+TOTALS = "count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers"
+VERSION = "transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at"
 WEEK_WHERE = "transit_timestamp >= '2023-05-27T00:00:00' AND transit_timestamp < '2023-06-03T00:00:00'"
 
 
@@ -81,11 +83,17 @@ def queries(soda: SodaServer, dataset_id: str) -> list[dict]:
 
 def row_reads(soda: SodaServer, dataset_id: str) -> list[dict]:
     """The queries of pages of rows (not aggregates) sent for `dataset_id`."""
-    return [params for params in queries(soda, dataset_id) if "$select" not in params]
+    return [params for params in queries(soda, dataset_id) if params.get("$select") == ":*, *"]
 
 
 def selects(soda: SodaServer, dataset_id: str) -> list[str]:
-    return [params["$select"] for params in queries(soda, dataset_id) if "$select" in params]
+    """The aggregate queries sent for `dataset_id`, by their $select."""
+    return [params["$select"] for params in queries(soda, dataset_id) if params.get("$select", ":*, *") != ":*, *"]
+
+
+def after_ids(soda: SodaServer, dataset_id: str) -> list[str | None]:
+    """The :id each page of rows was asked to start after (None: from the first)."""
+    return [(re.findall(r":id > '([^']*)'", params["$where"]) or [None])[0] for params in row_reads(soda, dataset_id)]
 
 
 def ridership(rows: list[dict]) -> int:
@@ -117,21 +125,25 @@ def test_a_week_over_several_pages_is_every_row_of_the_week_once(soda, tmp_path)
     assert (read.days, read.station_complexes) == (7, 3)
     assert read.dataset_ids == (WUJG,) and read.rejected_lines == ()
     assert left_in(tmp_path) == ["hourly_ridership_230603.parquet"]
-    # The newest hour first, then the pages, then the dataset's own totals of the same hours.
-    assert selects(soda, WUJG) == ["max(transit_timestamp) AS newest", TOTALS]
-    assert [params["$offset"] for params in row_reads(soda, WUJG)] == [str(offset) for offset in range(0, pages * PAGE_ROWS, PAGE_ROWS)]
-    assert len(read.urls) == pages + 2 and "max(transit_timestamp)" in read.urls[0] and "count(*)" in read.urls[-1]
-    assert unquote(read.urls[-1]) == f"{soda.url}/resource/{WUJG}.csv?$select={TOTALS}&$where={WEEK_WHERE}"
-    assert read.urls[2] == (
-        f"{soda.url}/resource/{WUJG}.csv?$where=transit_timestamp%20%3E%3D%20%272023-05-27T00:00:00%27%20AND%20"
-        f"transit_timestamp%20%3C%20%272023-06-03T00:00:00%27&$order=:id&$limit={PAGE_ROWS}&$offset={PAGE_ROWS}"
+    # The newest hour, the rows per hour, the pages, the dataset's own totals, the rows per hour again.
+    assert selects(soda, WUJG) == ["max(transit_timestamp) AS newest", VERSION, TOTALS, VERSION]
+    # Each page the rows after the last :id of the one before.
+    ids = sorted(row[":id"] for row in soda.datasets[WUJG] if "2023-05-27" <= row["transit_timestamp"] < "2023-06-03")
+    assert after_ids(soda, WUJG) == [None] + [ids[PAGE_ROWS * page - 1] for page in range(1, pages)]
+    assert len(read.urls) == pages + 4 and "max(transit_timestamp)" in read.urls[0] and "max(:updated_at)" in read.urls[-1]
+    assert unquote(read.urls[-2]) == f"{soda.url}/resource/{WUJG}.csv?$select={TOTALS}&$where={WEEK_WHERE}"
+    assert read.urls[3] == (
+        f"{soda.url}/resource/{WUJG}.csv?$select=:*%2C%20*&$where=transit_timestamp%20%3E%3D%20%272023-05-27T00:00:00%27%20AND%20"
+        f"transit_timestamp%20%3C%20%272023-06-03T00:00:00%27%20AND%20:id%20%3E%20%27{after_ids(soda, WUJG)[1]}%27"
+        f"&$order=:id&$limit={PAGE_ROWS}"
     )
+    assert read.attempts == 1
 
 
 def test_full_pages_ask_for_the_most_rows_socrata_gives(soda, tmp_path):
     soda.datasets[WUJG] = hourly_rows(WEEK)
     read = read_into(HourlyRidershipSource(base_url=soda.url), WEEK, tmp_path)
-    assert unquote(read.urls[1]) == f"{soda.url}/resource/{WUJG}.csv?$where={WEEK_WHERE}&$order=:id&$limit=50000&$offset=0"
+    assert unquote(read.urls[2]) == f"{soda.url}/resource/{WUJG}.csv?$select=:*, *&$where={WEEK_WHERE}&$order=:id&$limit=50000"
     assert read.pages == 1
 
 
@@ -146,10 +158,10 @@ def test_a_week_across_new_year_reads_both_datasets_each_for_its_days(soda, tmp_
     in_2019 = [row for row in rows if row["transit_timestamp"] < "2020"]
     assert stored(read) == expected(in_2019, week, "t69i-h2me") + expected(rows[len(in_2019) :], week, WUJG)
     assert (read.rows, read.days) == (len(rows), 7)
-    assert {params["$where"] for params in row_reads(soda, "t69i-h2me")} == {
+    assert {params["$where"].split(" AND :id")[0] for params in row_reads(soda, "t69i-h2me")} == {
         "transit_timestamp >= '2019-12-28T00:00:00' AND transit_timestamp < '2020-01-01T00:00:00'"
     }
-    assert {params["$where"] for params in row_reads(soda, WUJG)} == {
+    assert {params["$where"].split(" AND :id")[0] for params in row_reads(soda, WUJG)} == {
         "transit_timestamp >= '2020-01-01T00:00:00' AND transit_timestamp < '2020-01-04T00:00:00'"
     }
 
@@ -204,7 +216,7 @@ def test_a_week_missing_from_a_dataset_that_holds_later_hours_is_not_in_hourly_d
         "though it holds later hours",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
-    assert selects(soda, WUJG)[-1] == TOTALS and left_in(tmp_path) == []
+    assert selects(soda, WUJG)[-1] == VERSION and row_reads(soda, WUJG) == [] and left_in(tmp_path) == []
 
 
 def test_an_empty_dataset_holds_no_week(soda, tmp_path):
@@ -316,8 +328,9 @@ def test_a_page_repeating_an_earlier_one_fails_the_week(soda, tmp_path):
     soda.misbehaviours[WUJG] = SodaMisbehaviour(repeat_page=True)
     with pytest.raises(
         UnstablePaging,
-        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} sent the rows from 0 again as the rows from {PAGE_ROWS}.*"
-        r"its paging lost its order, so rows were skipped, and nothing was stored. Retry later",
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} answered the rows after :id row-\w+ .* with :ids from "
+        r"'row-\w+' to 'row-\w+', not increasing after it: its paging by :id does not hold, so rows could be skipped or "
+        r"repeated, and nothing was stored. Retry later",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert issubclass(UnstablePaging, SourceUnavailable)
@@ -330,8 +343,8 @@ def test_rows_lost_between_pages_are_caught_by_the_datasets_count(soda, tmp_path
     soda.misbehaviours[WUJG] = SodaMisbehaviour(lost_rows=7)  # the first page ends early, on a row's end
     with pytest.raises(
         SourceUnavailable,
-        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} gave {PAGE_ROWS - 7:,} rows and [\d,]+ ridership for the "
-        rf"week in its pages but counts {len(rows):,} rows and [\d,]+ ridership .* Retry later",
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} gave {PAGE_ROWS - 7:,} rows and [\d,]+ ridership and [\d,]+ "
+        rf"transfers for the week in its pages but counts {len(rows):,} rows and [\d,]+ ridership .* Retry later",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
@@ -346,11 +359,51 @@ def test_ridership_that_changed_while_the_week_was_read_is_caught_by_the_dataset
     total = ridership(rows)
     with pytest.raises(
         SourceUnavailable,
-        match=rf"dataset {WUJG} gave {len(rows):,} rows and {total + 5:,} ridership for the week in its pages but counts "
-        rf"{len(rows):,} rows and {total:,} ridership",
+        match=rf"dataset {WUJG} gave {len(rows):,} rows and {total + 5:,} ridership and [\d,]+ transfers for the week in its "
+        rf"pages but counts {len(rows):,} rows and {total:,} ridership",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
+
+
+def test_a_dataset_changing_during_every_read_fails_the_week_after_three_reads(soda, tmp_path):
+    rows = hourly_rows(WEEK)
+    soda.datasets[WUJG] = rows
+    pages = len(rows) // PAGE_ROWS + 1
+    for read in range(3):  # a revision while each read's second page is asked for
+        soda.changes_before_page[read * pages + 2] = lambda server, n=read: server.revise(WUJG, lambda row: row is rows[n], transfers="0")
+    with pytest.raises(
+        HourlyWeekChanging,
+        match=rf"Week 2023-06-03: NY Open Data changed the week's rows during each of 3 reads \(read 1: {WUJG} from 2,016 "
+        r"rows last changed 2023-11-14T22:13:20.000Z to 2,016 rows last changed 2023-11-14T22:13:21.000Z \| read 2: .* \| "
+        r"read 3: .*\), so no read is the dataset at one moment, and nothing was stored. Retry later",
+    ):
+        read_into(source_for(soda), WEEK, tmp_path)
+    assert issubclass(HourlyWeekChanging, SourceUnavailable)
+    assert len(row_reads(soda, WUJG)) == 3 * pages and left_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("kept", "missing"),
+    [
+        (lambda at: not at.startswith("2023-05-29"), r"lacks 24 of the week's 168 hours \(2023-05-29 00:00 to 2023-05-29 23:00\)"),
+        (lambda at: at.startswith("2023-06-02T23"), r"lacks 167 of the week's 168 hours \(2023-05-27 00:00 to 2023-06-02 22:00\)"),
+        (
+            lambda at: not at.startswith(("2023-05-28T03", "2023-05-30T1")),
+            r"lacks 11 of the week's 168 hours \(2023-05-28 03:00, 2023-05-30 10:00 to 2023-05-30 19:00\)",
+        ),
+    ],
+    ids=["a day missing", "one hour held", "hours missing"],
+)
+def test_a_week_the_dataset_lacks_hours_of_is_not_read(soda, tmp_path, kept, missing):
+    soda.datasets[WUJG] = [row for row in around(WEEK) if kept(row["transit_timestamp"])]
+    with pytest.raises(
+        WeekNotInHourlyData,
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} {missing}: the week is not whole there, and nothing was "
+        r"stored. Materialize it again once NY Open Data holds every hour",
+    ):
+        read_into(source_for(soda), WEEK, tmp_path)
+    assert row_reads(soda, WUJG) == [] and left_in(tmp_path) == []
 
 
 def test_throttling_is_waited_out(soda, tmp_path):
@@ -358,7 +411,7 @@ def test_throttling_is_waited_out(soda, tmp_path):
     soda.misbehaviours[WUJG] = SodaMisbehaviour(throttled=3, retry_after="0")
     read = read_into(source_for(soda), WEEK, tmp_path)
     assert read.rows == len(hourly_rows(WEEK))
-    assert soda.requests_per_path()[f"/resource/{WUJG}.csv"] == 3 + 1 + read.pages + 1
+    assert soda.requests_per_path()[f"/resource/{WUJG}.csv"] == 3 + 1 + 1 + read.pages + 1 + 1
 
 
 def test_a_storm_of_429_fails_naming_the_week_and_suggesting_a_token(soda, tmp_path):
@@ -424,7 +477,7 @@ def test_week_totals_are_the_datasets_own_per_day_summed_by_week(soda):
     }
     (params,) = [request.params for request in soda.requests]
     assert params == {
-        "$select": f"date_trunc_ymd(transit_timestamp) AS day, {TOTALS}",
+        "$select": "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership",
         "$where": "transit_timestamp >= '2023-05-27T00:00:00' AND transit_timestamp < '2023-06-17T00:00:00'",
         "$group": "day",
         "$order": "day",

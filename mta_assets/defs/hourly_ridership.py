@@ -114,6 +114,8 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
         "source_url": MetadataValue.url(week.first_page_url),
         "source_urls": MetadataValue.json(list(week.urls)),
         "pages_fetched": week.pages,
+        # More than 1 when NY Open Data changed the week during a read, which was then read again.
+        "source_reads": week.attempts,
         "dates_covered": dates_covered(week.first_hour, week.last_hour),
         "days": week.days,
         "station_complexes": week.station_complexes,

@@ -46,6 +46,84 @@ class HourlyProject:
         return self.lake.storage().md5(HOURLY_OBJECTS.object_name(week, self.lake.lake_format))
 
 
+WEEK_ROW = "transit_timestamp, station_complex_id, payment_method, fare_class_category, ridership, transfers"
+
+
+def warehouse_rows(project: HourlyProject) -> list[tuple]:
+    table = project.warehouse.name(HOURLY_RIDERSHIP.name)
+    rows = project.warehouse.query(f"SELECT {WEEK_ROW} FROM {table} WHERE week_ending = DATE '{WEEK}'")
+    return sorted((f"{at:%Y-%m-%dT%H:%M:%S}.000", *rest) for at, *rest in rows)
+
+
+def dataset_rows(soda) -> list[tuple]:
+    """The week's rows as the dataset holds them now, in warehouse_rows' form."""
+    in_week = [row for row in soda.datasets[WUJG] if "2023-05-27" <= row["transit_timestamp"] < "2023-06-03"]
+    return sorted(tuple(int(row[name]) if name in ("ridership", "transfers") else row[name] for name in WEEK_ROW.split(", ")) for row in in_week)
+
+
+def week_rows(rows: list[dict]) -> list[dict]:
+    """The rows of WEEK among `rows` (the same dicts), in :id order: pages of 500 are 0-499, 500-999, ..."""
+    return [row for row in rows if "2023-05-27" <= row["transit_timestamp"] < "2023-06-03"]
+
+
+def _delete_with_the_ridership_of_the_rows_a_shift_skips(soda, week):
+    # A row of page 1 goes while page 2 is read; read by $offset, page 2 (or 3) would skip its first row, and
+    # the same ridership would keep the week's count and sum.
+    week[500]["ridership"] = week[1000]["ridership"] = week[10]["ridership"]
+    return lambda server: server.delete(WUJG, lambda row: row is week[10])
+
+
+def _insert_with_the_ridership_of_the_row_a_shift_repeats(soda, week):
+    # A row sorting into page 1 arrives while page 2 is read: by $offset, page 1's last row would come again.
+    def insert(server):
+        fields = {name: value for name, value in week[10].items() if not name.startswith(":")}
+        server.insert(WUJG, [{**fields, ":id": week[10][":id"] + "8", "fare_class_category": "OMNY - Students", "ridership": week[499]["ridership"]}])
+
+    return insert
+
+
+def _revise(soda, week):
+    return lambda server: server.revise(WUJG, lambda row: row is week[10], ridership=str(int(week[10]["ridership"]) + 7))
+
+
+def _revise_keeping_the_totals(soda, week):
+    week[20]["ridership"] = "100"
+
+    def move_riders(server):
+        server.revise(WUJG, lambda row: row is week[10], ridership=str(int(week[10]["ridership"]) + 5))
+        server.revise(WUJG, lambda row: row is week[20], ridership="95")
+
+    return move_riders
+
+
+def _correct_transfers(soda, week):
+    return lambda server: server.revise(WUJG, lambda row: row is week[10], transfers=str(int(week[10]["transfers"]) + 3))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _delete_with_the_ridership_of_the_rows_a_shift_skips,
+        _insert_with_the_ridership_of_the_row_a_shift_repeats,
+        _revise,
+        _revise_keeping_the_totals,
+        _correct_transfers,
+    ],
+    ids=["delete, equal ridership", "insert", "revision", "revision keeping the totals", "transfers-only correction"],
+)
+def test_a_change_while_the_week_is_read_ends_in_exactly_the_datasets_rows(soda, tmp_path, change):
+    rows = around(WEEK)
+    soda.datasets[WUJG] = rows
+    soda.changes_before_page[2] = change(soda, week_rows(rows))
+    project = HourlyProject(soda, tmp_path)
+    result = project.run()
+    assert result.success, failure_message(result)
+    assert not soda.changes_before_page  # the change was made, during the read
+    assert warehouse_rows(project) == dataset_rows(soda)
+    (materialization,) = [event for event in result.get_asset_materialization_events() if event.asset_key == hourly_ridership_lake.key]
+    assert materialization.materialization.metadata["source_reads"].value == 2
+
+
 def source_totals(rows: list[dict]) -> tuple[int, int]:
     return len(rows), sum(int(float(row["ridership"])) for row in rows)
 
@@ -63,7 +141,7 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
     assert metadata["source_totals"].value == f"{expected[0]}:{expected[1]}"
     assert metadata["pages_fetched"].value == -(-expected[0] // 500)
     assert metadata["open_data_datasets"].value == WUJG
-    assert "$offset=0" in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
+    assert ":id%20%3E" not in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
     (check,) = result.get_asset_check_evaluations()
     assert check.passed
 
@@ -114,7 +192,7 @@ def _not_published_yet(rows):
         (_unknown_complex, None, "station complex"),
         (_columns_changed, None, "ridership"),
         (_not_published_yet, None, "2023-06-02"),
-        (None, SodaMisbehaviour(repeat_page=True), "again"),
+        (None, SodaMisbehaviour(repeat_page=True), "not increasing"),
         (None, SodaMisbehaviour(throttled=1000, retry_after="0"), "MTA_SOCRATA_APP_TOKEN"),
     ],
     ids=["timestamp format", "negative", "fractional", "unknown complex", "columns changed", "not published yet", "repeated page", "429 storm"],
