@@ -5,6 +5,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
@@ -15,11 +19,15 @@ from dagster import (
     ObserveResult,
     Output,
     ResourceParam,
+    Failure,
     asset,
+    multi_asset_check,
     multi_observable_source_asset,
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
+from mta_assets.completeness import latest_metadata, neighbours_of
+from mta_assets.hourly_completeness import COMPLEXES_METADATA, HourlyWeekShape, hourly_shortfalls
 from mta_assets.defs.checks import warehouse_checks
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, load_lake_weeks
 from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, HourlyWeek
@@ -28,7 +36,7 @@ from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
+from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions, week_of
 from mta_assets.source import SourceError
 from mta_assets.warehouse import Warehouse
 
@@ -118,7 +126,7 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
         "source_reads": week.attempts,
         "dates_covered": dates_covered(week.first_hour, week.last_hour),
         "days": week.days,
-        "station_complexes": week.station_complexes,
+        COMPLEXES_METADATA: week.station_complexes,
     }
     summary = f"{week.rows:,} rows, {week.ridership:,} riders, from {', '.join(week.dataset_ids)} in {week.pages} pages"
     return week, metadata, summary
@@ -140,6 +148,47 @@ def hourly_ridership_lake(
 ) -> Iterator[Output | AssetMaterialization]:
     yield from store_weeks(
         context, lake_io_manager, HOURLY_OBJECTS, lambda key, directory: read_hourly_week(hourly_source, key, directory)
+    )
+
+
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(
+            "hourly_lake_week_complete",
+            asset=hourly_ridership_lake.key,
+            blocking=True,
+            description="The stored week has rows in every one of its 168 hours, about as many station complexes "
+            "every day as the stored weeks around it (or, with none stored, as its fullest day), and no day with "
+            "less than half the rows of the week's median day. Blocks the warehouse.",
+        )
+    ],
+    description="Reads each week of the run back from the lake, one at a time.",
+)
+def hourly_lake_checks(context: AssetCheckExecutionContext, lake_io_manager: ResourceParam[LakeIOManager]) -> AssetCheckResult:
+    """The completeness of the weeks a run stored, read from the lake as stored (one result for the run's weeks,
+    naming the failing ones, as the turnstile lake checks do)."""
+    run = context.op_execution_context
+    if not run.has_partition_key and not run.has_partition_key_range:
+        raise Failure(
+            description="The hourly lake check checks the weeks of a run: materialize hourly_ridership_lake for one or "
+            "more weeks (its check runs with it) rather than running the check on its own."
+        )
+    weeks = [week_of(key) for key in sorted(run.partition_keys)]
+    recorded = latest_metadata(context.instance, hourly_ridership_lake.key, weeks)
+    complexes = {week: metadata[COMPLEXES_METADATA].value for week, metadata in recorded.items() if COMPLEXES_METADATA in metadata}
+    short, hours = {}, {}
+    for week in weeks:
+        rows = lake_io_manager.lake_week(week, HOURLY_OBJECTS).read_table(["transit_timestamp", "station_complex_id"])
+        shape = HourlyWeekShape.of(rows, week)
+        hours[str(week)] = len(shape.hours)
+        if found := hourly_shortfalls(shape, week, neighbours_of(week, complexes)):
+            short[str(week)] = "; ".join(found)
+    return AssetCheckResult(
+        check_name="hourly_lake_week_complete",
+        asset_key=hourly_ridership_lake.key,
+        passed=not short,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"hours_with_rows": hours, "failing_weeks": short or "none"},
     )
 
 

@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from dagster import DagsterInstance, materialize
 
-from loopback.soda_server import SodaMisbehaviour, hourly_rows
-from mta_assets.defs.hourly_ridership import hourly_ridership_lake, hourly_ridership_warehouse
+from loopback.soda_server import STATION_COMPLEXES, SodaMisbehaviour, hourly_rows
+from mta_assets.defs.hourly_ridership import hourly_lake_checks, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.hourly_ridership import HourlyRidershipSource
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
@@ -30,7 +30,7 @@ class HourlyProject:
     def run(self, key: str = KEY):
         source = HourlyRidershipSource(base_url=self.soda.url, page_rows=500, backoff_seconds=0, max_attempts=3)
         return materialize(
-            [hourly_ridership_lake, hourly_ridership_warehouse],
+            [hourly_ridership_lake, hourly_lake_checks, hourly_ridership_warehouse],
             partition_key=key,
             instance=self.instance,
             raise_on_error=False,
@@ -142,8 +142,8 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
     assert metadata["pages_fetched"].value == -(-expected[0] // 500)
     assert metadata["open_data_datasets"].value == WUJG
     assert ":id%20%3E" not in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
-    (check,) = result.get_asset_check_evaluations()
-    assert check.passed
+    checks = {check.check_name: check.passed for check in result.get_asset_check_evaluations()}
+    assert checks == {"hourly_lake_week_complete": True, "warehouse_matches_lake": True}
 
 
 def test_a_week_across_new_year_reads_both_datasets(soda, tmp_path):
@@ -156,6 +156,56 @@ def test_a_week_across_new_year_reads_both_datasets(soda, tmp_path):
     assert result.success, failure_message(result)
     assert project.totals(week) == source_totals(rows)
     assert {row[0] for row in project.warehouse.query("SELECT DISTINCT dataset_id FROM mta.hourly_ridership")} == {"t69i-h2me", WUJG}
+
+
+def lake_check(result):
+    (check,) = [check for check in result.get_asset_check_evaluations() if check.check_name == "hourly_lake_week_complete"]
+    return check
+
+
+def _monday_with_one_complex(rows):
+    return [row for row in rows if not row["transit_timestamp"].startswith("2023-05-29") or row["station_complex_id"] == "611"]
+
+
+def _monday_with_one_fare_class(rows):
+    return [row for row in rows if not row["transit_timestamp"].startswith("2023-05-29") or row["fare_class_category"] == "OMNY - Full Fare"]
+
+
+@pytest.mark.parametrize(
+    ("change", "shortfall"),
+    [
+        (
+            _monday_with_one_complex,
+            "1 station complexes on Monday 2023-05-29 where a day has about 3 (its fullest day; no week around it is stored",
+        ),
+        (_monday_with_one_fare_class, "72 rows on Monday 2023-05-29, 25% of the week's median day (288)"),
+    ],
+    ids=["a day with one station complex", "a day far below the others"],
+)
+def test_a_week_with_every_hour_but_a_short_day_fails_the_lake_check_and_stays_out_of_the_warehouse(soda, tmp_path, change, shortfall):
+    soda.datasets[WUJG] = change(around(WEEK))
+    project = HourlyProject(soda, tmp_path)
+    result = project.run()
+    assert not result.success
+    check = lake_check(result)
+    assert not check.passed and check.severity.value == "ERROR"
+    assert shortfall in check.metadata["failing_weeks"].data[KEY]
+    # Stored and flagged, never loaded: the warehouse step did not run.
+    assert project.lake_md5() is not None
+    assert [event.asset_key for event in result.get_asset_materialization_events()] == [hourly_ridership_lake.key]
+
+
+def test_a_week_with_fewer_station_complexes_than_the_stored_weeks_around_it_fails_the_lake_check(soda, tmp_path):
+    earlier = date(2023, 5, 27)
+    soda.datasets[WUJG] = hourly_rows(earlier, complexes=STATION_COMPLEXES) + around(WEEK)  # 6 complexes, then 3
+    project = HourlyProject(soda, tmp_path)
+    assert project.run(earlier.isoformat()).success
+    result = project.run()
+    assert not result.success
+    assert lake_check(result).metadata["failing_weeks"].data[KEY].startswith(
+        "3 station complexes on Saturday 2023-05-27 where a day has about 6 (the median of the 1 stored weeks 2023-05-27 to 2023-05-27)"
+    )
+    assert project.totals() == (0, 0)
 
 
 def _timestamp_in_another_format(rows):
