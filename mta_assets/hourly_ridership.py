@@ -14,9 +14,10 @@ revised or deleted during the read, and the week is read again from the start (W
 Every row is checked (no bad value is skipped).
 """
 
+import json
 import re
 import time as clock
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -44,9 +45,8 @@ _NEEDED_FIELDS = (
 )  # fmt: skip
 _NEEDED = {name: (name,) for name in _NEEDED_FIELDS}
 _NEWER_FIELDS = ("transit_mode", "fare_class_category")
-_TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
-# Every count column summed: what the pages must add up to.
-_ALL_TOTALS = f"{_TOTALS}, sum(transfers) AS transfers"
+# The rows and every count column summed: what the pages must add up to.
+_TOTALS = "count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers"
 # What changes with any insert, revision or delete: the rows of each hour, the newest :updated_at
 # (Socrata's system field). No sums: they are asked after the pages, whose rows are checked first.
 _VERSION = "transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at"
@@ -87,21 +87,6 @@ class HourlyRowsInvalid(SourceError):
 
 
 @dataclass(frozen=True)
-class Totals:
-    """Rows and the sum of ridership, of a day or of a week."""
-
-    rows: int
-    ridership: int
-
-    def __add__(self, other: "Totals") -> "Totals":
-        return Totals(self.rows + other.rows, self.ridership + other.ridership)
-
-
-# A day's and a week's totals are the same two numbers.
-DayTotals = WeekTotals = Totals
-
-
-@dataclass(frozen=True)
 class Fingerprint:
     """What any change to a week's rows changes: its rows, the sums of its counts, and the newest `:updated_at`.
 
@@ -121,6 +106,22 @@ class Fingerprint:
 
     def counts(self) -> dict[str, int]:
         return {"rows": self.rows, "ridership": self.ridership, "transfers": self.transfers}
+
+    def key(self) -> str:
+        """`rows:ridership:transfers:updated_at`, for run keys and the materialization's metadata."""
+        return f"{self.rows}:{self.ridership}:{self.transfers}:{self.updated_at}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Fingerprint":
+        """A fingerprint as to_json wrote it; ValueError for anything else."""
+        try:
+            fields = json.loads(text)
+            return cls(int(fields["rows"]), int(fields["ridership"]), int(fields["transfers"]), str(fields["updated_at"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a week's fingerprint ({error!r}): {text[:200]!r}") from None
 
     def __str__(self) -> str:
         return f"{self.rows:,} rows, {self.ridership:,} ridership, {self.transfers:,} transfers, last changed {self.updated_at or 'never'}"
@@ -305,22 +306,22 @@ class HourlyRidershipSource(SodaSource):
                 read.append({name: value - counts_before[name] for name, value in tally.counts().items()})
         return tally, read
 
-    def newest_hour(self, dataset_id: str) -> datetime | None:
-        """The dataset's newest transit_timestamp; None if it has no rows."""
-        with self._reading("Hourly ridership") as reading:
-            return self._newest(reading, dataset_id)
-
-    def holds_week(self, week: date) -> bool:
-        """Whether the dataset holding the week's last day has its last hour (S-1 23:00); False before 2017."""
+    def missing_hours(self, week: date) -> list[datetime]:
+        """The hours of the week its datasets hold no rows of (every hour before 2017): what keeps it from loading."""
         try:
-            last_part = self._parts(week)[-1]
+            parts = self._parts(week)
         except WeekNotInHourlyData:
-            return False
-        newest = self.newest_hour(last_part.dataset_id)
-        return newest is not None and newest >= last_part.last_hour
+            start, end = week_bounds(week)
+            return _WeekPart("", start, end).hours()
+        missing = []
+        with self._reading(f"Week {week}") as reading:
+            for part in parts:
+                rows_by_hour, _ = self._rows_by_hour(reading, part)
+                missing += [hour for hour in part.hours() if f"{hour:%Y-%m-%dT%H}" not in rows_by_hour]
+        return missing
 
-    def week_totals(self, dataset_ids: tuple[str, ...] | None, first_week: date, last_week: date) -> dict[date, WeekTotals]:
-        """Rows and ridership per week (by Saturday) from `first_week` to `last_week`, from the datasets' daily totals.
+    def week_fingerprints(self, dataset_ids: tuple[str, ...] | None, first_week: date, last_week: date) -> dict[date, Fingerprint]:
+        """Each week's fingerprint (by Saturday) from `first_week` to `last_week`, from the datasets' daily ones.
 
         `dataset_ids` picks the datasets to count (None: all); a week across New Year sums both of its
         datasets. Weeks without rows are left out.
@@ -331,15 +332,15 @@ class HourlyRidershipSource(SodaSource):
         if unknown:
             raise ValueError(f"{', '.join(sorted(unknown))} is not among HOURLY_DATASETS in {_MODULE}.")
         start, end = week_bounds(first_week)[0], week_bounds(last_week)[1]
-        weeks: dict[date, WeekTotals] = {}
+        weeks: dict[date, Fingerprint] = {}
         with self._reading(f"Hourly ridership of the weeks {first_week} to {last_week}") as reading:
             for dataset in HOURLY_DATASETS:
                 span = dataset.clip(start, end)
                 if span is None or dataset_ids is not None and dataset.id not in dataset_ids:
                     continue
-                for day, totals in self._daily(reading, dataset.id, *span).items():
+                for day, fingerprint in self._daily(reading, dataset.id, *span).items():
                     saturday = day + timedelta(days=(5 - day.weekday()) % 7 or 7)  # the week holding the day
-                    weeks[saturday] = weeks.get(saturday, Totals(0, 0)) + totals
+                    weeks[saturday] = weeks.get(saturday, NO_ROWS) + fingerprint
         return dict(sorted(weeks.items()))
 
     def dataset_version(self, dataset_id: str) -> DatasetVersion:
@@ -390,18 +391,19 @@ class HourlyRidershipSource(SodaSource):
         newest = reading.one_row(url, dataset_id, "its newest hour", ("newest",))["newest"]
         return _timestamp(newest, reading, dataset_id, url) if newest else None
 
-    def _daily(self, reading: SodaReading, dataset_id: str, start: datetime, end: datetime) -> dict[date, DayTotals]:
+    def _daily(self, reading: SodaReading, dataset_id: str, start: datetime, end: datetime) -> dict[date, Fingerprint]:
         url = self.resource_url(dataset_id, {
-            "$select": f"date_trunc_ymd(transit_timestamp) AS day, {_TOTALS}",
+            "$select": f"date_trunc_ymd(transit_timestamp) AS day, {_TOTALS}, max(:updated_at) AS updated_at",
             "$where": time_range("transit_timestamp", start, end),
             "$group": "day",
             "$order": "day",
             "$limit": str(MAX_PAGE_ROWS),  # a day a row: 50,000 rows are 136 years
         })  # fmt: skip
         days = {}
-        for row in reading.answer(url, dataset_id, "its daily totals", ("day", "rows", "ridership")).to_pylist():
+        columns = ("day", "rows", "ridership", "transfers", "updated_at")
+        for row in reading.answer(url, dataset_id, "its daily totals", columns).to_pylist():
             try:
-                rows, ridership = whole_number(row["rows"]), whole_number(row["ridership"])
+                rows, ridership, transfers = (whole_number(row[name]) for name in ("rows", "ridership", "transfers"))
                 if rows is None:
                     raise ValueError("an empty count")
             except ValueError as error:
@@ -409,7 +411,8 @@ class HourlyRidershipSource(SodaSource):
                     f"{reading.subject}: NY Open Data dataset {dataset_id} answered {shown(url)} with a total that is "
                     f"not a whole number ({error}). Check MTA_OPEN_DATA_URL: it may not be a SODA server."
                 ) from None
-            days[_timestamp(row["day"], reading, dataset_id, url).date()] = DayTotals(rows, ridership or 0)
+            day = _timestamp(row["day"], reading, dataset_id, url).date()
+            days[day] = Fingerprint(rows, ridership or 0, transfers or 0, row["updated_at"] or "")
         return days
 
     def _page_url(self, part: _WeekPart, after: str | None) -> str:
@@ -434,7 +437,7 @@ class HourlyRidershipSource(SodaSource):
 
     def _totals_url(self, part: _WeekPart) -> str:
         """The request for the dataset's own count and sums of every count column over the part's hours."""
-        return self.resource_url(part.dataset_id, {"$select": _ALL_TOTALS, "$where": time_range("transit_timestamp", part.start, part.end)})
+        return self.resource_url(part.dataset_id, {"$select": _TOTALS, "$where": time_range("transit_timestamp", part.start, part.end)})
 
     def _totals(self, reading: SodaReading, part: _WeekPart) -> dict[str, int]:
         """The dataset's count and sums over the part's hours (a sum over no rows: 0)."""
@@ -445,19 +448,26 @@ class HourlyRidershipSource(SodaSource):
         except ValueError as error:
             raise SourceError(f"{reading.subject}: NY Open Data dataset {part.dataset_id} answered {shown(url)} with {error}.") from None
 
-    def _version(self, reading: SodaReading, week: date, part: _WeekPart) -> _PartVersion:
-        """The part's version, once the dataset holds every one of its hours (else WeekNotInHourlyData)."""
+    def _rows_by_hour(self, reading: SodaReading, part: _WeekPart) -> tuple[dict[str, int], str]:
+        """The rows of each hour of the part (by YYYY-MM-DDTHH), and their newest :updated_at.
+
+        A time in another form is kept as written (it is a change too); its rows fail the pages' check.
+        """
         url = self._version_url(part)
-        answer = reading.answer(url, part.dataset_id, "its rows per hour", ("transit_timestamp", "rows", "updated_at"))
-        # By hour; a time in another form is kept as written (it is a change too), and its rows fail the pages' check.
+        answer = reading.answer(url, part.dataset_id, "its rows per hour", ("transit_timestamp", "rows", "updated_at")).to_pylist()
         rows_by_hour: dict[str, int] = {}
-        for row in answer.to_pylist():
+        for row in answer:
             text = row["transit_timestamp"]
             hour = f"{parsed:%Y-%m-%dT%H}" if (parsed := _parsed_timestamp(text)) else text
             try:
                 rows_by_hour[hour] = rows_by_hour.get(hour, 0) + (whole_number(row["rows"]) or 0)
             except ValueError as error:
                 raise SourceError(f"{reading.subject}: NY Open Data dataset {part.dataset_id} answered {shown(url)} with {error}.") from None
+        return rows_by_hour, max((row["updated_at"] or "" for row in answer), default="")
+
+    def _version(self, reading: SodaReading, week: date, part: _WeekPart) -> _PartVersion:
+        """The part's version, once the dataset holds every one of its hours (else WeekNotInHourlyData)."""
+        rows_by_hour, updated_at = self._rows_by_hour(reading, part)
         hours = part.hours()
         missing = [hour for hour in hours if f"{hour:%Y-%m-%dT%H}" not in rows_by_hour]
         if len(missing) == len(hours):
@@ -471,8 +481,7 @@ class HourlyRidershipSource(SodaSource):
                 f"({hour_spans(missing)}): the week is not whole there, and nothing was stored. Materialize it again once "
                 f"NY Open Data holds every hour."
             )
-        newest = max((row["updated_at"] or "" for row in answer.to_pylist()), default="")
-        return _PartVersion(tuple(sorted(rows_by_hour.items())), newest)
+        return _PartVersion(tuple(sorted(rows_by_hour.items())), updated_at)
 
 
 def hour_spans(hours: list[datetime], most: int = 5) -> str:

@@ -13,9 +13,10 @@ from mta_assets.hourly_ridership import (
     HOURLY_DATASETS,
     DatasetVersion,
     HourlyRidershipSource,
+    NO_ROWS,
+    Fingerprint,
     HourlyRowsInvalid,
     HourlyWeekChanging,
-    Totals,
     WeekNotInHourlyData,
 )
 from mta_assets.lib.soda import DatasetColumnsChanged, UnstablePaging
@@ -189,7 +190,7 @@ def test_the_first_week_reads_the_days_from_2017_on(soda, tmp_path):
 def test_a_week_before_2017_is_not_in_hourly_data_without_a_request(soda, tmp_path):
     with pytest.raises(WeekNotInHourlyData, match=r"Week 2016-12-31: NY Open Data's hourly ridership begins on 2017-01-01"):
         read_into(source_for(soda), date(2016, 12, 31), tmp_path)
-    assert not source_for(soda).holds_week(date(2016, 12, 31))
+    assert len(source_for(soda).missing_hours(date(2016, 12, 31))) == 168
     assert soda.requests == []
 
 
@@ -223,7 +224,6 @@ def test_an_empty_dataset_holds_no_week(soda, tmp_path):
     soda.datasets[WUJG], soda.empty_fields[WUJG] = [], HOURLY_FIELDS
     with pytest.raises(WeekNotInHourlyData, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} holds no rows"):
         read_into(source_for(soda), WEEK, tmp_path)
-    assert source_for(soda).newest_hour(WUJG) is None
 
 
 def test_a_missing_dataset_names_the_week_and_the_dataset(soda, tmp_path):
@@ -437,7 +437,7 @@ def test_the_app_token_is_sent_as_a_header_and_never_shown(soda, tmp_path, every
     soda.misbehaviours[WUJG] = SodaMisbehaviour(throttled=1)
     source = source_for(soda, app_token=TOKEN)
     read = read_into(source, WEEK, tmp_path)
-    source.week_totals((WUJG,), WEEK, WEEK)
+    source.week_fingerprints((WUJG,), WEEK, WEEK)
     source.dataset_version(WUJG)
     soda.misbehaviours[WUJG] = SodaMisbehaviour(answer=(403, {"code": "permission_denied", "message": "Bad token"}))
     with pytest.raises(SourceError, match="MTA_SOCRATA_APP_TOKEN") as refused:
@@ -458,26 +458,29 @@ def test_without_a_token_no_header_is_sent(soda, tmp_path):
 # --- the datasets' own totals, versions and newest hours -------------------------------------------------
 
 
-def day_totals(rows: list[dict]) -> dict[date, Totals]:
-    """Rows and ridership per day, summed here."""
-    totals: dict[date, Totals] = {}
+def day_fingerprints(rows: list[dict]) -> dict[date, Fingerprint]:
+    """Rows, ridership, transfers and newest :updated_at per day, worked out here from rows the server stamped."""
+    fingerprints: dict[date, Fingerprint] = {}
     for row in rows:
         day = date.fromisoformat(row["transit_timestamp"][:10])
-        totals[day] = totals.get(day, Totals(0, 0)) + Totals(1, int(float(row["ridership"])))
-    return totals
+        counts = (1, int(float(row["ridership"])), int(float(row["transfers"])), row[":updated_at"])
+        fingerprints[day] = fingerprints.get(day, NO_ROWS) + Fingerprint(*counts)
+    return fingerprints
 
 
-def test_week_totals_are_the_datasets_own_per_day_summed_by_week(soda):
+def test_week_fingerprints_are_the_datasets_own_per_day_summed_by_week(soda):
     rows = hourly_rows(WEEK, old_version=True) + hourly_rows(WEEK + timedelta(days=7), old_version=True)
     soda.datasets[WUJG] = rows
-    totals = source_for(soda).week_totals((WUJG,), WEEK, WEEK + timedelta(days=14))
-    days = day_totals(rows)
-    assert totals == {  # a week without rows (2023-06-17) is left out
-        week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), Totals(0, 0)) for week in (WEEK, WEEK + timedelta(days=7))
+    soda.changes[1] = lambda server: server.revise(WUJG, lambda row: row is rows[5], transfers="2.0")  # a later :updated_at
+    fingerprints = source_for(soda).week_fingerprints((WUJG,), WEEK, WEEK + timedelta(days=14))
+    days = day_fingerprints(rows)
+    assert fingerprints == {  # a week without rows (2023-06-17) is left out
+        week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), NO_ROWS) for week in (WEEK, WEEK + timedelta(days=7))
     }
+    assert fingerprints[WEEK].updated_at == rows[5][":updated_at"] > fingerprints[WEEK + timedelta(days=7)].updated_at
     (params,) = [request.params for request in soda.requests]
     assert params == {
-        "$select": "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership",
+        "$select": f"date_trunc_ymd(transit_timestamp) AS day, {TOTALS}, max(:updated_at) AS updated_at",
         "$where": "transit_timestamp >= '2023-05-27T00:00:00' AND transit_timestamp < '2023-06-17T00:00:00'",
         "$group": "day",
         "$order": "day",
@@ -485,27 +488,37 @@ def test_week_totals_are_the_datasets_own_per_day_summed_by_week(soda):
     }
 
 
-def test_week_totals_sum_the_days_of_each_week_across_datasets(soda, tmp_path):
+def test_week_fingerprints_sum_the_days_of_each_week_across_datasets(soda, tmp_path):
     weeks = [date(2019, 12, 21), date(2019, 12, 28), date(2020, 1, 4), date(2020, 1, 11)]
     rows = [row for week in weeks for row in hourly_rows(week)]
     soda.datasets["t69i-h2me"] = [row for row in rows if row["transit_timestamp"] < "2020"]
     soda.datasets[WUJG] = [row for row in rows if row["transit_timestamp"] >= "2020"]
     source = source_for(soda)
-    totals = source.week_totals(None, date(2019, 12, 28), date(2020, 1, 11))
-    per_week = {week: Totals(len(hourly_rows(week)), ridership(hourly_rows(week))) for week in weeks[1:]}
-    assert totals == per_week
+    fingerprints = source.week_fingerprints(None, date(2019, 12, 28), date(2020, 1, 11))
+    days = day_fingerprints(rows)
+    per_week = {week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), NO_ROWS) for week in weeks[1:]}
+    assert fingerprints == per_week
     read = read_into(source, date(2020, 1, 4), tmp_path)
-    assert totals[date(2020, 1, 4)] == Totals(read.rows, read.ridership)  # what a sensor compares with the stored week
-    only_2020 = source.week_totals((WUJG,), date(2019, 12, 28), date(2020, 1, 11))
-    in_2020 = [row for row in hourly_rows(date(2020, 1, 4)) if row["transit_timestamp"] >= "2020"]
-    assert only_2020 == {date(2020, 1, 4): Totals(len(in_2020), ridership(in_2020)), date(2020, 1, 11): per_week[date(2020, 1, 11)]}
+    assert fingerprints[date(2020, 1, 4)] == read.fingerprint  # what the sensor compares with the stored week
+    only_2020 = source.week_fingerprints((WUJG,), date(2019, 12, 28), date(2020, 1, 11))
+    assert only_2020 == {
+        date(2020, 1, 4): sum((days[date(2020, 1, n)] for n in (1, 2, 3)), NO_ROWS),
+        date(2020, 1, 11): per_week[date(2020, 1, 11)],
+    }
 
 
-def test_week_totals_take_saturdays_and_known_datasets(soda):
+def test_a_fingerprint_is_kept_as_json_and_read_back_whole():
+    fingerprint = Fingerprint(2016, 563_477, 27_138, "2023-11-14T22:13:20.000Z")
+    assert Fingerprint.from_json(fingerprint.to_json()) == fingerprint
+    with pytest.raises(ValueError, match="not a week's fingerprint"):
+        Fingerprint.from_json('{"rows": 1}')
+
+
+def test_week_fingerprints_take_saturdays_and_known_datasets(soda):
     with pytest.raises(ValueError, match="not both Saturdays"):
-        source_for(soda).week_totals(None, date(2023, 6, 2), date(2023, 6, 10))
+        source_for(soda).week_fingerprints(None, date(2023, 6, 2), date(2023, 6, 10))
     with pytest.raises(ValueError, match="abcd-efgh is not among HOURLY_DATASETS"):
-        source_for(soda).week_totals(("abcd-efgh",), date(2023, 6, 3), date(2023, 6, 10))
+        source_for(soda).week_fingerprints(("abcd-efgh",), date(2023, 6, 3), date(2023, 6, 10))
     assert soda.requests == []
 
 
@@ -538,16 +551,16 @@ def test_dataset_version_is_retried_through_throttling(soda):
     assert len(soda.requests) == 3
 
 
-def test_holds_week_asks_the_dataset_holding_the_weeks_last_day(soda):
-    soda.datasets[WUJG] = hourly_rows(WEEK)
+def test_missing_hours_are_the_hours_of_the_week_its_datasets_lack(soda):
+    soda.datasets[WUJG] = [row for row in hourly_rows(WEEK) if not row["transit_timestamp"].startswith("2023-05-30T1")]
     soda.datasets["5wq4-mkjj"] = [row for row in hourly_rows(date(2025, 1, 4)) if "2025" <= row["transit_timestamp"] < "2025-01-03T23"]
     source = source_for(soda)
-    assert source.newest_hour(WUJG) == datetime(2023, 6, 2, 23)
-    assert source.holds_week(WEEK) and not source.holds_week(WEEK + timedelta(days=7))
-    # Across New Year 2025: the last day is in 5wq4-mkjj, which lacks its last hour.
-    assert not source.holds_week(date(2025, 1, 4))
-    soda.datasets["5wq4-mkjj"] = hourly_rows(date(2025, 1, 4))
-    assert source.holds_week(date(2025, 1, 4))
+    assert source.missing_hours(WEEK) == [datetime(2023, 5, 30, hour) for hour in range(10, 20)]
+    assert len(source.missing_hours(WEEK + timedelta(days=7))) == 168
+    # Across New Year 2025: both datasets are asked, each for its days; 2024's days are missing from wujg here.
+    lacking = source.missing_hours(date(2025, 1, 4))
+    assert lacking == [datetime(2024, 12, 28) + timedelta(hours=n) for n in range(4 * 24)] + [datetime(2025, 1, 3, 23)]
+    assert len(source.missing_hours(date(2016, 12, 31))) == 168  # before hourly ridership began
 
 
 def test_the_datasets_cover_every_day_from_2017_once():

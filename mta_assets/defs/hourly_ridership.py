@@ -36,7 +36,7 @@ from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions, week_of
+from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
 from mta_assets.source import SourceError
 from mta_assets.warehouse import Warehouse
 
@@ -103,11 +103,6 @@ def observation(hourly_source: HourlyRidershipSource, dataset_id: str) -> Observ
     )
 
 
-def source_totals(rows: int, ridership: int) -> str:
-    """A week's version as NY Open Data counts it: what the sensor compares to find revised weeks."""
-    return f"{rows}:{ridership}"
-
-
 def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: Path) -> tuple[HourlyWeek, dict, str]:
     """One week of hourly ridership into a parquet file in `directory`, with its metadata and a log line."""
     try:
@@ -117,7 +112,8 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
     metadata = {
         "dagster/row_count": week.rows,
         "ridership": week.ridership,
-        "source_totals": source_totals(week.rows, week.ridership),
+        # Shown only: the sensor compares the fingerprint kept in the lake beside the week's object.
+        "source_fingerprint": week.fingerprint.key(),
         "open_data_datasets": ", ".join(week.dataset_ids),
         "source_url": MetadataValue.url(week.first_page_url),
         "source_urls": MetadataValue.json(list(week.urls)),
@@ -137,8 +133,10 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
     io_manager_key="lake_io_manager",
     deps=DATASET_KEYS,
     description="A week of hourly ridership (Saturday to Friday, the seven days of the turnstile file of the "
-    "same Saturday) read from the dataset(s) holding its days through the SODA API, checked against the "
-    "dataset's own row count and ridership total, typed, and stored in the lake as one object per Saturday.",
+    "same Saturday) read from the dataset(s) holding its days through the SODA API once they hold every hour "
+    "of it, by :id pages between two looks at the week's version (read again if it changed), checked "
+    "against the dataset's own count and sums, typed, and stored in the lake as one object per Saturday, "
+    "with the week's fingerprint (rows, sums, newest :updated_at) beside it.",
     metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema, "dagster/column_lineage": HOURLY_LINEAGE},
 )
 def hourly_ridership_lake(
@@ -173,7 +171,7 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake_io_manager: Res
             description="The hourly lake check checks the weeks of a run: materialize hourly_ridership_lake for one or "
             "more weeks (its check runs with it) rather than running the check on its own."
         )
-    weeks = [week_of(key) for key in sorted(run.partition_keys)]
+    weeks = [HOURLY_WEEKS.week_of(key) for key in sorted(run.partition_keys)]
     recorded = latest_metadata(context.instance, hourly_ridership_lake.key, weeks)
     complexes = {week: metadata[COMPLEXES_METADATA].value for week, metadata in recorded.items() if COMPLEXES_METADATA in metadata}
     short, hours = {}, {}

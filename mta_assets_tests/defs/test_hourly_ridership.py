@@ -1,6 +1,6 @@
 """Hourly ridership through the lake and the warehouse, from a SODA server on loopback, as Dagster runs it."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from dagster import DagsterInstance, materialize
@@ -21,11 +21,11 @@ KEY = WEEK.isoformat()
 class HourlyProject:
     """A lake folder, a DuckDB file and an instance; hourly weeks read from the SODA server `soda`."""
 
-    def __init__(self, soda, tmp_path, warehouse=None):
+    def __init__(self, soda, tmp_path, warehouse=None, instance=None):
         self.soda = soda
         self.lake = lake_io_manager(tmp_path / "lake")
         self.warehouse = warehouse or DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-        self.instance = DagsterInstance.ephemeral()
+        self.instance = instance or DagsterInstance.ephemeral()
 
     def run(self, key: str = KEY):
         source = HourlyRidershipSource(base_url=self.soda.url, page_rows=500, backoff_seconds=0, max_attempts=3)
@@ -49,15 +49,16 @@ class HourlyProject:
 WEEK_ROW = "transit_timestamp, station_complex_id, payment_method, fare_class_category, ridership, transfers"
 
 
-def warehouse_rows(project: HourlyProject) -> list[tuple]:
+def warehouse_rows(project: HourlyProject, week: date = WEEK) -> list[tuple]:
     table = project.warehouse.name(HOURLY_RIDERSHIP.name)
-    rows = project.warehouse.query(f"SELECT {WEEK_ROW} FROM {table} WHERE week_ending = DATE '{WEEK}'")
+    rows = project.warehouse.query(f"SELECT {WEEK_ROW} FROM {table} WHERE week_ending = DATE '{week}'")
     return sorted((f"{at:%Y-%m-%dT%H:%M:%S}.000", *rest) for at, *rest in rows)
 
 
-def dataset_rows(soda) -> list[tuple]:
+def dataset_rows(soda, week: date = WEEK, dataset_id: str = WUJG) -> list[tuple]:
     """The week's rows as the dataset holds them now, in warehouse_rows' form."""
-    in_week = [row for row in soda.datasets[WUJG] if "2023-05-27" <= row["transit_timestamp"] < "2023-06-03"]
+    first, end = f"{week - timedelta(days=7)}", f"{week}"
+    in_week = [row for row in soda.datasets[dataset_id] if first <= row["transit_timestamp"] < end]
     return sorted(tuple(int(row[name]) if name in ("ridership", "transfers") else row[name] for name in WEEK_ROW.split(", ")) for row in in_week)
 
 
