@@ -1,5 +1,6 @@
 """Hourly ridership through the lake and the warehouse, from a SODA server on loopback, as Dagster runs it."""
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -139,7 +140,11 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
         assert project.totals() == expected
     (materialization, *_) = [event for event in result.get_asset_materialization_events() if event.asset_key == hourly_ridership_lake.key]
     metadata = materialization.materialization.metadata
-    assert metadata["source_totals"].value == f"{expected[0]}:{expected[1]}"
+    transfers = sum(int(row["transfers"]) for row in hourly_rows(WEEK))
+    assert metadata["source_fingerprint"].value == f"{expected[0]}:{expected[1]}:{transfers}:2023-11-14T22:13:20.000Z"
+    # The fingerprint kept beside the week's object, what the hourly sensor compares.
+    kept = json.loads((tmp_path / "lake" / "hourly_ridership_230603.fingerprint.json").read_text())
+    assert kept == {"rows": expected[0], "ridership": expected[1], "transfers": transfers, "updated_at": "2023-11-14T22:13:20.000Z"}
     assert metadata["pages_fetched"].value == -(-expected[0] // 500)
     assert metadata["open_data_datasets"].value == WUJG
     assert ":id%20%3E" not in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
