@@ -260,7 +260,8 @@ class HourlyRidershipSource(SodaSource):
                     if not changed:
                         break
                     changes.append(f"read {attempt}: " + "; ".join(changed))
-                    clock.sleep(min(self.backoff_seconds * attempt, max(reading.deadline.remaining(), 0)))
+                    if attempt < WEEK_READ_ATTEMPTS:  # NY Open Data's update may still be landing: give it time
+                        clock.sleep(min(self.backoff_seconds * attempt, max(reading.deadline.remaining(), 0)))
                 else:
                     raise HourlyWeekChanging(
                         f"Week {week}: NY Open Data changed the week's rows during each of {WEEK_READ_ATTEMPTS} reads ("
