@@ -9,8 +9,8 @@ by a day's level (weekday, weekend, a little from the date), plus noise that mov
 to hour but sums to the same in every hour, so an hour's total is cached per (hour of day, level).
 Answers depend on the request (and `newest_hour`) alone: the same request gets the same bytes.
 
-Only the requests of an hourly client are answered (rows by `:id` pages, each after the last `:id` read or
-by `$offset`, totals, rows and newest change per hour, daily totals, the newest hour, the dataset's
+Only the requests of an hourly client are answered (rows by `:id` pages, with `:id` selected and each
+after the last `:id` read, or by `$offset`, totals, rows and newest change per hour, daily totals, the newest hour, the dataset's
 metadata); see `GeneratedHourlyServer`. A row's `:id` is `row-` and its position in hex; its `:created_at`
 and `:updated_at` are when its hour ended (nothing is ever revised here). Transfers are a share of a row's
 ridership before noise, so their sums are arithmetic too. Every day has 24 hours: no
@@ -46,7 +46,6 @@ FIELDS = (
 _TYPES = {"transit_timestamp": "floating_timestamp", "ridership": "number", "transfers": "number", "latitude": "number",
           "longitude": "number", "georeference": "point", "rows": "number", "day": "floating_timestamp", "newest": "floating_timestamp",
           ":id": "row_identifier", ":created_at": "fixed_timestamp", ":updated_at": "fixed_timestamp", "updated_at": "fixed_timestamp"}  # fmt: skip
-SYSTEM_FIELDS = (":id", ":created_at", ":updated_at")
 # The metadata's type names (Socrata's views API calls a floating timestamp calendar_date).
 _VIEW_TYPES = {"floating_timestamp": "calendar_date"}
 # Display names, as the views API gives them beside the field names.
@@ -262,7 +261,7 @@ def _compact(select: str | None) -> str | None:
     return None if select is None else re.sub(r"\s+", "", select).lower()
 
 
-_ALL_FIELDS = _compact(":*, *")
+_ID_AND_FIELDS = _compact(":id, *")
 _TOTALS = _compact("count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers")
 _VERSION = _compact("transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at")
 _DAILY = _compact(
@@ -277,7 +276,7 @@ def request_kind(params: dict[str, str]) -> str:
     """pages, totals, hourly, daily or newest: which of the hourly client's requests `params` is; 400 for any other."""
     names, select = set(params), _compact(params.get("$select"))
     page_names = {"$where", "$order", "$limit", "$offset"}
-    if select in (None, _ALL_FIELDS) and {"$where", "$order"} <= names - {"$select"} <= page_names and params["$order"].strip() == ":id":
+    if select in (None, _ID_AND_FIELDS) and {"$where", "$order"} <= names - {"$select"} <= page_names and params["$order"].strip() == ":id":
         return "pages"
     if select == _TOTALS and names == {"$select", "$where"}:
         return "totals"
@@ -398,7 +397,7 @@ class GeneratedHourlyServer:
             start, stop = _rows_before(first) + offset, _rows_before(end)
             if after is not None:
                 start = max(start, after + 1)
-            fields = [*SYSTEM_FIELDS, *FIELDS] if params.get("$select") else list(FIELDS)
+            fields = [":id", *FIELDS] if params.get("$select") else list(FIELDS)
             return fields, rows_at(start, max(0, min(limit, stop - start)))
         if kind == "totals":
             rows = _rows_before(end) - _rows_before(first)

@@ -9,7 +9,8 @@ verifies what the lake holds.
 """
 
 import statistics
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -39,18 +40,24 @@ class HourlyWeekShape:
     complexes_by_day: Mapping[date, int]
 
     @classmethod
-    def of(cls, rows: pa.Table, week: date) -> "HourlyWeekShape":
-        """From the week's rows (at least transit_timestamp and station_complex_id)."""
-        days = pc.cast(rows["transit_timestamp"], pa.date32())
-        per_day = pa.table({"day": days, "complex": rows["station_complex_id"]}).group_by("day").aggregate(
-            [([], "count_all"), ("complex", "count_distinct")]
-        )
-        counted = {day: (count, complexes) for day, count, complexes in zip(*(per_day[name].to_pylist() for name in per_day.column_names))}
-        hours = pc.unique(pc.floor_temporal(rows["transit_timestamp"], unit="hour")).to_pylist()
+    def of(cls, batches: Iterable[pa.RecordBatch | pa.Table], week: date) -> "HourlyWeekShape":
+        """From the week's rows (at least transit_timestamp and station_complex_id), a batch at a time: a week
+        is never held whole."""
+        hours: set[datetime] = set()
+        rows_by_day: Counter[date] = Counter()
+        complexes: set[tuple[date, str]] = set()
+        for batch in batches:
+            days = pc.cast(batch["transit_timestamp"], pa.date32())
+            hours.update(pc.unique(pc.floor_temporal(batch["transit_timestamp"], unit="hour")).to_pylist())
+            per_day = pa.table({"day": days, "complex": batch["station_complex_id"]}).group_by(["day", "complex"]).aggregate([([], "count_all")])
+            for day, complex_id, count in zip(*(per_day[name].to_pylist() for name in ("day", "complex", "count_all"))):
+                rows_by_day[day] += count
+                complexes.add((day, complex_id))
+        complexes_by_day = Counter(day for day, _ in complexes)
         return cls(
             hours=frozenset(hours),
-            rows_by_day={day: counted.get(day, (0, 0))[0] for day in week_days(week)},
-            complexes_by_day={day: counted.get(day, (0, 0))[1] for day in week_days(week)},
+            rows_by_day={day: rows_by_day[day] for day in week_days(week)},
+            complexes_by_day={day: complexes_by_day[day] for day in week_days(week)},
         )
 
 

@@ -420,7 +420,7 @@ class HourlyRidershipSource(SodaSource):
         """The request for the part's rows after the row `after` (None: from the first), in `:id` order."""
         where = time_range("transit_timestamp", part.start, part.end)
         return self.resource_url(part.dataset_id, {
-            "$select": ":*, *",  # the system fields too: :id pages the week
+            "$select": ":id, *",  # the row id too (a system field, hidden unless selected): it pages the week
             "$where": where if after is None else f"{where} AND :id > '{after}'",
             "$order": ":id",
             "$limit": str(self.page_rows),

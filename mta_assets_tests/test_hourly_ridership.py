@@ -84,12 +84,12 @@ def queries(soda: SodaServer, dataset_id: str) -> list[dict]:
 
 def row_reads(soda: SodaServer, dataset_id: str) -> list[dict]:
     """The queries of pages of rows (not aggregates) sent for `dataset_id`."""
-    return [params for params in queries(soda, dataset_id) if params.get("$select") == ":*, *"]
+    return [params for params in queries(soda, dataset_id) if params.get("$select") == ":id, *"]
 
 
 def selects(soda: SodaServer, dataset_id: str) -> list[str]:
     """The aggregate queries sent for `dataset_id`, by their $select."""
-    return [params["$select"] for params in queries(soda, dataset_id) if params.get("$select", ":*, *") != ":*, *"]
+    return [params["$select"] for params in queries(soda, dataset_id) if params.get("$select", ":id, *") != ":id, *"]
 
 
 def after_ids(soda: SodaServer, dataset_id: str) -> list[str | None]:
@@ -134,7 +134,7 @@ def test_a_week_over_several_pages_is_every_row_of_the_week_once(soda, tmp_path)
     assert len(read.urls) == pages + 4 and "max(transit_timestamp)" in read.urls[0] and "max(:updated_at)" in read.urls[-1]
     assert unquote(read.urls[-2]) == f"{soda.url}/resource/{WUJG}.csv?$select={TOTALS}&$where={WEEK_WHERE}"
     assert read.urls[3] == (
-        f"{soda.url}/resource/{WUJG}.csv?$select=:*%2C%20*&$where=transit_timestamp%20%3E%3D%20%272023-05-27T00:00:00%27%20AND%20"
+        f"{soda.url}/resource/{WUJG}.csv?$select=:id%2C%20*&$where=transit_timestamp%20%3E%3D%20%272023-05-27T00:00:00%27%20AND%20"
         f"transit_timestamp%20%3C%20%272023-06-03T00:00:00%27%20AND%20:id%20%3E%20%27{after_ids(soda, WUJG)[1]}%27"
         f"&$order=:id&$limit={PAGE_ROWS}"
     )
@@ -144,7 +144,7 @@ def test_a_week_over_several_pages_is_every_row_of_the_week_once(soda, tmp_path)
 def test_full_pages_ask_for_the_most_rows_socrata_gives(soda, tmp_path):
     soda.datasets[WUJG] = hourly_rows(WEEK)
     read = read_into(HourlyRidershipSource(base_url=soda.url), WEEK, tmp_path)
-    assert unquote(read.urls[2]) == f"{soda.url}/resource/{WUJG}.csv?$select=:*, *&$where={WEEK_WHERE}&$order=:id&$limit=50000"
+    assert unquote(read.urls[2]) == f"{soda.url}/resource/{WUJG}.csv?$select=:id, *&$where={WEEK_WHERE}&$order=:id&$limit=50000"
     assert read.pages == 1
 
 

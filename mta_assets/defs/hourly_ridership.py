@@ -176,8 +176,8 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake_io_manager: Res
     complexes = {week: metadata[COMPLEXES_METADATA].value for week, metadata in recorded.items() if COMPLEXES_METADATA in metadata}
     short, hours = {}, {}
     for week in weeks:
-        rows = lake_io_manager.lake_week(week, HOURLY_OBJECTS).read_table(["transit_timestamp", "station_complex_id"])
-        shape = HourlyWeekShape.of(rows, week)
+        lake_week = lake_io_manager.lake_week(week, HOURLY_OBJECTS)
+        shape = HourlyWeekShape.of(lake_week.batches(["transit_timestamp", "station_complex_id"]), week)
         hours[str(week)] = len(shape.hours)
         if found := hourly_shortfalls(shape, week, neighbours_of(week, complexes)):
             short[str(week)] = "; ".join(found)
