@@ -8,10 +8,12 @@ takes `$where` as comparisons of a field with a literal joined by AND (`F betwee
 `$order` (`:id`, or an alias or field, optionally `DESC`), `$limit` (at most 50,000) and `$offset`.
 Every row has Socrata's system fields `:id` (`row-` and hex digits, in the order rows were added),
 `:created_at` and `:updated_at`, given when the server first sees the row. Rows change between requests
-through `changes` (callbacks by request number) calling `insert`, `revise` and `delete`, which stamp
-`:updated_at` and the dataset's rowsUpdatedAt from the server's own clock, a second a change. Answers are CSV as Socrata writes it: a header of field names
-(or aliases), every non-null cell double-quoted, LF, with X-SODA2-Fields and X-SODA2-Types; a sum, max or
-min over no rows is an empty cell. `GET /api/views/{id}.json` is the dataset's metadata (name,
+through `changes` and `changes_before_page` (callbacks by request number, or by the number of the page
+of rows) calling `insert`, `revise` and `delete`, which stamp `:updated_at` and the dataset's
+rowsUpdatedAt from the server's own clock, a second a change: deterministic, whatever the timing.
+
+Answers are CSV as Socrata writes it: a header of field names (or aliases), every non-null cell
+double-quoted, LF, with X-SODA2-Fields and X-SODA2-Types; a sum, max or min over no rows is an empty cell. `GET /api/views/{id}.json` is the dataset's metadata (name,
 rowsUpdatedAt, viewLastModified, columns). Errors are JSON bodies in both of Socrata's shapes (`code` and
 `errorCode`).
 """

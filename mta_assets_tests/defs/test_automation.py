@@ -342,7 +342,7 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
     # Riders moved between two rows of the second week: its rows and every sum stay the same.
     soda.revise(GROWING, lambda row: row is second_rows[10], ridership=str(int(second_rows[10]["ridership"]) + 5))
     soda.revise(GROWING, lambda row: row is second_rows[20], ridership=str(int(second_rows[20]["ridership"]) - 5))
-    assert (len(second_rows), sum(int(row["ridership"]) for row in second_rows)) == (len(hourly_rows(second)), sum(int(row["ridership"]) for row in hourly_rows(second)))
+    assert sum(int(row["ridership"]) for row in second_rows) == sum(int(row["ridership"]) for row in hourly_rows(second))
     revised = tick(result.cursor)
     (request,) = revised.run_requests
     assert request.partition_key == second.isoformat() and fingerprint_of(second_rows) in request.run_key
