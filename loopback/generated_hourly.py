@@ -9,8 +9,11 @@ by a day's level (weekday, weekend, a little from the date), plus noise that mov
 to hour but sums to the same in every hour, so an hour's total is cached per (hour of day, level).
 Answers depend on the request (and `newest_hour`) alone: the same request gets the same bytes.
 
-Only the requests of an hourly client are answered (rows by `:id` pages, totals, daily totals, the
-newest hour, the dataset's metadata); see `GeneratedHourlyServer`. Every day has 24 hours: no
+Only the requests of an hourly client are answered (rows by `:id` pages, with `:id` selected and each
+after the last `:id` read, or by `$offset`, totals, rows and newest change per hour, daily totals, the newest hour, the dataset's
+metadata); see `GeneratedHourlyServer`. A row's `:id` is `row-` and its position in hex; its `:created_at`
+and `:updated_at` are when its hour ended (nothing is ever revised here). Transfers are a share of a row's
+ridership before noise, so their sums are arithmetic too. Every day has 24 hours: no
 daylight-saving gap or repeat. `GET /_stats` answers the requests counted so far, by kind, as JSON: what a
 benchmark running the server as a process of its own reads.
 
@@ -26,14 +29,14 @@ import threading
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from loopback.serving import QuietHandler, serve_on_loopback, stop_serving
-from loopback.soda_server import _HALF_OPEN, MAX_LIMIT, _csv, _json, _malformed, _QueryError
+from loopback.soda_server import MAX_LIMIT, _csv, _json, _malformed, _QueryError
 
 FIELDS = (
     "transit_timestamp", "transit_mode", "station_complex_id", "station_complex", "borough", "payment_method",
@@ -41,7 +44,8 @@ FIELDS = (
 )  # fmt: skip
 # SODA types of the fields and of the aggregates' aliases; text where left out.
 _TYPES = {"transit_timestamp": "floating_timestamp", "ridership": "number", "transfers": "number", "latitude": "number",
-          "longitude": "number", "georeference": "point", "rows": "number", "day": "floating_timestamp", "newest": "floating_timestamp"}  # fmt: skip
+          "longitude": "number", "georeference": "point", "rows": "number", "day": "floating_timestamp", "newest": "floating_timestamp",
+          ":id": "row_identifier", ":created_at": "fixed_timestamp", ":updated_at": "fixed_timestamp", "updated_at": "fixed_timestamp"}  # fmt: skip
 # The metadata's type names (Socrata's views API calls a floating timestamp calendar_date).
 _VIEW_TYPES = {"floating_timestamp": "calendar_date"}
 # Display names, as the views API gives them beside the field names.
@@ -197,18 +201,39 @@ def _timestamp(hour_number: int) -> str:
 
 def hour_total(hour_number: int) -> int:
     """Ridership of the hour `hour_number` hours from EPOCH, without generating its rows."""
-    return _hour_total(hour_number % 24, _level(hour_number // 24))
+    return _hour_totals(hour_number % 24, _level(hour_number // 24))[0]
+
+
+def hour_transfers(hour_number: int) -> int:
+    """Transfers of the hour `hour_number` hours from EPOCH, without generating its rows."""
+    return _hour_totals(hour_number % 24, _level(hour_number // 24))[1]
 
 
 @cache
-def _hour_total(hour_of_day: int, level: int) -> int:
-    """An hour's ridership depends on its hour of day and its day's level alone: the noise only moves."""
+def _hour_totals(hour_of_day: int, level: int) -> tuple[int, int]:
+    """An hour's ridership and transfers depend on its hour of day and its day's level alone: the noise only moves."""
     hour = HOURS_OF_DAY[hour_of_day]
-    return sum(riders * level // 64 for riders in hour.weekday_riders) + sum(hour.noise)
+    base = [riders * level // 64 for riders in hour.weekday_riders]
+    return sum(base) + sum(hour.noise), sum(riders * sixteenths // 16 for riders, sixteenths in zip(base, hour.transfer_sixteenths))
+
+
+def _updated_at(hour_number: int) -> str:
+    """When an hour's rows were published: the end of the hour, as Socrata writes a fixed timestamp (UTC)."""
+    return f"{datetime.fromtimestamp(_epoch_seconds(hour_number + 1), timezone.utc):%Y-%m-%dT%H:%M:%S}.000Z"
+
+
+def row_id(position: int) -> str:
+    return f"row-{position:010x}"
+
+
+def _position(row_id_text: str) -> int:
+    if not re.fullmatch(r"row-[0-9a-f]{10}", row_id_text):
+        raise _malformed(f"Not a row identifier: {row_id_text!r}")
+    return int(row_id_text[4:], 16)
 
 
 def rows_at(first_position: int, count: int) -> list[dict]:
-    """`count` rows from the `:id` position `first_position` (counted from EPOCH's first row)."""
+    """`count` rows from the `:id` position `first_position` (counted from EPOCH's first row), system fields too."""
     rows = []
     position, end = first_position, first_position + count
     while position < end:
@@ -219,10 +244,15 @@ def rows_at(first_position: int, count: int) -> list[dict]:
         last_row = min(len(hour.constants), first_row + end - position)
         timestamp, level = _timestamp(hour_number), _level(day)
         rotation, noise = _rotation(hour_number, len(hour.noise)), hour.noise
+        updated_at, first_id = _updated_at(hour_number), position - first_row
         for row in range(first_row, last_row):
-            ridership = hour.weekday_riders[row] * level // 64 + noise[(row + rotation) % len(noise)]
-            transfers = ridership * hour.transfer_sixteenths[row] // 16
-            rows.append({**hour.constants[row], "transit_timestamp": timestamp, "ridership": str(ridership), "transfers": str(transfers)})
+            base = hour.weekday_riders[row] * level // 64
+            ridership = base + noise[(row + rotation) % len(noise)]
+            transfers = base * hour.transfer_sixteenths[row] // 16
+            rows.append({
+                **hour.constants[row], "transit_timestamp": timestamp, "ridership": str(ridership), "transfers": str(transfers),
+                ":id": row_id(first_id + row), ":created_at": updated_at, ":updated_at": updated_at,
+            })  # fmt: skip
         position += last_row - first_row
     return rows
 
@@ -231,26 +261,35 @@ def _compact(select: str | None) -> str | None:
     return None if select is None else re.sub(r"\s+", "", select).lower()
 
 
-_TOTALS = _compact("count(*) AS rows, sum(ridership) AS ridership")
-_DAILY = _compact("date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership")
+_ID_AND_FIELDS = _compact(":id, *")
+_TOTALS = _compact("count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers")
+_VERSION = _compact("transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at")
+_DAILY = _compact(
+    "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers, "
+    "max(:updated_at) AS updated_at"
+)
 _NEWEST = _compact("max(transit_timestamp) AS newest")
+_GROUPED = {"$select", "$where", "$group", "$order"}
 
 
 def request_kind(params: dict[str, str]) -> str:
-    """pages, totals, daily or newest: which of the hourly client's requests `params` is; 400 for any other."""
+    """pages, totals, hourly, daily or newest: which of the hourly client's requests `params` is; 400 for any other."""
     names, select = set(params), _compact(params.get("$select"))
-    if select is None and {"$where", "$order"} <= names <= {"$where", "$order", "$limit", "$offset"} and params["$order"].strip() == ":id":
+    page_names = {"$where", "$order", "$limit", "$offset"}
+    if select in (None, _ID_AND_FIELDS) and {"$where", "$order"} <= names - {"$select"} <= page_names and params["$order"].strip() == ":id":
         return "pages"
     if select == _TOTALS and names == {"$select", "$where"}:
         return "totals"
-    daily_names = {"$select", "$where", "$group", "$order"}
-    if select == _DAILY and daily_names <= names <= daily_names | {"$limit"} and params["$group"].strip() == params["$order"].strip() == "day":
+    if select == _VERSION and _GROUPED <= names <= _GROUPED | {"$limit"} and params["$group"].strip() == params["$order"].strip() == "transit_timestamp":
+        return "hourly"
+    if select == _DAILY and _GROUPED <= names <= _GROUPED | {"$limit"} and params["$group"].strip() == params["$order"].strip() == "day":
         return "daily"
     if select == _NEWEST and names == {"$select"}:
         return "newest"
     raise _malformed(
-        f"Unsupported query {params!r}: this server answers rows by $order=:id with a $where range, their count(*) and "
-        "sum(ridership), the same by date_trunc_ymd day, and max(transit_timestamp)"
+        f"Unsupported query {params!r}: this server answers rows by $order=:id with a $where range (and :id after one), "
+        "their count(*) and sums, the rows and newest :updated_at per hour, the totals by date_trunc_ymd day, and "
+        "max(transit_timestamp)"
     )
 
 
@@ -264,15 +303,26 @@ def _limit_and_offset(params: dict[str, str]) -> tuple[int, int]:
     return limit, offset
 
 
-def _where_hours(where: str) -> tuple[int, int]:
-    """The hours (numbers from EPOCH, end excluded) of `transit_timestamp >= 'A' AND transit_timestamp < 'B'`."""
-    match = _HALF_OPEN.match(where)
-    if match is None or match["field"] != "transit_timestamp" or match["field2"] != "transit_timestamp":
-        raise _malformed(f"Could not parse $where: {where!r}; expected transit_timestamp >= 'A' AND transit_timestamp < 'B'")
+_WHERE = re.compile(
+    r"^\s*transit_timestamp\s*>=\s*'(?P<low>[^']*)'\s+AND\s+transit_timestamp\s*<\s*'(?P<high>[^']*)'"
+    r"(?:\s+AND\s+:id\s*>\s*'(?P<after>[^']*)')?\s*$",
+    re.I,
+)
+
+
+def _where_hours(where: str) -> tuple[int, int, int | None]:
+    """The hours (numbers from EPOCH, end excluded) of `transit_timestamp >= 'A' AND transit_timestamp < 'B'`,
+    and the position of the row after which the rows are asked for (`AND :id > 'row-...'`), if any."""
+    match = _WHERE.match(where)
+    if match is None:
+        raise _malformed(
+            f"Could not parse $where: {where!r}; expected transit_timestamp >= 'A' AND transit_timestamp < 'B' [AND :id > 'C']"
+        )
     try:
-        return _hour_number(datetime.fromisoformat(match["low"])), _hour_number(datetime.fromisoformat(match["high"]))
+        low, high = _hour_number(datetime.fromisoformat(match["low"])), _hour_number(datetime.fromisoformat(match["high"]))
     except ValueError:
         raise _malformed(f"Not a floating timestamp in $where: {where!r}") from None
+    return low, high, None if match["after"] is None else _position(match["after"])
 
 
 @dataclass
@@ -339,18 +389,27 @@ class GeneratedHourlyServer:
         first, end = self.hours_of(dataset)
         if kind == "newest":
             return ["newest"], [{"newest": _timestamp(end - 1) if end > first else None}]
-        low, high = _where_hours(params["$where"])
+        low, high, after = _where_hours(params["$where"])
         first = max(first, low)
         end = max(first, min(end, high))
         if kind == "pages":
             limit, offset = _limit_and_offset(params)
             start, stop = _rows_before(first) + offset, _rows_before(end)
-            return list(FIELDS), rows_at(start, max(0, min(limit, stop - start)))
+            if after is not None:
+                start = max(start, after + 1)
+            fields = [":id", *FIELDS] if params.get("$select") else list(FIELDS)
+            return fields, rows_at(start, max(0, min(limit, stop - start)))
         if kind == "totals":
             rows = _rows_before(end) - _rows_before(first)
-            ridership = str(sum(hour_total(hour) for hour in range(first, end))) if rows else None
-            return ["rows", "ridership"], [{"rows": str(rows), "ridership": ridership}]
+            sums = [str(sum(total(hour) for hour in range(first, end))) if rows else None for total in (hour_total, hour_transfers)]
+            return ["rows", "ridership", "transfers"], [{"rows": str(rows), "ridership": sums[0], "transfers": sums[1]}]
         limit, _ = _limit_and_offset(params)
+        if kind == "hourly":
+            hours = [
+                {"transit_timestamp": _timestamp(hour), "rows": str(ROWS_PER_HOUR_OF_DAY[hour % 24]), "updated_at": _updated_at(hour)}
+                for hour in range(first, end)
+            ]
+            return ["transit_timestamp", "rows", "updated_at"], hours[:limit]
         days = []
         # Every day from the range's first to its last hour has some of its hours in it.
         for day in range(first // 24, -(-end // 24) if end > first else first // 24):
@@ -359,8 +418,10 @@ class GeneratedHourlyServer:
                 "day": _timestamp(day * 24),
                 "rows": str(_rows_before(hours.stop) - _rows_before(hours.start)),
                 "ridership": str(sum(hour_total(hour) for hour in hours)),
+                "transfers": str(sum(hour_transfers(hour) for hour in hours)),
+                "updated_at": _updated_at(hours[-1]),
             })
-        return ["day", "rows", "ridership"], days[:limit]
+        return ["day", "rows", "ridership", "transfers", "updated_at"], days[:limit]
 
     def view(self, dataset: HourlyDataset) -> dict:
         """The dataset's metadata, as GET /api/views/{id}.json has it."""

@@ -2,12 +2,18 @@
 misbehaves on request.
 
 Datasets are held by id as rows of text (field name -> value, None for null). `GET /resource/{id}.csv`
-takes `$where` on one field as a range (`F between 'A' and 'B'`, or `F >= 'A' AND F < 'B'`), `$select`
-(fields and `count(*)`, `sum(f)`, `max(f)`, `min(f)`, `date_trunc_ymd(f)`, each with an optional
-`AS alias`), `$group` (by alias or field), `$order` (`:id`, or an alias or field, optionally `DESC`),
-`$limit` (at most 50,000) and `$offset`. Answers are CSV as Socrata writes it: a header of field names
-(or aliases), every non-null cell double-quoted, LF, with X-SODA2-Fields and X-SODA2-Types; a sum, max or
-min over no rows is an empty cell. `GET /api/views/{id}.json` is the dataset's metadata (name,
+takes `$where` as comparisons of a field with a literal joined by AND (`F between 'A' and 'B'`, `F >= 'A'`,
+`F < 'B'`, `:id > 'row-...'`), `$select` (fields, `*`, the system fields `:*`, and `count(*)`, `sum(f)`,
+`max(f)`, `min(f)`, `date_trunc_ymd(f)`, each with an optional `AS alias`), `$group` (by alias or field),
+`$order` (`:id`, or an alias or field, optionally `DESC`), `$limit` (at most 50,000) and `$offset`.
+Every row has Socrata's system fields `:id` (`row-` and hex digits, in the order rows were added),
+`:created_at` and `:updated_at`, given when the server first sees the row. Rows change between requests
+through `changes` and `changes_before_page` (callbacks by request number, or by the number of the page
+of rows) calling `insert`, `revise` and `delete`, which stamp `:updated_at` and the dataset's
+rowsUpdatedAt from the server's own clock, a second a change: deterministic, whatever the timing.
+
+Answers are CSV as Socrata writes it: a header of field names (or aliases), every non-null cell
+double-quoted, LF, with X-SODA2-Fields and X-SODA2-Types; a sum, max or min over no rows is an empty cell. `GET /api/views/{id}.json` is the dataset's metadata (name,
 rowsUpdatedAt, viewLastModified, columns). Errors are JSON bodies in both of Socrata's shapes (`code` and
 `errorCode`).
 """
@@ -19,7 +25,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import ThreadingHTTPServer
 
@@ -41,7 +48,10 @@ HOURLY_FIELDS_OLD = (
     "transit_timestamp", "station_complex_id", "station_complex", "borough", "routes", "payment_method", "ridership",
     "transfers", "latitude", "longitude", "georeference",
 )  # fmt: skip
+# Socrata's system fields, hidden unless selected (`:*` selects them all).
+SYSTEM_FIELDS = (":id", ":created_at", ":updated_at")
 _TYPES = {
+    ":id": "row_identifier", ":created_at": "fixed_timestamp", ":updated_at": "fixed_timestamp",
     "date": "floating_timestamp", "entries": "number", "exits": "number", "transit_timestamp": "floating_timestamp",
     "ridership": "number", "transfers": "number", "latitude": "number", "longitude": "number", "georeference": "point",
 }  # fmt: skip
@@ -53,14 +63,18 @@ DEFAULT_VIEW_LAST_MODIFIED = 1_700_003_600
 _RESOURCE = re.compile(r"^/resource/(?P<id>[a-z0-9]{4}-[a-z0-9]{4})\.csv$")
 _VIEW = re.compile(r"^/api/views/(?P<id>[a-z0-9]{4}-[a-z0-9]{4})\.json$")
 _SELECTION = re.compile(
-    r"^\s*(?:(?P<function>\w+)\s*\(\s*(?P<argument>\*|\w+)\s*\)|(?P<field>\w+))(?:\s+as\s+(?P<alias>\w+))?\s*$", re.I
+    r"^\s*(?:(?P<function>\w+)\s*\(\s*(?P<argument>\*|:?\w+)\s*\)|(?P<field>:?\w+|:?\*))(?:\s+as\s+(?P<alias>\w+))?\s*$", re.I
 )
 _AGGREGATES = frozenset({"count", "sum", "max", "min"})
 _LITERAL = r"'(?P<{}>[^']*)'"
-_BETWEEN = re.compile(rf"^\s*(?P<field>\w+)\s+between\s+{_LITERAL.format('low')}\s+and\s+{_LITERAL.format('high')}\s*$", re.I)
-_HALF_OPEN = re.compile(
-    rf"^\s*(?P<field>\w+)\s*>=\s*{_LITERAL.format('low')}\s+and\s+(?P<field2>\w+)\s*<\s*{_LITERAL.format('high')}\s*$", re.I
-)
+_BETWEEN = re.compile(rf"^\s*(?P<field>:?\w+)\s+between\s+{_LITERAL.format('low')}\s+and\s+{_LITERAL.format('high')}\s*", re.I)
+_COMPARISON = re.compile(rf"^\s*(?P<field>:?\w+)\s*(?P<operator>>=|<=|>|<|=)\s*{_LITERAL.format('value')}\s*", re.I)
+_AND = re.compile(r"^and\s+", re.I)
+_OPERATORS = {">=": str.__ge__, "<=": str.__le__, ">": str.__gt__, "<": str.__lt__, "=": str.__eq__}
+_ID_AFTER = re.compile(r"\s+and\s+:id\s*>\s*'[^']*'", re.I)
+_ID_AFTER_CLAUSE = re.compile(r":id\s*>\s*'[^']*'", re.I)
+# The server's clock for :created_at and :updated_at: epoch seconds, a second a change.
+_CLOCK_START = 1_700_000_000
 
 
 def turnstile_rows(lines: list[str], fields: tuple[str, ...] = TURNSTILE_FIELDS, station: bool = True) -> list[dict]:
@@ -164,7 +178,7 @@ class SodaMisbehaviour:
     retry_after: str = "0"
     cut_pages: int = 0  # serve this many pages cut in the middle of their last row (with a matching length)
     repeat_without_order: bool = False  # without $order, every $offset gets the first page: unstable paging
-    repeat_page: bool = False  # every page after the first serves the page before it again, $order or not
+    repeat_page: bool = False  # every page after the first serves the page before it (by $offset) or the first (by :id) again
     answer: tuple[int, dict] | None = None  # answer this status and JSON body every time
     lost_rows: int = 0  # leave this many rows out of the pages (cut at a row boundary); aggregates still have them
     ignore_where: bool = False  # pages of rows leave out the $where (aggregates keep it): rows outside the range
@@ -196,7 +210,15 @@ class SodaServer:
     rows_updated_at: dict[str, int] = field(default_factory=dict)
     view_last_modified: dict[str, int] = field(default_factory=dict)
     requests: list[SodaRequest] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Changes to the datasets, by the number of the request (1 for the first) they are made before: what
+    # NY Open Data's own updates do between two requests of a read, at a point a test chooses.
+    changes: dict[int, Callable[["SodaServer"], None]] = field(default_factory=dict)
+    # The same, by the number of the read of rows (a request with no aggregate: a page) they are made before.
+    changes_before_page: dict[int, Callable[["SodaServer"], None]] = field(default_factory=dict)
+    _pages_read: int = 0
+    clock: int = _CLOCK_START  # epoch seconds of the latest change; rows first seen are stamped with it
+    _rows_given_ids: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -210,13 +232,59 @@ class SodaServer:
     def app_tokens_seen(self) -> set[str | None]:
         return {request.app_token for request in self.requests}
 
+    def insert(self, dataset_id: str, rows: list[dict]) -> None:
+        """Add `rows` to the dataset as a change now: after every row there by :id, or where their own `:id` sorts."""
+        with self._lock:
+            self._stamp(self.datasets[dataset_id])
+            self._change(dataset_id)
+            self._stamp(rows)
+            self.datasets[dataset_id].extend(rows)
+
+    def revise(self, dataset_id: str, which: Callable[[dict], bool], **values: str) -> int:
+        """Set `values` in the rows `which` picks, as a change now (:updated_at); how many rows changed."""
+        with self._lock:
+            rows = self.datasets[dataset_id]
+            self._stamp(rows)
+            self._change(dataset_id)
+            revised = [row for row in rows if which(row)]
+            for row in revised:
+                row.update(values, **{":updated_at": _stamp_text(self.clock)})
+            return len(revised)
+
+    def delete(self, dataset_id: str, which: Callable[[dict], bool]) -> int:
+        """Remove the rows `which` picks, as a change now; how many were removed."""
+        with self._lock:
+            rows = self.datasets[dataset_id]
+            self._stamp(rows)
+            self._change(dataset_id)
+            kept = [row for row in rows if not which(row)]
+            removed = len(rows) - len(kept)
+            rows[:] = kept
+            return removed
+
+    def _change(self, dataset_id: str) -> None:
+        self.clock += 1
+        self.rows_updated_at[dataset_id] = self.clock
+
+    def _stamp(self, rows: list[dict]) -> None:
+        """Give the rows not seen before their system fields: the next :id, created and updated now."""
+        for row in rows:
+            if ":id" not in row:
+                self._rows_given_ids += 1
+                row[":id"] = f"row-{self._rows_given_ids:08x}"
+            if ":updated_at" not in row:
+                row.update({":created_at": _stamp_text(self.clock), ":updated_at": _stamp_text(self.clock)})
+
     def answer(self, dataset_id: str, params: dict[str, str], ranged: bool) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body for a read of `dataset_id` with the query `params`."""
         refused = self._refusal(dataset_id, ranged)
         if refused is not None:
             return refused
         rule = self.misbehaviours.get(dataset_id, SodaMisbehaviour())
-        rows = self.datasets[dataset_id]
+        with self._lock:
+            rows = list(self.datasets[dataset_id])
+            self._stamp(rows)
+            self._stamp(rule.stale_rows or [])
         try:
             selected, types, page = _query(rows, self.fields(dataset_id), params, rule)
         except _QueryError as error:
@@ -252,8 +320,10 @@ class SodaServer:
         })
 
     def fields(self, dataset_id: str) -> list[str]:
+        """The dataset's own fields (the system fields left out)."""
         rows = self.datasets[dataset_id]
-        return list(rows[0]) if rows else list(self.empty_fields.get(dataset_id, TURNSTILE_FIELDS))
+        fields = list(rows[0]) if rows else list(self.empty_fields.get(dataset_id, TURNSTILE_FIELDS))
+        return [name for name in fields if name not in SYSTEM_FIELDS]
 
     def _refusal(self, dataset_id: str, ranged: bool) -> tuple[int, dict[str, str], bytes] | None:
         """The answer to anything about `dataset_id` when it is refused: set to, missing, or throttled."""
@@ -280,6 +350,14 @@ class SodaServer:
                 with server._lock:
                     token = self.headers.get("X-App-Token")
                     server.requests.append(SodaRequest(parts.path, params, token, ranged, time.monotonic()))
+                    if _RESOURCE.match(parts.path) and not ranged and _reads_rows(params):
+                        server._pages_read += 1
+                        page_change = server.changes_before_page.pop(server._pages_read, None)
+                        if page_change is not None:
+                            page_change(server)
+                    change = server.changes.pop(len(server.requests), None)
+                    if change is not None:
+                        change(server)
                 if match := _RESOURCE.match(parts.path):
                     status, headers, body = server.answer(match["id"], params, ranged)
                 elif match := _VIEW.match(parts.path):
@@ -317,7 +395,7 @@ def _no_such_column(name: str) -> _QueryError:
 
 
 def _column(name: str, fields: list[str]) -> str:
-    if name not in fields:
+    if name not in fields and name not in SYSTEM_FIELDS:
         raise _no_such_column(name)
     return name
 
@@ -371,6 +449,9 @@ def _selections(select: str | None, fields: list[str]) -> list[_Selection]:
         if match is None:
             raise _malformed(f"Could not parse $select item {item.strip()!r}")
         function = match["function"].lower() if match["function"] else None
+        if match["field"] in ("*", ":*"):
+            selections.extend(_Selection(name, None, name) for name in (fields if match["field"] == "*" else SYSTEM_FIELDS))
+            continue
         if function is None:
             argument = _column(match["field"], fields)
         elif function not in _AGGREGATES | {"date_trunc_ymd"}:
@@ -402,8 +483,14 @@ def _query(rows: list[dict], fields: list[str], params: dict[str, str], rule: So
     grouped = "$group" in params or any(selection.aggregate for selection in selections)
     if not grouped and rule.stale_rows is not None:
         rows = rule.stale_rows
-    where = None if not grouped and rule.ignore_where else params.get("$where")
+    where = params.get("$where")
+    if rule.ignore_where and not grouped and where is not None:  # the range goes, paging by :id stays
+        where = " AND ".join(_ID_AFTER_CLAUSE.findall(where)) or None
+    if rule.repeat_page and not grouped and where is not None:
+        where = _ID_AFTER.sub("", where)  # by :id, every page is the first
     matching = [row for row in rows if _matches(row, fields, where)]
+    if params.get("$order", "").strip() == ":id":
+        matching.sort(key=lambda row: row[":id"])
     if grouped:
         answer = _grouped(matching, selections, params.get("$group"))
     else:
@@ -427,6 +514,11 @@ def _query(rows: list[dict], fields: list[str], params: dict[str, str], rule: So
     if rule.lost_rows and not grouped:
         page = page[: max(len(page) - rule.lost_rows, 0)]
     return [selection.name for selection in selections], [selection.type for selection in selections], page
+
+
+def _reads_rows(params: dict[str, str]) -> bool:
+    """Whether a query asks for rows (a page), not aggregates."""
+    return "$group" not in params and not any(f"{name}(" in params.get("$select", "").lower() for name in _AGGREGATES)
 
 
 def _grouped(rows: list[dict], selections: list[_Selection], group: str | None) -> list[dict]:
@@ -458,18 +550,28 @@ def _grouped(rows: list[dict], selections: list[_Selection], group: str | None) 
 
 
 def _matches(row: dict, fields: list[str], where: str | None) -> bool:
-    """Whether `row` is in the range `where` gives; timestamps compare as text (their format sorts by time)."""
+    """Whether `row` meets every comparison of `where`; values compare as text cut to the literal's length
+    (timestamps sort by time as text, and `'2023-05-27'` takes the whole day)."""
     if where is None:
         return True
-    match = _BETWEEN.match(where) or _HALF_OPEN.match(where)
-    if match is None:
-        raise _malformed(f"Could not parse $where: {where!r}; expected F between 'A' and 'B' or F >= 'A' AND F < 'B'")
-    name = _column(match["field"], fields)
-    if "field2" in match.groupdict() and match["field2"] != name:
-        raise _malformed("Both bounds of a range must name the same field")
-    value = (row[name] or "")[: len(match["low"])]
-    high_included = match.re is _BETWEEN
-    return match["low"] <= value and (value <= match["high"] if high_included else value < match["high"])
+    rest = where
+    while True:
+        if match := _BETWEEN.match(rest):
+            value = (row[_column(match["field"], fields)] or "")[: len(match["low"])]
+            if not match["low"] <= value <= match["high"]:
+                return False
+        elif match := _COMPARISON.match(rest):
+            value = (row[_column(match["field"], fields)] or "")[: len(match["value"])]
+            if not _OPERATORS[match["operator"]](value, match["value"]):
+                return False
+        else:
+            raise _malformed(f"Could not parse $where: {where!r}; expected comparisons like F >= 'A' joined by AND")
+        rest = rest[match.end() :]
+        if not rest:
+            return True
+        if not (joined := _AND.match(rest)):
+            raise _malformed(f"Could not parse $where: {where!r}; expected comparisons like F >= 'A' joined by AND")
+        rest = rest[joined.end() :]
 
 
 def _csv(fields: list[str], rows: list[dict]) -> bytes:
@@ -478,6 +580,11 @@ def _csv(fields: list[str], rows: list[dict]) -> bytes:
 
     lines = [",".join(cell(name) for name in fields)] + [",".join(cell(row[name]) for name in fields) for row in rows]
     return ("\n".join(lines) + "\n").encode()
+
+
+def _stamp_text(epoch_seconds: int) -> str:
+    """A fixed timestamp as Socrata writes :created_at and :updated_at."""
+    return f"{datetime.fromtimestamp(epoch_seconds, timezone.utc):%Y-%m-%dT%H:%M:%S}.000Z"
 
 
 def _json(status: int, body: dict) -> tuple[int, dict[str, str], bytes]:

@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +30,7 @@ NEIGHBOUR_WEEKS = 8
 MIN_DEVICES_SHARE_OF_NEIGHBOURS = 0.85
 MIN_READINGS_SHARE_OF_NEIGHBOURS = 0.75
 DEVICE = ["control_area", "unit", "scp"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Neighbour:
     readings: int
 
 
-def neighbours_of(week: date, stored: Mapping[date, Neighbour]) -> dict[date, Neighbour]:
+def neighbours_of(week: date, stored: Mapping[date, T]) -> dict[date, T]:
     """The stored weeks within NEIGHBOUR_WEEKS of `week`, itself excluded."""
     span = timedelta(weeks=NEIGHBOUR_WEEKS)
     return {other: size for other, size in stored.items() if other != week and abs(other - week) <= span}
@@ -129,20 +131,21 @@ DEVICES_METADATA = "turnstiles"
 def recorded_sizes(instance: DagsterInstance, asset_key: AssetKey, weeks: Sequence[date]) -> dict[date, Neighbour]:
     """The sizes that the latest materialization of each week around `weeks` recorded (weeks stored before
     sizes were recorded are left out)."""
+    return {
+        week: Neighbour(metadata[DEVICES_METADATA].value, metadata["dagster/row_count"].value)
+        for week, metadata in latest_metadata(instance, asset_key, weeks).items()
+        if DEVICES_METADATA in metadata and "dagster/row_count" in metadata
+    }
+
+
+def latest_metadata(instance: DagsterInstance, asset_key: AssetKey, weeks: Sequence[date]) -> dict[date, Mapping]:
+    """The metadata of the latest materialization of each week within NEIGHBOUR_WEEKS of `weeks`."""
     around = sorted({week + timedelta(weeks=offset) for week in weeks for offset in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1)})
     records = instance.fetch_materializations(
         AssetRecordsFilter(asset_key=asset_key, asset_partitions=[week.isoformat() for week in around]), limit=4 * len(around)
     ).records
-    sizes: dict[date, Neighbour] = {}
-    seen = set()
+    found: dict[date, Mapping] = {}
     for record in records:  # newest first: the first seen of a week is its latest
         materialization = record.asset_materialization
-        if materialization.partition in seen:
-            continue
-        seen.add(materialization.partition)
-        metadata = materialization.metadata
-        if DEVICES_METADATA in metadata and "dagster/row_count" in metadata:
-            sizes[date.fromisoformat(materialization.partition)] = Neighbour(
-                metadata[DEVICES_METADATA].value, metadata["dagster/row_count"].value
-            )
-    return sizes
+        found.setdefault(date.fromisoformat(materialization.partition), materialization.metadata)
+    return found

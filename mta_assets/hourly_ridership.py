@@ -2,14 +2,22 @@
 
 Partition S (a Saturday) holds the hours from S-7 00:00 to S-1 23:00. They come from the dataset of
 their days (three datasets split the years; a week across New Year reads two), through lib/soda: CSV
-pages in the dataset's own order, each normalised to HOURLY_RIDERSHIP and written to parquet at once,
-so a week is never held in memory whole. A load is exact: every row is checked (no bad value is
-skipped), and each dataset's own count and sum of ridership for the week must equal what its pages
-gave. A week is read only once its dataset holds the week's last hour.
+pages by `:id` (each the rows after the last id read), each normalised to HOURLY_RIDERSHIP and written to
+parquet at once, so a week is never held in memory whole. A week is read only once its dataset holds
+every one of its hours.
+
+A load is exact although NY Open Data changes while it is read: the rows of each hour and the newest
+`:updated_at` of the week's rows, per dataset, are asked before the pages and again after them (and after
+the dataset's own totals). Equal, the pages and totals are the dataset's rows at one moment, and the
+pages must add up to its count and to the sums of every count column; different, a row was inserted,
+revised or deleted during the read, and the week is read again from the start (WEEK_READ_ATTEMPTS in all).
+Every row is checked (no bad value is skipped).
 """
 
+import json
 import re
-from dataclasses import dataclass
+import time as clock
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -21,7 +29,7 @@ from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.parsing import week_bounds
-from mta_assets.source import SourceError, WeekNotPublished
+from mta_assets.source import SourceError, SourceUnavailable, WeekNotPublished
 
 _MODULE = "mta_assets/hourly_ridership.py"
 # Socrata's floating timestamps: 2023-05-27T00:00:00.000; the milliseconds are optional.
@@ -37,7 +45,13 @@ _NEEDED_FIELDS = (
 )  # fmt: skip
 _NEEDED = {name: (name,) for name in _NEEDED_FIELDS}
 _NEWER_FIELDS = ("transit_mode", "fare_class_category")
-_TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
+# The rows and every count column summed: what the pages must add up to.
+_TOTALS = "count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers"
+# What changes with any insert, revision or delete: the rows of each hour, the newest :updated_at
+# (Socrata's system field). No sums: they are asked after the pages, whose rows are checked first.
+_VERSION = "transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at"
+# Reads of a week that NY Open Data changed during the read, before the week fails (to be loaded later).
+WEEK_READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -73,18 +87,62 @@ class HourlyRowsInvalid(SourceError):
 
 
 @dataclass(frozen=True)
-class Totals:
-    """Rows and the sum of ridership, of a day or of a week."""
+class Fingerprint:
+    """What any change to a week's rows changes: its rows, the sums of its counts, and the newest `:updated_at`.
+
+    A delete lowers `rows`; an insert or a revision (of any field) moves `updated_at`, Socrata's time of
+    a row's last change. Fixed timestamps of one form sort as text; "" for no rows.
+    """
 
     rows: int
     ridership: int
+    transfers: int
+    updated_at: str
 
-    def __add__(self, other: "Totals") -> "Totals":
-        return Totals(self.rows + other.rows, self.ridership + other.ridership)
+    def __add__(self, other: "Fingerprint") -> "Fingerprint":
+        return Fingerprint(
+            self.rows + other.rows, self.ridership + other.ridership, self.transfers + other.transfers, max(self.updated_at, other.updated_at)
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {"rows": self.rows, "ridership": self.ridership, "transfers": self.transfers}
+
+    def key(self) -> str:
+        """`rows:ridership:transfers:updated_at`, for run keys and the materialization's metadata."""
+        return f"{self.rows}:{self.ridership}:{self.transfers}:{self.updated_at}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Fingerprint":
+        """A fingerprint as to_json wrote it; ValueError for anything else."""
+        try:
+            fields = json.loads(text)
+            return cls(int(fields["rows"]), int(fields["ridership"]), int(fields["transfers"]), str(fields["updated_at"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a week's fingerprint ({error!r}): {text[:200]!r}") from None
+
+    def __str__(self) -> str:
+        return f"{self.rows:,} rows, {self.ridership:,} ridership, {self.transfers:,} transfers, last changed {self.updated_at or 'never'}"
 
 
-# A day's and a week's totals are the same two numbers.
-DayTotals = WeekTotals = Totals
+NO_ROWS = Fingerprint(0, 0, 0, "")
+
+
+@dataclass(frozen=True)
+class _PartVersion:
+    """The rows of each hour of a week's part and their newest :updated_at: unchanged unless no row changed."""
+
+    rows_by_hour: tuple[tuple[str, int], ...]  # YYYY-MM-DDTHH
+    updated_at: str
+
+    def __str__(self) -> str:
+        return f"{sum(rows for _, rows in self.rows_by_hour):,} rows last changed {self.updated_at or 'never'}"
+
+
+class HourlyWeekChanging(SourceUnavailable):
+    """The dataset changed during every read of the week: nothing was stored; the week is read again later."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +164,8 @@ class HourlyWeek:
     path: Path  # HOURLY_RIDERSHIP's columns, exactly
     rows: int
     ridership: int
+    fingerprint: Fingerprint  # the datasets' own, before and after the read: what the rows are
+    attempts: int  # reads of the week, the last one whole (more when the dataset changed during one)
     dataset_ids: tuple[str, ...]
     urls: tuple[str, ...]  # every request, in order; no secret (the app token travels in a header)
     first_page_url: str  # the request for the week's first rows
@@ -133,16 +193,23 @@ class _WeekPart:
     def last_hour(self) -> datetime:
         return self.end - timedelta(hours=1)
 
+    def hours(self) -> list[datetime]:
+        """Every hour the part must hold."""
+        return [self.start + timedelta(hours=n) for n in range((self.end - self.start) // timedelta(hours=1))]
+
 
 class _Tally:
     """What the written rows add up to, page by page."""
 
     def __init__(self) -> None:
-        self.rows = self.ridership = self.pages = 0
+        self.rows = self.ridership = self.transfers = self.pages = 0
         self.first_hour: datetime | None = None
         self.last_hour: datetime | None = None
         self.days: set[date] = set()
         self.station_complexes: set[str] = set()
+
+    def counts(self) -> dict[str, int]:
+        return {"rows": self.rows, "ridership": self.ridership, "transfers": self.transfers}
 
     def add(self, table: pa.Table) -> None:
         self.pages += 1
@@ -150,6 +217,7 @@ class _Tally:
             return
         self.rows += table.num_rows
         self.ridership += pc.sum(table["ridership"]).as_py()
+        self.transfers += pc.sum(table["transfers"]).as_py()
         first, last = (value.as_py() for value in pc.min_max(table["transit_timestamp"]).values())
         self.first_hour = first if self.first_hour is None else min(self.first_hour, first)
         self.last_hour = last if self.last_hour is None else max(self.last_hour, last)
@@ -169,34 +237,39 @@ class HourlyRidershipSource(SodaSource):
         return tuple(part.dataset_id for part in self._parts(week))
 
     def read_week(self, week: date, directory: Path) -> HourlyWeek:
-        """The week's rows as HOURLY_RIDERSHIP in a parquet file in `directory`, checked against the datasets' totals.
+        """The week's rows as HOURLY_RIDERSHIP in a parquet file in `directory`: the datasets' rows at one moment.
 
-        Raises WeekNotInHourlyData for a week a dataset does not hold yet; on any error no file is left.
+        Raises WeekNotInHourlyData for a week a dataset does not hold every hour of, HourlyWeekChanging when
+        the dataset changed during every read; on any error no file is left.
         """
         parts = self._parts(week)
         destination = directory / f"hourly_ridership_{week:%y%m%d}.parquet"
         advice = SodaAdvice(missing=WeekNotInHourlyData, module=_MODULE)
-        tally = _Tally()
+        changes = []
         try:
             with SodaReading(self, f"Week {week}", advice, directory / f".{destination.stem}.page.csv") as reading:
                 for part in parts:
                     self._check_published(reading, week, part)
-                first_page = len(reading.urls)  # the checks' requests come first
-                with parquet_writer(destination, HOURLY_RIDERSHIP.arrow_schema) as writer:
-                    for part in parts:
-                        rows_before, ridership_before = tally.rows, tally.ridership
-                        for page in reading.pages(part.dataset_id, partial(self._page_url, part), _NEEDED):
-                            table = _normalised(page, week, part)
-                            writer.write_table(table)
-                            tally.add(table)
-                        read = {"rows": tally.rows - rows_before, "ridership": tally.ridership - ridership_before}
-                        reading.check_totals(part.dataset_id, self._totals_url(part), read)
-                        if read["rows"] == 0:
-                            raise WeekNotInHourlyData(
-                                f"Week {week}: NY Open Data dataset {part.dataset_id} has no rows from "
-                                f"{part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}, though it holds later "
-                                f"hours. Check the datasets' days in {_MODULE}."
-                            )
+                for attempt in range(1, WEEK_READ_ATTEMPTS + 1):
+                    before = [self._version(reading, week, part) for part in parts]
+                    first_page = len(reading.urls)
+                    tally, read = self._read_pages(reading, week, parts, destination)
+                    totals = [self._totals(reading, part) for part in parts]
+                    after = [self._version(reading, week, part) for part in parts]
+                    changed = [f"{part.dataset_id} from {was} to {now}" for part, was, now in zip(parts, before, after) if was != now]
+                    if not changed:
+                        break
+                    changes.append(f"read {attempt}: " + "; ".join(changed))
+                    if attempt < WEEK_READ_ATTEMPTS:  # NY Open Data's update may still be landing: give it time
+                        clock.sleep(min(self.backoff_seconds * attempt, max(reading.deadline.remaining(), 0)))
+                else:
+                    raise HourlyWeekChanging(
+                        f"Week {week}: NY Open Data changed the week's rows during each of {WEEK_READ_ATTEMPTS} reads ("
+                        + " | ".join(changes) + "), so no read is the dataset at one moment, and nothing was stored. Retry "
+                        "later, once NY Open Data's update has landed."
+                    )
+                for part, counted, counts in zip(parts, totals, read):
+                    reading.compare_totals(part.dataset_id, self._totals_url(part), counts, counted)
         except BaseException:
             destination.unlink(missing_ok=True)
             raise
@@ -205,6 +278,10 @@ class HourlyRidershipSource(SodaSource):
             path=destination,
             rows=tally.rows,
             ridership=tally.ridership,
+            fingerprint=sum(
+                (Fingerprint(**counted, updated_at=version.updated_at) for counted, version in zip(totals, before)), NO_ROWS
+            ),
+            attempts=attempt,
             dataset_ids=tuple(part.dataset_id for part in parts),
             urls=tuple(reading.urls),
             first_page_url=reading.urls[first_page],
@@ -215,22 +292,37 @@ class HourlyRidershipSource(SodaSource):
             station_complexes=len(tally.station_complexes),
         )
 
-    def newest_hour(self, dataset_id: str) -> datetime | None:
-        """The dataset's newest transit_timestamp; None if it has no rows."""
-        with self._reading("Hourly ridership") as reading:
-            return self._newest(reading, dataset_id)
+    def _read_pages(
+        self, reading: SodaReading, week: date, parts: list["_WeekPart"], destination: Path
+    ) -> tuple[_Tally, list[dict[str, int]]]:
+        """Every page of the week's parts into `destination` (replacing it); the tally and what each part's pages gave."""
+        tally, read = _Tally(), []
+        with parquet_writer(destination, HOURLY_RIDERSHIP.arrow_schema) as writer:
+            for part in parts:
+                counts_before = tally.counts()
+                for page in reading.keyset_pages(part.dataset_id, partial(self._page_url, part), _NEEDED):
+                    table = _normalised(page, week, part)
+                    writer.write_table(table)
+                    tally.add(table)
+                read.append({name: value - counts_before[name] for name, value in tally.counts().items()})
+        return tally, read
 
-    def holds_week(self, week: date) -> bool:
-        """Whether the dataset holding the week's last day has its last hour (S-1 23:00); False before 2017."""
+    def missing_hours(self, week: date) -> list[datetime]:
+        """The hours of the week its datasets hold no rows of (every hour before 2017): what keeps it from loading."""
         try:
-            last_part = self._parts(week)[-1]
+            parts = self._parts(week)
         except WeekNotInHourlyData:
-            return False
-        newest = self.newest_hour(last_part.dataset_id)
-        return newest is not None and newest >= last_part.last_hour
+            start, end = week_bounds(week)
+            return _WeekPart("", start, end).hours()
+        missing = []
+        with self._reading(f"Week {week}") as reading:
+            for part in parts:
+                rows_by_hour, _ = self._rows_by_hour(reading, part)
+                missing += [hour for hour in part.hours() if f"{hour:%Y-%m-%dT%H}" not in rows_by_hour]
+        return missing
 
-    def week_totals(self, dataset_ids: tuple[str, ...] | None, first_week: date, last_week: date) -> dict[date, WeekTotals]:
-        """Rows and ridership per week (by Saturday) from `first_week` to `last_week`, from the datasets' daily totals.
+    def week_fingerprints(self, dataset_ids: tuple[str, ...] | None, first_week: date, last_week: date) -> dict[date, Fingerprint]:
+        """Each week's fingerprint (by Saturday) from `first_week` to `last_week`, from the datasets' daily ones.
 
         `dataset_ids` picks the datasets to count (None: all); a week across New Year sums both of its
         datasets. Weeks without rows are left out.
@@ -241,15 +333,15 @@ class HourlyRidershipSource(SodaSource):
         if unknown:
             raise ValueError(f"{', '.join(sorted(unknown))} is not among HOURLY_DATASETS in {_MODULE}.")
         start, end = week_bounds(first_week)[0], week_bounds(last_week)[1]
-        weeks: dict[date, WeekTotals] = {}
+        weeks: dict[date, Fingerprint] = {}
         with self._reading(f"Hourly ridership of the weeks {first_week} to {last_week}") as reading:
             for dataset in HOURLY_DATASETS:
                 span = dataset.clip(start, end)
                 if span is None or dataset_ids is not None and dataset.id not in dataset_ids:
                     continue
-                for day, totals in self._daily(reading, dataset.id, *span).items():
+                for day, fingerprint in self._daily(reading, dataset.id, *span).items():
                     saturday = day + timedelta(days=(5 - day.weekday()) % 7 or 7)  # the week holding the day
-                    weeks[saturday] = weeks.get(saturday, Totals(0, 0)) + totals
+                    weeks[saturday] = weeks.get(saturday, NO_ROWS) + fingerprint
         return dict(sorted(weeks.items()))
 
     def dataset_version(self, dataset_id: str) -> DatasetVersion:
@@ -300,18 +392,19 @@ class HourlyRidershipSource(SodaSource):
         newest = reading.one_row(url, dataset_id, "its newest hour", ("newest",))["newest"]
         return _timestamp(newest, reading, dataset_id, url) if newest else None
 
-    def _daily(self, reading: SodaReading, dataset_id: str, start: datetime, end: datetime) -> dict[date, DayTotals]:
+    def _daily(self, reading: SodaReading, dataset_id: str, start: datetime, end: datetime) -> dict[date, Fingerprint]:
         url = self.resource_url(dataset_id, {
-            "$select": f"date_trunc_ymd(transit_timestamp) AS day, {_TOTALS}",
+            "$select": f"date_trunc_ymd(transit_timestamp) AS day, {_TOTALS}, max(:updated_at) AS updated_at",
             "$where": time_range("transit_timestamp", start, end),
             "$group": "day",
             "$order": "day",
             "$limit": str(MAX_PAGE_ROWS),  # a day a row: 50,000 rows are 136 years
         })  # fmt: skip
         days = {}
-        for row in reading.answer(url, dataset_id, "its daily totals", ("day", "rows", "ridership")).to_pylist():
+        columns = ("day", "rows", "ridership", "transfers", "updated_at")
+        for row in reading.answer(url, dataset_id, "its daily totals", columns).to_pylist():
             try:
-                rows, ridership = whole_number(row["rows"]), whole_number(row["ridership"])
+                rows, ridership, transfers = (whole_number(row[name]) for name in ("rows", "ridership", "transfers"))
                 if rows is None:
                     raise ValueError("an empty count")
             except ValueError as error:
@@ -319,30 +412,107 @@ class HourlyRidershipSource(SodaSource):
                     f"{reading.subject}: NY Open Data dataset {dataset_id} answered {shown(url)} with a total that is "
                     f"not a whole number ({error}). Check MTA_OPEN_DATA_URL: it may not be a SODA server."
                 ) from None
-            days[_timestamp(row["day"], reading, dataset_id, url).date()] = DayTotals(rows, ridership or 0)
+            day = _timestamp(row["day"], reading, dataset_id, url).date()
+            days[day] = Fingerprint(rows, ridership or 0, transfers or 0, row["updated_at"] or "")
         return days
 
-    def _page_url(self, part: _WeekPart, offset: int) -> str:
-        """The request for the part's rows from `offset` on, in the dataset's own order."""
+    def _page_url(self, part: _WeekPart, after: str | None) -> str:
+        """The request for the part's rows after the row `after` (None: from the first), in `:id` order."""
+        where = time_range("transit_timestamp", part.start, part.end)
         return self.resource_url(part.dataset_id, {
-            "$where": time_range("transit_timestamp", part.start, part.end),
-            "$order": ":id",  # without an order, pages may repeat or skip rows
+            "$select": ":id, *",  # the row id too (a system field, hidden unless selected): it pages the week
+            "$where": where if after is None else f"{where} AND :id > '{after}'",
+            "$order": ":id",
             "$limit": str(self.page_rows),
-            "$offset": str(offset),
+        })  # fmt: skip
+
+    def _version_url(self, part: _WeekPart) -> str:
+        """The request for the rows of each of the part's hours and their newest change."""
+        return self.resource_url(part.dataset_id, {
+            "$select": _VERSION,
+            "$where": time_range("transit_timestamp", part.start, part.end),
+            "$group": "transit_timestamp",
+            "$order": "transit_timestamp",
+            "$limit": str(MAX_PAGE_ROWS),  # an hour a row: a week is 168
         })  # fmt: skip
 
     def _totals_url(self, part: _WeekPart) -> str:
-        """The request for the dataset's own count and sum of ridership over the part's hours."""
+        """The request for the dataset's own count and sums of every count column over the part's hours."""
         return self.resource_url(part.dataset_id, {"$select": _TOTALS, "$where": time_range("transit_timestamp", part.start, part.end)})
 
+    def _totals(self, reading: SodaReading, part: _WeekPart) -> dict[str, int]:
+        """The dataset's count and sums over the part's hours (a sum over no rows: 0)."""
+        url = self._totals_url(part)
+        answer = reading.one_row(url, part.dataset_id, "its totals for the week", ("rows", "ridership", "transfers"))
+        try:
+            return {name: whole_number(value) or 0 for name, value in answer.items()}
+        except ValueError as error:
+            raise SourceError(f"{reading.subject}: NY Open Data dataset {part.dataset_id} answered {shown(url)} with {error}.") from None
 
-def _timestamp(text: str, reading: SodaReading, dataset_id: str, url: str) -> datetime:
-    """A floating timestamp of an aggregate answer (YYYY-MM-DDTHH:MM:SS, milliseconds optional)."""
-    if _TIMESTAMP.fullmatch(text):
+    def _rows_by_hour(self, reading: SodaReading, part: _WeekPart) -> tuple[dict[str, int], str]:
+        """The rows of each hour of the part (by YYYY-MM-DDTHH), and their newest :updated_at.
+
+        A time in another form is kept as written (it is a change too); its rows fail the pages' check.
+        """
+        url = self._version_url(part)
+        answer = reading.answer(url, part.dataset_id, "its rows per hour", ("transit_timestamp", "rows", "updated_at")).to_pylist()
+        rows_by_hour: dict[str, int] = {}
+        for row in answer:
+            text = row["transit_timestamp"]
+            hour = f"{parsed:%Y-%m-%dT%H}" if (parsed := _parsed_timestamp(text)) else text
+            try:
+                rows_by_hour[hour] = rows_by_hour.get(hour, 0) + (whole_number(row["rows"]) or 0)
+            except ValueError as error:
+                raise SourceError(f"{reading.subject}: NY Open Data dataset {part.dataset_id} answered {shown(url)} with {error}.") from None
+        return rows_by_hour, max((row["updated_at"] or "" for row in answer), default="")
+
+    def _version(self, reading: SodaReading, week: date, part: _WeekPart) -> _PartVersion:
+        """The part's version, once the dataset holds every one of its hours (else WeekNotInHourlyData)."""
+        rows_by_hour, updated_at = self._rows_by_hour(reading, part)
+        hours = part.hours()
+        missing = [hour for hour in hours if f"{hour:%Y-%m-%dT%H}" not in rows_by_hour]
+        if len(missing) == len(hours):
+            raise WeekNotInHourlyData(
+                f"Week {week}: NY Open Data dataset {part.dataset_id} has no rows from {part.start:%Y-%m-%d %H:%M} to "
+                f"{part.last_hour:%Y-%m-%d %H:%M}, though it holds later hours. Check the datasets' days in {_MODULE}."
+            )
+        if missing:
+            raise WeekNotInHourlyData(
+                f"Week {week}: NY Open Data dataset {part.dataset_id} lacks {len(missing)} of the week's {len(hours)} hours "
+                f"({hour_spans(missing)}): the week is not whole there, and nothing was stored. Materialize it again once "
+                f"NY Open Data holds every hour."
+            )
+        return _PartVersion(tuple(sorted(rows_by_hour.items())), updated_at)
+
+
+def hour_spans(hours: list[datetime], most: int = 5) -> str:
+    """`2023-05-29 00:00 to 23:00, 2023-05-31 07:00`: sorted hours as runs, the first `most` of them."""
+    runs: list[list[datetime]] = []
+    for hour in sorted(hours):
+        if runs and hour - runs[-1][-1] == timedelta(hours=1):
+            runs[-1].append(hour)
+        else:
+            runs.append([hour])
+    shown_runs = [
+        f"{run[0]:%Y-%m-%d %H:%M}" if len(run) == 1 else f"{run[0]:%Y-%m-%d %H:%M} to {run[-1]:%Y-%m-%d %H:%M}" for run in runs[:most]
+    ]
+    return ", ".join(shown_runs) + (f" and {len(runs) - most} more runs" if len(runs) > most else "")
+
+
+def _parsed_timestamp(text: str | None) -> datetime | None:
+    """A floating timestamp (YYYY-MM-DDTHH:MM:SS, milliseconds optional); None for anything else."""
+    if text and _TIMESTAMP.fullmatch(text):
         try:
             return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
         except ValueError:  # well formed, but no such time: month 13
             pass
+    return None
+
+
+def _timestamp(text: str, reading: SodaReading, dataset_id: str, url: str) -> datetime:
+    """A floating timestamp of an aggregate answer (YYYY-MM-DDTHH:MM:SS, milliseconds optional)."""
+    if parsed := _parsed_timestamp(text):
+        return parsed
     raise SourceError(
         f"{reading.subject}: NY Open Data dataset {dataset_id} answered {shown(url)} with {text!r}, not a "
         f"timestamp (YYYY-MM-DDTHH:MM:SS). Check MTA_OPEN_DATA_URL: it may not be a SODA server."

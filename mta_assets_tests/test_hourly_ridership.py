@@ -13,8 +13,10 @@ from mta_assets.hourly_ridership import (
     HOURLY_DATASETS,
     DatasetVersion,
     HourlyRidershipSource,
+    NO_ROWS,
+    Fingerprint,
     HourlyRowsInvalid,
-    Totals,
+    HourlyWeekChanging,
     WeekNotInHourlyData,
 )
 from mta_assets.lib.soda import DatasetColumnsChanged, UnstablePaging
@@ -25,7 +27,8 @@ from mta_assets_tests.lib.logs import all_output
 WEEK = date(2023, 6, 3)  # 2023-05-27 to 2023-06-02, in wujg-7c2s
 WUJG = "wujg-7c2s"
 PAGE_ROWS = 500
-TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
+TOTALS = "count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers"
+VERSION = "transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at"
 WEEK_WHERE = "transit_timestamp >= '2023-05-27T00:00:00' AND transit_timestamp < '2023-06-03T00:00:00'"
 
 
@@ -81,11 +84,17 @@ def queries(soda: SodaServer, dataset_id: str) -> list[dict]:
 
 def row_reads(soda: SodaServer, dataset_id: str) -> list[dict]:
     """The queries of pages of rows (not aggregates) sent for `dataset_id`."""
-    return [params for params in queries(soda, dataset_id) if "$select" not in params]
+    return [params for params in queries(soda, dataset_id) if params.get("$select") == ":id, *"]
 
 
 def selects(soda: SodaServer, dataset_id: str) -> list[str]:
-    return [params["$select"] for params in queries(soda, dataset_id) if "$select" in params]
+    """The aggregate queries sent for `dataset_id`, by their $select."""
+    return [params["$select"] for params in queries(soda, dataset_id) if params.get("$select", ":id, *") != ":id, *"]
+
+
+def after_ids(soda: SodaServer, dataset_id: str) -> list[str | None]:
+    """The :id each page of rows was asked to start after (None: from the first)."""
+    return [(re.findall(r":id > '([^']*)'", params["$where"]) or [None])[0] for params in row_reads(soda, dataset_id)]
 
 
 def ridership(rows: list[dict]) -> int:
@@ -117,21 +126,25 @@ def test_a_week_over_several_pages_is_every_row_of_the_week_once(soda, tmp_path)
     assert (read.days, read.station_complexes) == (7, 3)
     assert read.dataset_ids == (WUJG,) and read.rejected_lines == ()
     assert left_in(tmp_path) == ["hourly_ridership_230603.parquet"]
-    # The newest hour first, then the pages, then the dataset's own totals of the same hours.
-    assert selects(soda, WUJG) == ["max(transit_timestamp) AS newest", TOTALS]
-    assert [params["$offset"] for params in row_reads(soda, WUJG)] == [str(offset) for offset in range(0, pages * PAGE_ROWS, PAGE_ROWS)]
-    assert len(read.urls) == pages + 2 and "max(transit_timestamp)" in read.urls[0] and "count(*)" in read.urls[-1]
-    assert unquote(read.urls[-1]) == f"{soda.url}/resource/{WUJG}.csv?$select={TOTALS}&$where={WEEK_WHERE}"
-    assert read.urls[2] == (
-        f"{soda.url}/resource/{WUJG}.csv?$where=transit_timestamp%20%3E%3D%20%272023-05-27T00:00:00%27%20AND%20"
-        f"transit_timestamp%20%3C%20%272023-06-03T00:00:00%27&$order=:id&$limit={PAGE_ROWS}&$offset={PAGE_ROWS}"
+    # The newest hour, the rows per hour, the pages, the dataset's own totals, the rows per hour again.
+    assert selects(soda, WUJG) == ["max(transit_timestamp) AS newest", VERSION, TOTALS, VERSION]
+    # Each page the rows after the last :id of the one before.
+    ids = sorted(row[":id"] for row in soda.datasets[WUJG] if "2023-05-27" <= row["transit_timestamp"] < "2023-06-03")
+    assert after_ids(soda, WUJG) == [None] + [ids[PAGE_ROWS * page - 1] for page in range(1, pages)]
+    assert len(read.urls) == pages + 4 and "max(transit_timestamp)" in read.urls[0] and "max(:updated_at)" in read.urls[-1]
+    assert unquote(read.urls[-2]) == f"{soda.url}/resource/{WUJG}.csv?$select={TOTALS}&$where={WEEK_WHERE}"
+    assert read.urls[3] == (
+        f"{soda.url}/resource/{WUJG}.csv?$select=:id%2C%20*&$where=transit_timestamp%20%3E%3D%20%272023-05-27T00:00:00%27%20AND%20"
+        f"transit_timestamp%20%3C%20%272023-06-03T00:00:00%27%20AND%20:id%20%3E%20%27{after_ids(soda, WUJG)[1]}%27"
+        f"&$order=:id&$limit={PAGE_ROWS}"
     )
+    assert read.attempts == 1
 
 
 def test_full_pages_ask_for_the_most_rows_socrata_gives(soda, tmp_path):
     soda.datasets[WUJG] = hourly_rows(WEEK)
     read = read_into(HourlyRidershipSource(base_url=soda.url), WEEK, tmp_path)
-    assert unquote(read.urls[1]) == f"{soda.url}/resource/{WUJG}.csv?$where={WEEK_WHERE}&$order=:id&$limit=50000&$offset=0"
+    assert unquote(read.urls[2]) == f"{soda.url}/resource/{WUJG}.csv?$select=:id, *&$where={WEEK_WHERE}&$order=:id&$limit=50000"
     assert read.pages == 1
 
 
@@ -146,10 +159,10 @@ def test_a_week_across_new_year_reads_both_datasets_each_for_its_days(soda, tmp_
     in_2019 = [row for row in rows if row["transit_timestamp"] < "2020"]
     assert stored(read) == expected(in_2019, week, "t69i-h2me") + expected(rows[len(in_2019) :], week, WUJG)
     assert (read.rows, read.days) == (len(rows), 7)
-    assert {params["$where"] for params in row_reads(soda, "t69i-h2me")} == {
+    assert {params["$where"].split(" AND :id")[0] for params in row_reads(soda, "t69i-h2me")} == {
         "transit_timestamp >= '2019-12-28T00:00:00' AND transit_timestamp < '2020-01-01T00:00:00'"
     }
-    assert {params["$where"] for params in row_reads(soda, WUJG)} == {
+    assert {params["$where"].split(" AND :id")[0] for params in row_reads(soda, WUJG)} == {
         "transit_timestamp >= '2020-01-01T00:00:00' AND transit_timestamp < '2020-01-04T00:00:00'"
     }
 
@@ -177,7 +190,7 @@ def test_the_first_week_reads_the_days_from_2017_on(soda, tmp_path):
 def test_a_week_before_2017_is_not_in_hourly_data_without_a_request(soda, tmp_path):
     with pytest.raises(WeekNotInHourlyData, match=r"Week 2016-12-31: NY Open Data's hourly ridership begins on 2017-01-01"):
         read_into(source_for(soda), date(2016, 12, 31), tmp_path)
-    assert not source_for(soda).holds_week(date(2016, 12, 31))
+    assert len(source_for(soda).missing_hours(date(2016, 12, 31))) == 168
     assert soda.requests == []
 
 
@@ -204,14 +217,13 @@ def test_a_week_missing_from_a_dataset_that_holds_later_hours_is_not_in_hourly_d
         "though it holds later hours",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
-    assert selects(soda, WUJG)[-1] == TOTALS and left_in(tmp_path) == []
+    assert selects(soda, WUJG)[-1] == VERSION and row_reads(soda, WUJG) == [] and left_in(tmp_path) == []
 
 
 def test_an_empty_dataset_holds_no_week(soda, tmp_path):
     soda.datasets[WUJG], soda.empty_fields[WUJG] = [], HOURLY_FIELDS
     with pytest.raises(WeekNotInHourlyData, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} holds no rows"):
         read_into(source_for(soda), WEEK, tmp_path)
-    assert source_for(soda).newest_hour(WUJG) is None
 
 
 def test_a_missing_dataset_names_the_week_and_the_dataset(soda, tmp_path):
@@ -316,8 +328,9 @@ def test_a_page_repeating_an_earlier_one_fails_the_week(soda, tmp_path):
     soda.misbehaviours[WUJG] = SodaMisbehaviour(repeat_page=True)
     with pytest.raises(
         UnstablePaging,
-        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} sent the rows from 0 again as the rows from {PAGE_ROWS}.*"
-        r"its paging lost its order, so rows were skipped, and nothing was stored. Retry later",
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} answered the rows after :id row-\w+ .* with :ids from "
+        r"'row-\w+' to 'row-\w+', not increasing after it: its paging by :id does not hold, so rows could be skipped or "
+        r"repeated, and nothing was stored. Retry later",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert issubclass(UnstablePaging, SourceUnavailable)
@@ -330,8 +343,8 @@ def test_rows_lost_between_pages_are_caught_by_the_datasets_count(soda, tmp_path
     soda.misbehaviours[WUJG] = SodaMisbehaviour(lost_rows=7)  # the first page ends early, on a row's end
     with pytest.raises(
         SourceUnavailable,
-        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} gave {PAGE_ROWS - 7:,} rows and [\d,]+ ridership for the "
-        rf"week in its pages but counts {len(rows):,} rows and [\d,]+ ridership .* Retry later",
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} gave {PAGE_ROWS - 7:,} rows and [\d,]+ ridership and [\d,]+ "
+        rf"transfers for the week in its pages but counts {len(rows):,} rows and [\d,]+ ridership .* Retry later",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
@@ -346,11 +359,51 @@ def test_ridership_that_changed_while_the_week_was_read_is_caught_by_the_dataset
     total = ridership(rows)
     with pytest.raises(
         SourceUnavailable,
-        match=rf"dataset {WUJG} gave {len(rows):,} rows and {total + 5:,} ridership for the week in its pages but counts "
-        rf"{len(rows):,} rows and {total:,} ridership",
+        match=rf"dataset {WUJG} gave {len(rows):,} rows and {total + 5:,} ridership and [\d,]+ transfers for the week in its "
+        rf"pages but counts {len(rows):,} rows and {total:,} ridership",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
+
+
+def test_a_dataset_changing_during_every_read_fails_the_week_after_three_reads(soda, tmp_path):
+    rows = hourly_rows(WEEK)
+    soda.datasets[WUJG] = rows
+    pages = len(rows) // PAGE_ROWS + 1
+    for read in range(3):  # a revision while each read's second page is asked for
+        soda.changes_before_page[read * pages + 2] = lambda server, n=read: server.revise(WUJG, lambda row: row is rows[n], transfers="0")
+    with pytest.raises(
+        HourlyWeekChanging,
+        match=rf"Week 2023-06-03: NY Open Data changed the week's rows during each of 3 reads \(read 1: {WUJG} from 2,016 "
+        r"rows last changed 2023-11-14T22:13:20.000Z to 2,016 rows last changed 2023-11-14T22:13:21.000Z \| read 2: .* \| "
+        r"read 3: .*\), so no read is the dataset at one moment, and nothing was stored. Retry later",
+    ):
+        read_into(source_for(soda), WEEK, tmp_path)
+    assert issubclass(HourlyWeekChanging, SourceUnavailable)
+    assert len(row_reads(soda, WUJG)) == 3 * pages and left_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("kept", "missing"),
+    [
+        (lambda at: not at.startswith("2023-05-29"), r"lacks 24 of the week's 168 hours \(2023-05-29 00:00 to 2023-05-29 23:00\)"),
+        (lambda at: at.startswith("2023-06-02T23"), r"lacks 167 of the week's 168 hours \(2023-05-27 00:00 to 2023-06-02 22:00\)"),
+        (
+            lambda at: not at.startswith(("2023-05-28T03", "2023-05-30T1")),
+            r"lacks 11 of the week's 168 hours \(2023-05-28 03:00, 2023-05-30 10:00 to 2023-05-30 19:00\)",
+        ),
+    ],
+    ids=["a day missing", "one hour held", "hours missing"],
+)
+def test_a_week_the_dataset_lacks_hours_of_is_not_read(soda, tmp_path, kept, missing):
+    soda.datasets[WUJG] = [row for row in around(WEEK) if kept(row["transit_timestamp"])]
+    with pytest.raises(
+        WeekNotInHourlyData,
+        match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} {missing}: the week is not whole there, and nothing was "
+        r"stored. Materialize it again once NY Open Data holds every hour",
+    ):
+        read_into(source_for(soda), WEEK, tmp_path)
+    assert row_reads(soda, WUJG) == [] and left_in(tmp_path) == []
 
 
 def test_throttling_is_waited_out(soda, tmp_path):
@@ -358,7 +411,7 @@ def test_throttling_is_waited_out(soda, tmp_path):
     soda.misbehaviours[WUJG] = SodaMisbehaviour(throttled=3, retry_after="0")
     read = read_into(source_for(soda), WEEK, tmp_path)
     assert read.rows == len(hourly_rows(WEEK))
-    assert soda.requests_per_path()[f"/resource/{WUJG}.csv"] == 3 + 1 + read.pages + 1
+    assert soda.requests_per_path()[f"/resource/{WUJG}.csv"] == 3 + 1 + 1 + read.pages + 1 + 1
 
 
 def test_a_storm_of_429_fails_naming_the_week_and_suggesting_a_token(soda, tmp_path):
@@ -384,7 +437,7 @@ def test_the_app_token_is_sent_as_a_header_and_never_shown(soda, tmp_path, every
     soda.misbehaviours[WUJG] = SodaMisbehaviour(throttled=1)
     source = source_for(soda, app_token=TOKEN)
     read = read_into(source, WEEK, tmp_path)
-    source.week_totals((WUJG,), WEEK, WEEK)
+    source.week_fingerprints((WUJG,), WEEK, WEEK)
     source.dataset_version(WUJG)
     soda.misbehaviours[WUJG] = SodaMisbehaviour(answer=(403, {"code": "permission_denied", "message": "Bad token"}))
     with pytest.raises(SourceError, match="MTA_SOCRATA_APP_TOKEN") as refused:
@@ -405,26 +458,29 @@ def test_without_a_token_no_header_is_sent(soda, tmp_path):
 # --- the datasets' own totals, versions and newest hours -------------------------------------------------
 
 
-def day_totals(rows: list[dict]) -> dict[date, Totals]:
-    """Rows and ridership per day, summed here."""
-    totals: dict[date, Totals] = {}
+def day_fingerprints(rows: list[dict]) -> dict[date, Fingerprint]:
+    """Rows, ridership, transfers and newest :updated_at per day, worked out here from rows the server stamped."""
+    fingerprints: dict[date, Fingerprint] = {}
     for row in rows:
         day = date.fromisoformat(row["transit_timestamp"][:10])
-        totals[day] = totals.get(day, Totals(0, 0)) + Totals(1, int(float(row["ridership"])))
-    return totals
+        counts = (1, int(float(row["ridership"])), int(float(row["transfers"])), row[":updated_at"])
+        fingerprints[day] = fingerprints.get(day, NO_ROWS) + Fingerprint(*counts)
+    return fingerprints
 
 
-def test_week_totals_are_the_datasets_own_per_day_summed_by_week(soda):
+def test_week_fingerprints_are_the_datasets_own_per_day_summed_by_week(soda):
     rows = hourly_rows(WEEK, old_version=True) + hourly_rows(WEEK + timedelta(days=7), old_version=True)
     soda.datasets[WUJG] = rows
-    totals = source_for(soda).week_totals((WUJG,), WEEK, WEEK + timedelta(days=14))
-    days = day_totals(rows)
-    assert totals == {  # a week without rows (2023-06-17) is left out
-        week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), Totals(0, 0)) for week in (WEEK, WEEK + timedelta(days=7))
+    soda.changes[1] = lambda server: server.revise(WUJG, lambda row: row is rows[5], transfers="2.0")  # a later :updated_at
+    fingerprints = source_for(soda).week_fingerprints((WUJG,), WEEK, WEEK + timedelta(days=14))
+    days = day_fingerprints(rows)
+    assert fingerprints == {  # a week without rows (2023-06-17) is left out
+        week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), NO_ROWS) for week in (WEEK, WEEK + timedelta(days=7))
     }
+    assert fingerprints[WEEK].updated_at == rows[5][":updated_at"] > fingerprints[WEEK + timedelta(days=7)].updated_at
     (params,) = [request.params for request in soda.requests]
     assert params == {
-        "$select": f"date_trunc_ymd(transit_timestamp) AS day, {TOTALS}",
+        "$select": f"date_trunc_ymd(transit_timestamp) AS day, {TOTALS}, max(:updated_at) AS updated_at",
         "$where": "transit_timestamp >= '2023-05-27T00:00:00' AND transit_timestamp < '2023-06-17T00:00:00'",
         "$group": "day",
         "$order": "day",
@@ -432,27 +488,37 @@ def test_week_totals_are_the_datasets_own_per_day_summed_by_week(soda):
     }
 
 
-def test_week_totals_sum_the_days_of_each_week_across_datasets(soda, tmp_path):
+def test_week_fingerprints_sum_the_days_of_each_week_across_datasets(soda, tmp_path):
     weeks = [date(2019, 12, 21), date(2019, 12, 28), date(2020, 1, 4), date(2020, 1, 11)]
     rows = [row for week in weeks for row in hourly_rows(week)]
     soda.datasets["t69i-h2me"] = [row for row in rows if row["transit_timestamp"] < "2020"]
     soda.datasets[WUJG] = [row for row in rows if row["transit_timestamp"] >= "2020"]
     source = source_for(soda)
-    totals = source.week_totals(None, date(2019, 12, 28), date(2020, 1, 11))
-    per_week = {week: Totals(len(hourly_rows(week)), ridership(hourly_rows(week))) for week in weeks[1:]}
-    assert totals == per_week
+    fingerprints = source.week_fingerprints(None, date(2019, 12, 28), date(2020, 1, 11))
+    days = day_fingerprints(rows)
+    per_week = {week: sum((days[week - timedelta(days=n)] for n in range(1, 8)), NO_ROWS) for week in weeks[1:]}
+    assert fingerprints == per_week
     read = read_into(source, date(2020, 1, 4), tmp_path)
-    assert totals[date(2020, 1, 4)] == Totals(read.rows, read.ridership)  # what a sensor compares with the stored week
-    only_2020 = source.week_totals((WUJG,), date(2019, 12, 28), date(2020, 1, 11))
-    in_2020 = [row for row in hourly_rows(date(2020, 1, 4)) if row["transit_timestamp"] >= "2020"]
-    assert only_2020 == {date(2020, 1, 4): Totals(len(in_2020), ridership(in_2020)), date(2020, 1, 11): per_week[date(2020, 1, 11)]}
+    assert fingerprints[date(2020, 1, 4)] == read.fingerprint  # what the sensor compares with the stored week
+    only_2020 = source.week_fingerprints((WUJG,), date(2019, 12, 28), date(2020, 1, 11))
+    assert only_2020 == {
+        date(2020, 1, 4): sum((days[date(2020, 1, n)] for n in (1, 2, 3)), NO_ROWS),
+        date(2020, 1, 11): per_week[date(2020, 1, 11)],
+    }
 
 
-def test_week_totals_take_saturdays_and_known_datasets(soda):
+def test_a_fingerprint_is_kept_as_json_and_read_back_whole():
+    fingerprint = Fingerprint(2016, 563_477, 27_138, "2023-11-14T22:13:20.000Z")
+    assert Fingerprint.from_json(fingerprint.to_json()) == fingerprint
+    with pytest.raises(ValueError, match="not a week's fingerprint"):
+        Fingerprint.from_json('{"rows": 1}')
+
+
+def test_week_fingerprints_take_saturdays_and_known_datasets(soda):
     with pytest.raises(ValueError, match="not both Saturdays"):
-        source_for(soda).week_totals(None, date(2023, 6, 2), date(2023, 6, 10))
+        source_for(soda).week_fingerprints(None, date(2023, 6, 2), date(2023, 6, 10))
     with pytest.raises(ValueError, match="abcd-efgh is not among HOURLY_DATASETS"):
-        source_for(soda).week_totals(("abcd-efgh",), date(2023, 6, 3), date(2023, 6, 10))
+        source_for(soda).week_fingerprints(("abcd-efgh",), date(2023, 6, 3), date(2023, 6, 10))
     assert soda.requests == []
 
 
@@ -485,16 +551,16 @@ def test_dataset_version_is_retried_through_throttling(soda):
     assert len(soda.requests) == 3
 
 
-def test_holds_week_asks_the_dataset_holding_the_weeks_last_day(soda):
-    soda.datasets[WUJG] = hourly_rows(WEEK)
+def test_missing_hours_are_the_hours_of_the_week_its_datasets_lack(soda):
+    soda.datasets[WUJG] = [row for row in hourly_rows(WEEK) if not row["transit_timestamp"].startswith("2023-05-30T1")]
     soda.datasets["5wq4-mkjj"] = [row for row in hourly_rows(date(2025, 1, 4)) if "2025" <= row["transit_timestamp"] < "2025-01-03T23"]
     source = source_for(soda)
-    assert source.newest_hour(WUJG) == datetime(2023, 6, 2, 23)
-    assert source.holds_week(WEEK) and not source.holds_week(WEEK + timedelta(days=7))
-    # Across New Year 2025: the last day is in 5wq4-mkjj, which lacks its last hour.
-    assert not source.holds_week(date(2025, 1, 4))
-    soda.datasets["5wq4-mkjj"] = hourly_rows(date(2025, 1, 4))
-    assert source.holds_week(date(2025, 1, 4))
+    assert source.missing_hours(WEEK) == [datetime(2023, 5, 30, hour) for hour in range(10, 20)]
+    assert len(source.missing_hours(WEEK + timedelta(days=7))) == 168
+    # Across New Year 2025: both datasets are asked, each for its days; 2024's days are missing from wujg here.
+    lacking = source.missing_hours(date(2025, 1, 4))
+    assert lacking == [datetime(2024, 12, 28) + timedelta(hours=n) for n in range(4 * 24)] + [datetime(2025, 1, 3, 23)]
+    assert len(source.missing_hours(date(2016, 12, 31))) == 168  # before hourly ridership began
 
 
 def test_the_datasets_cover_every_day_from_2017_once():

@@ -14,6 +14,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     PartitionKeyRange,
+    ResourceParam,
     RunRequest,
     RunsFilter,
     ScheduleEvaluationContext,
@@ -26,12 +27,13 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
-from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse, source_totals
+from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
-from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, Totals
+from mta_assets.hourly_ridership import HOURLY_DATASETS, Fingerprint, HourlyRidershipSource, hour_spans
+from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.week import FINGERPRINT_SUFFIX, HOURLY_OBJECTS
 from mta_assets.lib.http import redact_url
-from mta_assets.parsing import week_bounds
 from mta_assets.partitions import (
     HOURLY_WEEKS,
     TIMEZONE,
@@ -144,35 +146,35 @@ def for_a_tick(hourly_source: HourlyRidershipSource) -> HourlyRidershipSource:
     return hourly_source.model_copy(update={"deadline_seconds": TICK_DEADLINE_SECONDS, "max_attempts": TICK_ATTEMPTS})
 
 
-def hourly_run_key(week: date, totals: Totals, rows_updated_at: int) -> str:
-    """A week's rows and ridership as NY Open Data counts them, and its dataset's version.
+def hourly_run_key(week: date, fingerprint: Fingerprint, rows_updated_at: int) -> str:
+    """A week's fingerprint as NY Open Data has it, and its datasets' version.
 
-    A revised week (other totals) loads again, a stored week with the same totals never (the sensor and
-    the schedule compare first); a week whose run failed is asked again once its dataset changes.
+    A week whose rows changed in any way loads again under a key of its own, once; a stored week with the
+    same fingerprint never (the sensor and the schedule compare first); a week whose run failed is asked
+    again once its dataset changes.
     """
-    return f"hourly_ridership:{week}:{source_totals(totals.rows, totals.ridership)}:{rows_updated_at}"
+    return f"hourly_ridership:{week}:{fingerprint.key()}:{rows_updated_at}"
 
 
-def last_hour(week: date) -> datetime:
-    """The last hour of a week's hourly ridership: the Friday's 23:00."""
-    return week_bounds(week)[1] - timedelta(hours=1)
+def stored_fingerprint(lake_io_manager: LakeIOManager, week: date) -> Fingerprint | None:
+    """The fingerprint kept in the lake beside the stored week; None if none is (stored before fingerprints
+    were kept, or garbled), so the week differs from any the dataset has and loads again."""
+    text = lake_io_manager.read_beside(week, HOURLY_OBJECTS, FINGERPRINT_SUFFIX)
+    try:
+        return None if text is None else Fingerprint.from_json(text)
+    except ValueError:
+        return None
 
 
-def stored_versions(instance: DagsterInstance, keys: list[str] | None = None) -> dict[str, str]:
-    """Each stored week's source totals (of `keys`, or every week), from its latest hourly_ridership_lake materialization."""
-    versions: dict[str, str] = {}
-    cursor = None
-    while True:
-        result = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=hourly_ridership_lake.key, asset_partitions=keys), limit=1000, cursor=cursor
-        )
-        for record in result.records:  # newest first: the first seen of a week is its latest
-            materialization = record.asset_materialization
-            if materialization.partition not in versions and "source_totals" in materialization.metadata:
-                versions[materialization.partition] = str(materialization.metadata["source_totals"].value)
-        if not result.has_more:
-            return versions
-        cursor = result.cursor
+def not_whole(source: HourlyRidershipSource, week: date, datasets: str) -> str | None:
+    """What the datasets lack of the week, said with the hours; None once they hold every hour."""
+    missing = source.missing_hours(week)
+    if not missing:
+        return None
+    return (
+        f"Week {week}: NY Open Data's hourly ridership ({datasets}) does not hold the whole week yet: it lacks "
+        f"{len(missing)} of its 168 hours ({hour_spans(missing)})"
+    )
 
 
 def active_weeks(instance: DagsterInstance) -> set[str]:
@@ -193,72 +195,76 @@ def active_weeks(instance: DagsterInstance) -> set[str]:
     **SUNDAY_MORNING,
     description="Sunday 09:00 New York: the week to the Saturday, once NY Open Data holds all of it.",
 )
-def weekly_hourly_ridership_schedule(context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource):
+def weekly_hourly_ridership_schedule(
+    context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource, lake_io_manager: ResourceParam[LakeIOManager]
+):
     week = context.scheduled_execution_time.date() - timedelta(days=1)
     key, source = week.isoformat(), for_a_tick(hourly_source)
     datasets = source.dataset_ids(week)
     if key in active_weeks(context.instance):
         return SkipReason(f"Week {week} is being loaded already (a run of the sensor, a backfill or the UI).")
     try:
-        if not source.holds_week(week):
-            newest = source.newest_hour(datasets[-1])
-            return SkipReason(
-                f"Week {week}: NY Open Data's hourly ridership ({', '.join(datasets)}) does not hold the whole week "
-                f"yet: its newest hour is {newest or 'none'}, the week ends {week - timedelta(days=1)} 23:00. The "
-                f"hourly ridership sensor launches the week once the dataset has it."
-            )
-        totals = source.week_totals(datasets, week, week).get(week)
+        if lacking := not_whole(source, week, ", ".join(datasets)):
+            return SkipReason(f"{lacking}. The hourly ridership sensor launches the week once the dataset has every hour.")
+        fingerprint = source.week_fingerprints(datasets, week, week)[week]
         rows_updated_at = max(source.dataset_version(dataset_id).rows_updated_at for dataset_id in datasets)
     except SourceError as error:
         return SkipReason(f"Could not ask NY Open Data about week {week} ({error}); the hourly ridership sensor will retry.")
-    if totals is None:
-        return SkipReason(
-            f"Week {week}: NY Open Data's hourly ridership ({', '.join(datasets)}) has later hours but none of this "
-            f"week's: a gap in the dataset. Nothing to load; materialize the week by hand if the rows appear."
-        )
-    if stored_versions(context.instance, [key]).get(key) == source_totals(totals.rows, totals.ridership):
+    if stored_fingerprint(lake_io_manager, week) == fingerprint:
         return SkipReason(f"Week {week} is stored already as NY Open Data has it.")
-    return RunRequest(partition_key=key, run_key=hourly_run_key(week, totals, rows_updated_at))
+    return RunRequest(partition_key=key, run_key=hourly_run_key(week, fingerprint, rows_updated_at))
 
 
 def hourly_week_requests(
-    instance: DagsterInstance, source: HourlyRidershipSource, versions: dict[str, int], moved: set[str]
-) -> list[RunRequest]:
-    """Runs for the weeks of the `moved` datasets that are whole and new (recent, not stored) or revised.
+    instance: DagsterInstance,
+    source: HourlyRidershipSource,
+    lake_io_manager: LakeIOManager,
+    versions: dict[str, int],
+    moved: set[str],
+) -> tuple[list[RunRequest], list[str]]:
+    """Runs for the weeks of the `moved` datasets that are whole and new (recent, not stored) or whose rows
+    changed in any way since they were stored (their fingerprint in the lake differs); and what each recent
+    week left out lacks.
 
     `versions` is every dataset's rowsUpdatedAt; a week's run key carries its datasets' newest.
     """
-    stored = stored_versions(instance)
+    stored = instance.get_materialized_partitions(hourly_ridership_lake.key)
     recent = set(hourly_partitions.get_partition_keys()[-HOURLY_LOOKBACK_WEEKS:])
     # The weeks the moved datasets hold that are stored, or recent: the ones a change can matter to.
     candidates = sorted(
         week for key in recent | set(stored) if set(source.dataset_ids(week := HOURLY_WEEKS.week_of(key))) & moved
     )
     if not candidates:
-        return []
-    totals = source.week_totals(None, candidates[0], candidates[-1])
-    # The growing dataset's newest hour bounds every dataset's: a week is whole once its last hour is in.
-    newest = source.newest_hour(HOURLY_DATASETS[-1].id)
+        return [], []
+    fingerprints = source.week_fingerprints(None, candidates[0], candidates[-1])
     running = active_weeks(instance)
-    requests = []
+    requests, lacking = [], []
     for week in candidates:
-        key, week_totals = week.isoformat(), totals.get(week)
-        if week_totals is None or newest is None or last_hour(week) > newest or key in running:
+        key, fingerprint = week.isoformat(), fingerprints.get(week)
+        if fingerprint is None or key in running:
             continue
-        if stored.get(key) != source_totals(week_totals.rows, week_totals.ridership):
-            rows_updated_at = max(versions.get(dataset_id, 0) for dataset_id in source.dataset_ids(week))
-            requests.append(RunRequest(partition_key=key, run_key=hourly_run_key(week, week_totals, rows_updated_at)))
-    return requests
+        if key in stored and stored_fingerprint(lake_io_manager, week) == fingerprint:
+            continue
+        datasets = source.dataset_ids(week)
+        if missing := not_whole(source, week, ", ".join(datasets)):
+            lacking.append(missing)
+            continue
+        rows_updated_at = max(versions.get(dataset_id, 0) for dataset_id in datasets)
+        requests.append(RunRequest(partition_key=key, run_key=hourly_run_key(week, fingerprint, rows_updated_at)))
+    return requests, lacking
 
 
 @sensor(
     job=hourly_ridership_job,
     minimum_interval_seconds=3600,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Hourly: when a dataset's rowsUpdatedAt moves, launches each whole week that is new (of the last "
-    f"{HOURLY_LOOKBACK_WEEKS}) or whose rows or ridership differ from what was stored.",
+    description="Hourly: when a dataset's rowsUpdatedAt moves, launches each week the dataset holds every hour of "
+    f"that is new (of the last {HOURLY_LOOKBACK_WEEKS}) or whose fingerprint (rows, sums, newest :updated_at) "
+    "differs from the one kept in the lake beside the stored week.",
 )
-def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: HourlyRidershipSource):
+def hourly_ridership_sensor(
+    context: SensorEvaluationContext, hourly_source: HourlyRidershipSource, lake_io_manager: ResourceParam[LakeIOManager]
+):
     source = for_a_tick(hourly_source)
     acted_on = json.loads(context.cursor) if context.cursor else {}  # dataset id -> rowsUpdatedAt handled
     versions, names, unanswered = {}, {}, []
@@ -277,9 +283,11 @@ def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: Hou
     if not moved:
         return SkipReason(f"No hourly ridership dataset changed (rowsUpdatedAt) since the last tick.{not_asked}")
     try:
-        requests = hourly_week_requests(context.instance, source, versions, moved)
+        requests, lacking = hourly_week_requests(context.instance, source, lake_io_manager, versions, moved)
     except SourceError as error:
         return SkipReason(f"NY Open Data did not answer ({error}); asking again next tick.")
+    for lack in lacking:
+        context.log.info(f"{lack}: not launched; the dataset's next change asks again.")
     return SensorResult(
         run_requests=requests,
         # The moved datasets' data versions, as their observations: the UI shows when each changed.
@@ -294,7 +302,11 @@ def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: Hou
         cursor=json.dumps({**acted_on, **{dataset_id: versions[dataset_id] for dataset_id in moved}}),
         skip_reason=None
         if requests
-        else SkipReason(f"{', '.join(sorted(moved))} changed, but no whole week is new or revised.{not_asked}"),
+        else SkipReason(
+            f"{', '.join(sorted(moved))} changed, but no whole week is new or revised."
+            + "".join(f" {lack}." for lack in lacking)
+            + not_asked
+        ),
     )
 
 

@@ -88,6 +88,14 @@ class LakeIOManager(ConfigurableIOManager):
     def lake_week(self, week: date, dataset: LakeDataset = TURNSTILE_OBJECTS) -> LakeWeek:
         return LakeWeek(week, self.lake_format, self.storage(), dataset)
 
+    def read_beside(self, week: date, dataset: LakeDataset, suffix: str) -> str | None:
+        """The text kept beside the week's object (LakeDataset.beside); None if there is none."""
+        storage, name = self.storage(), dataset.beside_name(week, suffix)
+        if storage.md5(name) is None:
+            return None
+        with storage.open(name) as text:
+            return text.read().decode()
+
     def prepare(self, parsed: StagedWeek, directory: Path, dataset: LakeDataset = TURNSTILE_OBJECTS) -> PreparedWeek:
         """The week as its lake object's file (the staged parquet, or a csv.gz written in `directory`)."""
         lake_week = self.lake_week(parsed.week, dataset)
@@ -112,6 +120,12 @@ class LakeIOManager(ConfigurableIOManager):
             self._write(storage, week, lines, rejected)
         else:
             storage.delete(rejected)  # left by an earlier run of the same week
+        # After the object: a failed write leaves the earlier text, which no longer matches the source.
+        for suffix, text in dataset.beside(prepared.parsed).items():
+            name = dataset.beside_name(week, suffix)
+            kept = prepared.file.with_name(name)
+            kept.write_text(text)
+            self._write(storage, week, kept, name)
 
     def _write(self, storage: LakeStorage, week: date, file: Path, name: str) -> None:
         """Publish one file of the week; a full disk names the week, the object and MTA_LAKE_URL."""

@@ -1,7 +1,8 @@
 """Reading NY Open Data through Socrata's SODA 2 API, for every source that reads it.
 
-Rows come as CSV pages (`GET {base}/resource/{id}.csv`, `$order=:id` for stable paging, `$limit` and
-`$offset`), each page read whole onto disk (lib/http) and handed on as a table of text; aggregate queries
+Rows come as CSV pages (`GET {base}/resource/{id}.csv`, `$order=:id` for stable paging, with `$limit` and
+`$offset`, or by key: each page the rows after the last `:id` read, which no concurrent insert or delete
+can shift), each page read whole onto disk (lib/http) and handed on as a table of text; aggregate queries
 and a dataset's metadata (`GET {base}/api/views/{id}.json`) are small answers read into memory. Every
 request goes through the one retry layer (lib/retries) under one deadline, 429 and 5xx are retried (after
 Retry-After, if sent), and Socrata's JSON error bodies (`code` or `errorCode`) are quoted in the errors.
@@ -20,6 +21,7 @@ from typing import BinaryIO, TypeVar
 from urllib.parse import quote, urlencode
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pv
 import requests
 from pydantic import Field
@@ -150,6 +152,38 @@ class SodaReading:
             if page.num_rows < self.source.page_rows:
                 return
 
+    def keyset_pages(
+        self, dataset_id: str, page_url: Callable[[str | None], str], fields: dict[str, tuple[str, ...]]
+    ) -> Iterator[pa.Table]:
+        """Each page of rows in `:id` order, each the rows after the last `:id` read, until a page shorter than `page_rows`.
+
+        `page_url(after)` is the request for the rows after the id `after` (None: from the first). Rows are
+        found by their id, not their place, so a row inserted or deleted during the read shifts no page.
+        Every page must carry `:id`, increasing and after the last one read; a server that pages otherwise
+        (another `:id` form, say) is UnstablePaging, and nothing is stored.
+        """
+        assert self.page_file is not None, "reading pages needs a page file"
+        fields = {**fields, ":id": (":id",)}
+        after = None
+        while True:
+            url = page_url(after)
+            page, _ = self._get(url, dataset_id, f"rows after {after or 'none'}", lambda: self._page_once(url, dataset_id, fields))
+            if page.num_rows:
+                ids = page[":id"]
+                first = ids[0].as_py()
+                increasing = pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
+                if not first or (after is not None and first <= after) or not increasing or "'" in ids[-1].as_py():
+                    raise UnstablePaging(
+                        f"{self.subject}: NY Open Data dataset {dataset_id} answered the rows after :id {after or 'none'} "
+                        f"({shown(url)}) with :ids from {first!r} to {ids[-1].as_py()!r}, not increasing after it: its "
+                        f"paging by :id does not hold, so rows could be skipped or repeated, and nothing was stored. "
+                        f"{self.advice.options('Retry later')}"
+                    )
+                after = ids[-1].as_py()
+            yield page
+            if page.num_rows < self.source.page_rows:
+                return
+
     def answer(self, url: str, dataset_id: str, what: str, columns: tuple[str, ...]) -> pa.Table:
         """The CSV answer to an aggregate query as a table of text (an empty cell as ""), with `columns`."""
         fields = {name: (name,) for name in columns}
@@ -181,6 +215,10 @@ class SodaReading:
             counted = {name: whole_number(value) or 0 for name, value in answer.items()}
         except ValueError as error:
             raise SourceError(f"{self.subject}: NY Open Data dataset {dataset_id} answered {shown(url)} with {error}.") from None
+        self.compare_totals(dataset_id, url, read, counted)
+
+    def compare_totals(self, dataset_id: str, url: str, read: dict[str, int], counted: dict[str, int]) -> None:
+        """What the pages gave (`read`) equals the dataset's own totals (`counted`, its answer to `url`)."""
         if counted != read:
             raise SourceUnavailable(
                 f"{self.subject}: NY Open Data dataset {dataset_id} gave {_amounts(read)} for the week in its pages but "

@@ -40,7 +40,9 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.hourly_ridership import HourlyRidershipSource
 from mta_assets.partitions import hourly_partitions, weekly_partitions
 from mta_assets.source import MtaTurnstileSource
-from mta_assets_tests.lib.project import Project
+from mta_assets_tests.defs.test_hourly_ridership import HourlyProject, dataset_rows
+from mta_assets_tests.defs.test_hourly_ridership import warehouse_rows as project_rows
+from mta_assets_tests.lib.project import Project, failure_message, lake_io_manager
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
 from loopback.soda_server import hourly_rows
@@ -247,94 +249,135 @@ def hourly_source_on(soda) -> HourlyRidershipSource:
     return HourlyRidershipSource(base_url=soda.url, backoff_seconds=0, max_attempts=2)
 
 
-def evaluate_hourly_schedule(instance, soda, when: datetime):
-    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"hourly_source": hourly_source_on(soda)}) as context:
+def hourly_resources(soda, lake) -> dict:
+    return {"hourly_source": hourly_source_on(soda), "lake_io_manager": lake}
+
+
+def evaluate_hourly_schedule(instance, soda, lake, when: datetime):
+    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources=hourly_resources(soda, lake)) as context:
         return weekly_hourly_ridership_schedule(context)
 
 
-def totals_of(rows: list[dict]) -> str:
-    return f"{len(rows)}:{sum(int(row['ridership']) for row in rows)}"
+def fingerprint_of(rows: list[dict]) -> str:
+    """rows:ridership:transfers:newest :updated_at, worked out here from rows the server has stamped."""
+    counts = (len(rows), sum(int(row["ridership"]) for row in rows), sum(int(row["transfers"]) for row in rows))
+    return ":".join(str(count) for count in counts) + ":" + max(row[":updated_at"] for row in rows)
 
 
-def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_dataset_holds_it(instance, soda):
+def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_dataset_holds_it(instance, soda, tmp_path):
     week = date(2025, 6, 7)
-    soda.datasets[GROWING] = hourly_rows(week) + hourly_rows(week + timedelta(weeks=1))[:5]
+    rows = hourly_rows(week)
+    soda.datasets[GROWING] = rows + hourly_rows(week + timedelta(weeks=1))[:5]
     soda.rows_updated_at[GROWING] = 1_749_500_000
+    project = HourlyProject(soda, tmp_path, instance=instance)
     sunday = datetime(2025, 6, 8, 9, tzinfo=NEW_YORK)
-    request = evaluate_hourly_schedule(instance, soda, sunday)
+    request = evaluate_hourly_schedule(instance, soda, project.lake, sunday)
     assert isinstance(request, RunRequest)
     assert request.partition_key == "2025-06-07"
-    assert request.run_key == f"hourly_ridership:2025-06-07:{totals_of(hourly_rows(week))}:1749500000"
+    assert request.run_key == f"hourly_ridership:2025-06-07:{fingerprint_of(rows)}:1749500000"
 
     # Once the week is stored as the dataset has it (the sensor got there first), the schedule skips it.
-    instance.report_runless_asset_event(
-        AssetMaterialization("hourly_ridership_lake", partition="2025-06-07", metadata={"source_totals": totals_of(hourly_rows(week))})
-    )
-    skip = evaluate_hourly_schedule(instance, soda, sunday)
+    run = project.run("2025-06-07")
+    assert run.success, failure_message(run)
+    skip = evaluate_hourly_schedule(instance, soda, project.lake, sunday)
     assert isinstance(skip, SkipReason) and "stored already" in skip.skip_message
 
 
-def test_the_hourly_schedule_skips_a_week_the_dataset_has_a_gap_for(instance, soda):
-    soda.datasets[GROWING] = hourly_rows(date(2025, 5, 31)) + hourly_rows(date(2025, 6, 14))
-    skip = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
-    assert isinstance(skip, SkipReason) and "Week 2025-06-07" in skip.skip_message and "a gap" in skip.skip_message
-
-
-def test_the_hourly_schedule_skips_with_the_newest_hour_while_the_week_is_incomplete(instance, soda):
-    soda.datasets[GROWING] = [row for row in hourly_rows(date(2025, 6, 7)) if row["transit_timestamp"] < "2025-06-06T20"]
-    skip = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
+@pytest.mark.parametrize(
+    ("kept", "lacks"),
+    [
+        (lambda at: at < "2025-06-06T20", "it lacks 4 of its 168 hours (2025-06-06 20:00 to 2025-06-06 23:00)"),
+        (lambda at: not at.startswith("2025-06-03"), "it lacks 24 of its 168 hours (2025-06-03 00:00 to 2025-06-03 23:00)"),
+        (lambda at: not "2025-05-31" <= at < "2025-06-07", "it lacks 168 of its 168 hours (2025-05-31 00:00 to 2025-06-06 23:00)"),
+        (lambda at: at.startswith("2025-06-06T23"), "it lacks 167 of its 168 hours (2025-05-31 00:00 to 2025-06-06 22:00)"),
+    ],
+    ids=["last hours not yet", "a day missing", "a gap", "one hour held"],
+)
+def test_the_hourly_schedule_skips_a_week_the_dataset_lacks_hours_of_saying_which(instance, soda, tmp_path, kept, lacks):
+    rows = hourly_rows(date(2025, 5, 31)) + hourly_rows(date(2025, 6, 7)) + hourly_rows(date(2025, 6, 14))
+    soda.datasets[GROWING] = [row for row in rows if kept(row["transit_timestamp"])]
+    skip = evaluate_hourly_schedule(instance, soda, lake_io_manager(tmp_path / "lake"), datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
     assert isinstance(skip, SkipReason)
-    assert "Week 2025-06-07" in skip.skip_message and "does not hold the whole week yet" in skip.skip_message
-    assert "2025-06-06 19:00:00" in skip.skip_message  # the dataset's newest hour
+    assert skip.skip_message.startswith(
+        f"Week 2025-06-07: NY Open Data's hourly ridership ({GROWING}) does not hold the whole week yet: {lacks}."
+    )
 
 
-def evaluate_hourly_sensor(instance, soda, cursor=None):
-    with build_sensor_context(instance=instance, cursor=cursor, resources={"hourly_source": hourly_source_on(soda)}) as context:
+def evaluate_hourly_sensor(instance, soda, lake, cursor=None):
+    with build_sensor_context(instance=instance, cursor=cursor, resources=hourly_resources(soda, lake)) as context:
         return hourly_ridership_sensor(context)
 
 
-def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(instance, soda):
+def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_exactly(instance, soda, tmp_path):
     # Weeks by the project's own partitions, wherever today is: two whole weeks and the latest, incomplete.
     latest = date.fromisoformat(hourly_partitions.get_last_partition_key())
     first, second = latest - timedelta(weeks=2), latest - timedelta(weeks=1)
+    first_rows, second_rows = hourly_rows(first), hourly_rows(second)
     incomplete = [row for row in hourly_rows(latest) if row["transit_timestamp"] < f"{latest - timedelta(days=2)}"]
-    soda.datasets[GROWING] = hourly_rows(first) + hourly_rows(second) + incomplete
+    soda.datasets[GROWING] = first_rows + second_rows + incomplete
     soda.datasets["t69i-h2me"] = hourly_rows(date(2019, 6, 8))
     soda.datasets["wujg-7c2s"] = hourly_rows(date(2023, 6, 3))
-    soda.rows_updated_at[GROWING] = 1_750_000_000
+    project = HourlyProject(soda, tmp_path, instance=instance)
 
-    result = evaluate_hourly_sensor(instance, soda)
-    assert sorted(request.partition_key for request in result.run_requests) == [first.isoformat(), second.isoformat()]
-    versions = {event.asset_key.path[-1]: event.tags["dagster/data_version"] for event in result.asset_events}
-    assert versions["open_data_hourly_ridership_5wq4_mkjj"] == "1750000000"
-    assert len(versions) == 3
+    def tick(cursor):
+        return evaluate_hourly_sensor(instance, soda, project.lake, cursor)
+
+    def load(result):
+        for request in result.run_requests:
+            run = project.run(request.partition_key)
+            assert run.success, failure_message(run)
+
+    def requested(result) -> list[str]:
+        return sorted(request.partition_key for request in result.run_requests)
+
+    result = tick(None)
+    assert requested(result) == [first.isoformat(), second.isoformat()]  # the latest lacks hours: not launched
+    assert len(result.asset_events) == 3  # every dataset observed
+    load(result)
 
     # Nothing moved: nothing asked of the rows, nothing launched.
-    unchanged = evaluate_hourly_sensor(instance, soda, result.cursor)
+    unchanged = tick(result.cursor)
     assert isinstance(unchanged, SkipReason) and "No hourly ridership dataset changed" in unchanged.skip_message
 
-    # The first week is stored as the dataset has it; the second is revised, and the dataset's version moves.
-    instance.report_runless_asset_event(
-        AssetMaterialization("hourly_ridership_lake", partition=first.isoformat(), metadata={"source_totals": totals_of(hourly_rows(first))})
-    )
-    soda.datasets[GROWING] = hourly_rows(first) + hourly_rows(second, seed=1) + incomplete
-    soda.rows_updated_at[GROWING] = 1_750_003_600
-    revised = evaluate_hourly_sensor(instance, soda, result.cursor)
+    # Riders moved between two rows of the second week: its rows and every sum stay the same.
+    soda.revise(GROWING, lambda row: row is second_rows[10], ridership=str(int(second_rows[10]["ridership"]) + 5))
+    soda.revise(GROWING, lambda row: row is second_rows[20], ridership=str(int(second_rows[20]["ridership"]) - 5))
+    assert sum(int(row["ridership"]) for row in second_rows) == sum(int(row["ridership"]) for row in hourly_rows(second))
+    revised = tick(result.cursor)
     (request,) = revised.run_requests
-    assert request.partition_key == second.isoformat()
-    assert totals_of(hourly_rows(second, seed=1)) in request.run_key
+    assert request.partition_key == second.isoformat() and fingerprint_of(second_rows) in request.run_key
     assert request.run_key not in {earlier.run_key for earlier in result.run_requests}
     assert [event.asset_key.path[-1] for event in revised.asset_events] == ["open_data_hourly_ridership_5wq4_mkjj"]
+    load(revised)
+    assert project_rows(project, second) == dataset_rows(soda, second, GROWING)
 
-    # The second week's run failed (it was never stored): the next change of the dataset asks for it again,
-    # under a key of its own; the stored week stays stored.
-    soda.rows_updated_at[GROWING] = 1_750_007_200
-    again = evaluate_hourly_sensor(instance, soda, revised.cursor)
-    assert [(request.partition_key, request.run_key.endswith(":1750007200")) for request in again.run_requests] == [
-        (second.isoformat(), True)
-    ]
+    # A tick after no change asks for nothing; the stored weeks never load again.
+    after_load = tick(revised.cursor)
+    assert isinstance(after_load, SkipReason) and "No hourly ridership dataset changed" in after_load.skip_message
 
-    # A backfill loading the second week right now: the sensor leaves it to that run.
+    # A correction of transfers alone in the first week: that week, once.
+    soda.revise(GROWING, lambda row: row is first_rows[3], transfers=str(int(first_rows[3]["transfers"]) + 1))
+    corrected = tick(revised.cursor)
+    assert requested(corrected) == [first.isoformat()]
+    load(corrected)
+    assert project_rows(project, first) == dataset_rows(soda, first, GROWING)
+
+    # A change in the incomplete week alone: the dataset moved, but no stored week changed, and the
+    # incomplete week says what it lacks.
+    soda.revise(GROWING, lambda row: row is incomplete[0], ridership="1")
+    elsewhere = tick(corrected.cursor)
+    assert isinstance(elsewhere, SensorResult) and not elsewhere.run_requests
+    assert f"Week {latest}: NY Open Data's hourly ridership ({GROWING}) does not hold the whole week yet: it lacks 48 of its 168 hours" in (
+        elsewhere.skip_reason.skip_message
+    )
+
+    # A week whose lake fingerprint is missing (stored before fingerprints were kept) loads again, once.
+    (tmp_path / "lake" / f"hourly_ridership_{first:%y%m%d}.fingerprint.json").unlink()
+    soda.revise(GROWING, lambda row: row is incomplete[0], ridership="2")
+    (reload,) = tick(elsewhere.cursor).run_requests
+    assert reload.partition_key == first.isoformat()
+
+    # A backfill loading the first week right now: the sensor leaves it to that run.
     instance.add_run(
         DagsterRun(
             job_name="__ASSET_JOB",
@@ -343,14 +386,14 @@ def test_the_hourly_sensor_requests_new_and_revised_weeks_once_per_version(insta
             tags={"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": second.isoformat()},
         )
     )
-    soda.rows_updated_at[GROWING] = 1_750_010_800
-    busy = evaluate_hourly_sensor(instance, soda, again.cursor)
+    soda.revise(GROWING, lambda row: row is incomplete[0], ridership="3")
+    busy = tick(elsewhere.cursor)
     assert isinstance(busy, SensorResult) and not busy.run_requests
 
 
-def test_the_hourly_sensor_skips_when_open_data_is_down(instance):
+def test_the_hourly_sensor_skips_when_open_data_is_down(instance, tmp_path):
     class Down:
         url = f"http://127.0.0.1:{free_port()}"
 
-    skip = evaluate_hourly_sensor(instance, Down())
+    skip = evaluate_hourly_sensor(instance, Down(), lake_io_manager(tmp_path / "lake"))
     assert isinstance(skip, SkipReason) and "asking again next tick" in skip.skip_message

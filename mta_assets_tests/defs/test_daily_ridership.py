@@ -20,6 +20,7 @@ from mta_assets.defs.daily_ridership import (
     system_daily_ridership,
 )
 from mta_assets.defs.ridership import station_daily_ridership, stations
+from mta_assets.hourly_ridership import NO_ROWS, Fingerprint
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP, Table
@@ -45,6 +46,7 @@ class StagedHourlyWeek:
     week: date
     path: Path
     rejected_lines: tuple[str, ...] = ()
+    fingerprint: Fingerprint = NO_ROWS  # kept beside the object; no sensor reads it here
 
 
 def load_hourly_week(warehouse, tmp_path: Path, week: date, ridership: dict[tuple[str, date, str], int]) -> None:

@@ -1,14 +1,15 @@
 """Hourly ridership through the lake and the warehouse, from a SODA server on loopback, as Dagster runs it."""
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
 import duckdb
 import pytest
 from dagster import DagsterInstance, materialize
 
-from loopback.soda_server import SodaMisbehaviour, hourly_rows
+from loopback.soda_server import STATION_COMPLEXES, SodaMisbehaviour, hourly_rows
 from mta_assets.defs.checks import warehouse_result
-from mta_assets.defs.hourly_ridership import hourly_ridership_lake, hourly_ridership_warehouse
+from mta_assets.defs.hourly_ridership import hourly_lake_checks, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.hourly_ridership import HourlyRidershipSource
 from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.lake.week import HOURLY_OBJECTS
@@ -24,16 +25,16 @@ KEY = WEEK.isoformat()
 class HourlyProject:
     """A lake folder, a DuckDB file and an instance; hourly weeks read from the SODA server `soda`."""
 
-    def __init__(self, soda, tmp_path, warehouse=None):
+    def __init__(self, soda, tmp_path, warehouse=None, instance=None):
         self.soda = soda
         self.lake = lake_io_manager(tmp_path / "lake")
         self.warehouse = warehouse or DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-        self.instance = DagsterInstance.ephemeral()
+        self.instance = instance or DagsterInstance.ephemeral()
 
     def run(self, key: str = KEY):
         source = HourlyRidershipSource(base_url=self.soda.url, page_rows=500, backoff_seconds=0, max_attempts=3)
         return materialize(
-            [hourly_ridership_lake, hourly_ridership_warehouse],
+            [hourly_ridership_lake, hourly_lake_checks, hourly_ridership_warehouse],
             partition_key=key,
             instance=self.instance,
             raise_on_error=False,
@@ -47,6 +48,85 @@ class HourlyProject:
 
     def lake_md5(self, week: date = WEEK) -> str | None:
         return self.lake.storage().md5(HOURLY_OBJECTS.object_name(week, self.lake.lake_format))
+
+
+WEEK_ROW = "transit_timestamp, station_complex_id, payment_method, fare_class_category, ridership, transfers"
+
+
+def warehouse_rows(project: HourlyProject, week: date = WEEK) -> list[tuple]:
+    table = project.warehouse.name(HOURLY_RIDERSHIP.name)
+    rows = project.warehouse.query(f"SELECT {WEEK_ROW} FROM {table} WHERE week_ending = DATE '{week}'")
+    return sorted((f"{at:%Y-%m-%dT%H:%M:%S}.000", *rest) for at, *rest in rows)
+
+
+def dataset_rows(soda, week: date = WEEK, dataset_id: str = WUJG) -> list[tuple]:
+    """The week's rows as the dataset holds them now, in warehouse_rows' form."""
+    first, end = f"{week - timedelta(days=7)}", f"{week}"
+    in_week = [row for row in soda.datasets[dataset_id] if first <= row["transit_timestamp"] < end]
+    return sorted(tuple(int(row[name]) if name in ("ridership", "transfers") else row[name] for name in WEEK_ROW.split(", ")) for row in in_week)
+
+
+def week_rows(rows: list[dict]) -> list[dict]:
+    """The rows of WEEK among `rows` (the same dicts), in :id order: pages of 500 are 0-499, 500-999, ..."""
+    return [row for row in rows if "2023-05-27" <= row["transit_timestamp"] < "2023-06-03"]
+
+
+def _delete_with_the_ridership_of_the_rows_a_shift_skips(soda, week):
+    # A row of page 1 goes while page 2 is read; read by $offset, page 2 (or 3) would skip its first row, and
+    # the same ridership would keep the week's count and sum.
+    week[500]["ridership"] = week[1000]["ridership"] = week[10]["ridership"]
+    return lambda server: server.delete(WUJG, lambda row: row is week[10])
+
+
+def _insert_with_the_ridership_of_the_row_a_shift_repeats(soda, week):
+    # A row sorting into page 1 arrives while page 2 is read: by $offset, page 1's last row would come again.
+    def insert(server):
+        fields = {name: value for name, value in week[10].items() if not name.startswith(":")}
+        server.insert(WUJG, [{**fields, ":id": week[10][":id"] + "8", "fare_class_category": "OMNY - Students", "ridership": week[499]["ridership"]}])
+
+    return insert
+
+
+def _revise(soda, week):
+    return lambda server: server.revise(WUJG, lambda row: row is week[10], ridership=str(int(week[10]["ridership"]) + 7))
+
+
+def _revise_keeping_the_totals(soda, week):
+    week[20]["ridership"] = "100"
+
+    def move_riders(server):
+        server.revise(WUJG, lambda row: row is week[10], ridership=str(int(week[10]["ridership"]) + 5))
+        server.revise(WUJG, lambda row: row is week[20], ridership="95")
+
+    return move_riders
+
+
+def _correct_transfers(soda, week):
+    return lambda server: server.revise(WUJG, lambda row: row is week[10], transfers=str(int(week[10]["transfers"]) + 3))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _delete_with_the_ridership_of_the_rows_a_shift_skips,
+        _insert_with_the_ridership_of_the_row_a_shift_repeats,
+        _revise,
+        _revise_keeping_the_totals,
+        _correct_transfers,
+    ],
+    ids=["delete, equal ridership", "insert", "revision", "revision keeping the totals", "transfers-only correction"],
+)
+def test_a_change_while_the_week_is_read_ends_in_exactly_the_datasets_rows(soda, tmp_path, change):
+    rows = around(WEEK)
+    soda.datasets[WUJG] = rows
+    soda.changes_before_page[2] = change(soda, week_rows(rows))
+    project = HourlyProject(soda, tmp_path)
+    result = project.run()
+    assert result.success, failure_message(result)
+    assert not soda.changes_before_page  # the change was made, during the read
+    assert warehouse_rows(project) == dataset_rows(soda)
+    (materialization,) = [event for event in result.get_asset_materialization_events() if event.asset_key == hourly_ridership_lake.key]
+    assert materialization.materialization.metadata["source_reads"].value == 2
 
 
 def source_totals(rows: list[dict]) -> tuple[int, int]:
@@ -63,12 +143,16 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
         assert project.totals() == expected
     (materialization, *_) = [event for event in result.get_asset_materialization_events() if event.asset_key == hourly_ridership_lake.key]
     metadata = materialization.materialization.metadata
-    assert metadata["source_totals"].value == f"{expected[0]}:{expected[1]}"
+    transfers = sum(int(row["transfers"]) for row in hourly_rows(WEEK))
+    assert metadata["source_fingerprint"].value == f"{expected[0]}:{expected[1]}:{transfers}:2023-11-14T22:13:20.000Z"
+    # The fingerprint kept beside the week's object, what the hourly sensor compares.
+    kept = json.loads((tmp_path / "lake" / "hourly_ridership_230603.fingerprint.json").read_text())
+    assert kept == {"rows": expected[0], "ridership": expected[1], "transfers": transfers, "updated_at": "2023-11-14T22:13:20.000Z"}
     assert metadata["pages_fetched"].value == -(-expected[0] // 500)
     assert metadata["open_data_datasets"].value == WUJG
-    assert "$offset=0" in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
-    (check,) = result.get_asset_check_evaluations()
-    assert check.passed
+    assert ":id%20%3E" not in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
+    checks = {check.check_name: check.passed for check in result.get_asset_check_evaluations()}
+    assert checks == {"hourly_lake_week_complete": True, "warehouse_matches_lake": True}
 
 
 def test_a_week_across_new_year_reads_both_datasets(soda, tmp_path):
@@ -81,6 +165,56 @@ def test_a_week_across_new_year_reads_both_datasets(soda, tmp_path):
     assert result.success, failure_message(result)
     assert project.totals(week) == source_totals(rows)
     assert {row[0] for row in project.warehouse.query("SELECT DISTINCT dataset_id FROM mta.hourly_ridership")} == {"t69i-h2me", WUJG}
+
+
+def lake_check(result):
+    (check,) = [check for check in result.get_asset_check_evaluations() if check.check_name == "hourly_lake_week_complete"]
+    return check
+
+
+def _monday_with_one_complex(rows):
+    return [row for row in rows if not row["transit_timestamp"].startswith("2023-05-29") or row["station_complex_id"] == "611"]
+
+
+def _monday_with_one_fare_class(rows):
+    return [row for row in rows if not row["transit_timestamp"].startswith("2023-05-29") or row["fare_class_category"] == "OMNY - Full Fare"]
+
+
+@pytest.mark.parametrize(
+    ("change", "shortfall"),
+    [
+        (
+            _monday_with_one_complex,
+            "1 station complexes on Monday 2023-05-29 where a day has about 3 (its fullest day; no week around it is stored",
+        ),
+        (_monday_with_one_fare_class, "72 rows on Monday 2023-05-29, 25% of the week's median day (288)"),
+    ],
+    ids=["a day with one station complex", "a day far below the others"],
+)
+def test_a_week_with_every_hour_but_a_short_day_fails_the_lake_check_and_stays_out_of_the_warehouse(soda, tmp_path, change, shortfall):
+    soda.datasets[WUJG] = change(around(WEEK))
+    project = HourlyProject(soda, tmp_path)
+    result = project.run()
+    assert not result.success
+    check = lake_check(result)
+    assert not check.passed and check.severity.value == "ERROR"
+    assert shortfall in check.metadata["failing_weeks"].data[KEY]
+    # Stored and flagged, never loaded: the warehouse step did not run.
+    assert project.lake_md5() is not None
+    assert [event.asset_key for event in result.get_asset_materialization_events()] == [hourly_ridership_lake.key]
+
+
+def test_a_week_with_fewer_station_complexes_than_the_stored_weeks_around_it_fails_the_lake_check(soda, tmp_path):
+    earlier = date(2023, 5, 27)
+    soda.datasets[WUJG] = hourly_rows(earlier, complexes=STATION_COMPLEXES) + around(WEEK)  # 6 complexes, then 3
+    project = HourlyProject(soda, tmp_path)
+    assert project.run(earlier.isoformat()).success
+    result = project.run()
+    assert not result.success
+    assert lake_check(result).metadata["failing_weeks"].data[KEY].startswith(
+        "3 station complexes on Saturday 2023-05-27 where a day has about 6 (the median of the 1 stored weeks 2023-05-27 to 2023-05-27)"
+    )
+    assert project.totals() == (0, 0)
 
 
 def _timestamp_in_another_format(rows):
@@ -117,7 +251,7 @@ def _not_published_yet(rows):
         (_unknown_complex, None, "station complex"),
         (_columns_changed, None, "ridership"),
         (_not_published_yet, None, "2023-06-02"),
-        (None, SodaMisbehaviour(repeat_page=True), "again"),
+        (None, SodaMisbehaviour(repeat_page=True), "not increasing"),
         (None, SodaMisbehaviour(throttled=1000, retry_after="0"), "MTA_SOCRATA_APP_TOKEN"),
     ],
     ids=["timestamp format", "negative", "fractional", "unknown complex", "columns changed", "not published yet", "repeated page", "429 storm"],

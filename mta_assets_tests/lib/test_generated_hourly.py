@@ -19,8 +19,12 @@ from loopback.generated_hourly import FIELDS, ROWS_PER_DAY, ROWS_PER_HOUR_OF_DAY
 
 PROJECT = Path(__file__).parents[2]  # where `python -m loopback...` finds the package
 NEWEST_HOUR = datetime(2025, 6, 30, 23)
-TOTALS = "count(*) AS rows, sum(ridership) AS ridership"
-DAILY = "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership"
+TOTALS = "count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers"
+DAILY = (
+    "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers, "
+    "max(:updated_at) AS updated_at"
+)
+HOURLY = "transit_timestamp, count(*) AS rows, max(:updated_at) AS updated_at"
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,11 @@ def test_pages_cover_a_range_once_and_agree_with_its_totals(hourly):
     low, high = "2023-05-27T06:00:00", "2023-05-27T09:00:00"
     rows = all_rows(hourly.url, "wujg-7c2s", low, high)
     assert len(rows) == sum(ROWS_PER_HOUR_OF_DAY[6:9])
-    assert totals(hourly.url, "wujg-7c2s", low, high) == {"rows": str(len(rows)), "ridership": str(sum(int(row["ridership"]) for row in rows))}
+    assert totals(hourly.url, "wujg-7c2s", low, high) == {
+        "rows": str(len(rows)),
+        "ridership": str(sum(int(row["ridership"]) for row in rows)),
+        "transfers": str(sum(int(row["transfers"]) for row in rows)),
+    }
     keys = [(row["transit_timestamp"], row["station_complex_id"], row["fare_class_category"]) for row in rows]
     assert len(set(keys)) == len(keys)
     assert [key[0] for key in keys] == sorted(key[0] for key in keys)  # ordered by hour
@@ -96,6 +104,29 @@ def test_pages_cover_a_range_once_and_agree_with_its_totals(hourly):
     assert {row["transit_mode"] for row in rows} == {"subway", "tram", "staten_island_railway"}
     assert {row["payment_method"] for row in rows} == {"omny", "metrocard"}
     assert all(row["georeference"] == f"POINT ({row['longitude']} {row['latitude']})" for row in rows)
+
+
+def test_pages_by_id_are_the_pages_by_offset_with_their_ids_and_agree_with_the_hours(hourly):
+    low, high = "2023-05-27T06:00:00", "2023-05-27T08:00:00"
+    by_offset, by_id, after = all_rows(hourly.url, "wujg-7c2s", low, high, limit=1000), [], None
+    while True:
+        range_and_after = where(low, high) + (f" AND :id > '{after}'" if after else "")
+        status, _, body = get(hourly.url, "/resource/wujg-7c2s.csv", **{"$select": ":id, *", "$where": range_and_after, "$order": ":id", "$limit": "1000"})
+        assert status == 200, body
+        batch = rows_of(body)
+        by_id += batch
+        if len(batch) < 1000:
+            break
+        after = batch[-1][":id"]
+    assert [{name: row[name] for name in FIELDS} for row in by_id] == by_offset
+    assert [row[":id"] for row in by_id] == sorted({row[":id"] for row in by_id})
+    params = {"$select": HOURLY, "$where": where(low, high), "$group": "transit_timestamp", "$order": "transit_timestamp", "$limit": "50000"}
+    hours = rows_of(get(hourly.url, "/resource/wujg-7c2s.csv", **params)[2])
+    assert [(hour["transit_timestamp"], int(hour["rows"])) for hour in hours] == [
+        ("2023-05-27T06:00:00.000", ROWS_PER_HOUR_OF_DAY[6]), ("2023-05-27T07:00:00.000", ROWS_PER_HOUR_OF_DAY[7])
+    ]
+    # Published when the hour ended: 07:00 and 08:00 New York time, in UTC.
+    assert [hour["updated_at"] for hour in hours] == ["2023-05-27T11:00:00.000Z", "2023-05-27T12:00:00.000Z"]
 
 
 def test_a_rows_position_is_the_same_in_a_wider_range(hourly):
@@ -129,6 +160,7 @@ def test_daily_rows_sum_to_the_totals(hourly):
     both = totals(hourly.url, "wujg-7c2s", low, high)
     assert sum(int(day["rows"]) for day in days) == int(both["rows"])
     assert sum(int(day["ridership"]) for day in days) == int(both["ridership"])
+    assert sum(int(day["transfers"]) for day in days) == int(both["transfers"])
 
 
 def test_a_week_has_the_same_rows_every_day(hourly):
@@ -141,7 +173,7 @@ def test_a_week_has_the_same_rows_every_day(hourly):
 
 def test_ranges_are_cut_at_the_datasets_span_and_the_newest_hour(hourly):
     beyond = ("2025-07-01T00:00:00", "2025-07-08T00:00:00")
-    assert totals(hourly.url, "5wq4-mkjj", *beyond) == {"rows": "0", "ridership": ""}
+    assert totals(hourly.url, "5wq4-mkjj", *beyond) == {"rows": "0", "ridership": "", "transfers": ""}
     assert rows_of(page(hourly.url, "5wq4-mkjj", *beyond, 50000, 0)) == []
     assert daily(hourly.url, "5wq4-mkjj", *beyond) == []
     straddling = all_rows(hourly.url, "5wq4-mkjj", "2025-06-30T22:00:00", "2025-07-01T02:00:00")
@@ -150,7 +182,7 @@ def test_ranges_are_cut_at_the_datasets_span_and_the_newest_hour(hourly):
     new_year = ("2024-12-31T23:00:00", "2025-01-01T01:00:00")
     assert int(totals(hourly.url, "wujg-7c2s", *new_year)["rows"]) == ROWS_PER_HOUR_OF_DAY[23]
     assert int(totals(hourly.url, "5wq4-mkjj", *new_year)["rows"]) == sum(ROWS_PER_HOUR_OF_DAY[:1])
-    assert totals(hourly.url, "t69i-h2me", *new_year) == {"rows": "0", "ridership": ""}
+    assert totals(hourly.url, "t69i-h2me", *new_year) == {"rows": "0", "ridership": "", "transfers": ""}
 
 
 def test_newest_is_each_datasets_last_hour(hourly):
