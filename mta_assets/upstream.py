@@ -4,7 +4,6 @@ Without the check, a run asked for by hand reads a table that is missing (DuckDB
 with name stations does not exist!`) or has no rows for the week (an empty week stored as if computed).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 

@@ -7,7 +7,7 @@ import pytest
 from dagster import AssetCheckSeverity
 
 from loopback.http_mirror import Misbehaviour
-from loopback.turnstile_files import HEADER, week_file, week_lines
+from loopback.turnstile_files import HEADER, week_lines
 from mta_assets.completeness import DEFAULT_MIN_DEVICES, Neighbour, WeekShape, shortfalls
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.settings import sources_from_env

@@ -11,10 +11,9 @@ from dagster import (
 )
 from dagster._utils.error import SerializableErrorInfo
 
+from mta_assets.lib.active_runs import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from mta_assets.alert_webhook import AlertWebhook
 
-PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def root_message(error: SerializableErrorInfo) -> str:

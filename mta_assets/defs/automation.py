@@ -2,21 +2,17 @@
 launch what the sources publish (the MTA's files until the feed ended, hourly ridership today)."""
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from dagster import (
     AssetObservation,
-    AssetRecordsFilter,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DagsterInstance,
-    DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    PartitionKeyRange,
     ResourceParam,
     RunRequest,
-    RunsFilter,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
@@ -27,6 +23,7 @@ from dagster import (
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
+from mta_assets.lib.active_runs import weeks_being_loaded
 from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
@@ -138,8 +135,6 @@ HOURLY_LOOKBACK_WEEKS = 12
 # so a slow or throttling NY Open Data is asked again next tick rather than waited out.
 TICK_DEADLINE_SECONDS = 15
 TICK_ATTEMPTS = 2
-_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
-_RANGE_START, _RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def for_a_tick(hourly_source: HourlyRidershipSource) -> HourlyRidershipSource:
@@ -177,19 +172,6 @@ def not_whole(source: HourlyRidershipSource, week: date, datasets: str) -> str |
     )
 
 
-def active_weeks(instance: DagsterInstance) -> set[str]:
-    """Weeks of hourly_ridership_lake in a queued or running run of any kind (the job, a backfill, the UI)."""
-    weeks = set()
-    for run in instance.get_runs(RunsFilter(statuses=_ACTIVE)):
-        if run.asset_selection is not None and hourly_ridership_lake.key not in run.asset_selection:
-            continue
-        if "dagster/partition" in run.tags:
-            weeks.add(run.tags["dagster/partition"])
-        elif _RANGE_START in run.tags:
-            weeks.update(hourly_partitions.get_partition_keys_in_range(PartitionKeyRange(run.tags[_RANGE_START], run.tags[_RANGE_END])))
-    return weeks
-
-
 @schedule(
     job=hourly_ridership_job,
     **SUNDAY_MORNING,
@@ -201,7 +183,7 @@ def weekly_hourly_ridership_schedule(
     week = context.scheduled_execution_time.date() - timedelta(days=1)
     key, source = week.isoformat(), for_a_tick(hourly_source)
     datasets = source.dataset_ids(week)
-    if key in active_weeks(context.instance):
+    if key in weeks_being_loaded(context.instance, [hourly_ridership_lake.key], hourly_partitions):
         return SkipReason(f"Week {week} is being loaded already (a run of the sensor, a backfill or the UI).")
     try:
         if lacking := not_whole(source, week, ", ".join(datasets)):
@@ -237,7 +219,7 @@ def hourly_week_requests(
     if not candidates:
         return [], []
     fingerprints = source.week_fingerprints(None, candidates[0], candidates[-1])
-    running = active_weeks(instance)
+    running = weeks_being_loaded(instance, [hourly_ridership_lake.key], hourly_partitions)
     requests, lacking = [], []
     for week in candidates:
         key, fingerprint = week.isoformat(), fingerprints.get(week)

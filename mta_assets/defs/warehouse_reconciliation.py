@@ -22,11 +22,8 @@ from dagster import (
     AssetSelection,
     DagsterEventType,
     DagsterInstance,
-    DagsterRunStatus,
     DefaultSensorStatus,
-    PartitionKeyRange,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     TimeWindowPartitionsDefinition,
@@ -35,6 +32,7 @@ from dagster import (
 )
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from mta_assets.lib.active_runs import RANGE_END_TAG, RANGE_START_TAG, weeks_being_loaded
 from mta_assets.asset_defaults import WEEKS_PER_RUN
 from mta_assets.defs.checks import lake_checks
 from mta_assets.defs.hourly_ridership import hourly_ridership_lake, hourly_ridership_warehouse
@@ -42,8 +40,6 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.partitions import hourly_partitions, weekly_partitions
 
-_ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
-_PARTITION, _RANGE_START, _RANGE_END = "dagster/partition", "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 @dataclass(frozen=True)
@@ -82,19 +78,6 @@ def weeks_behind(instance: DagsterInstance, follower: Follower) -> dict[str, int
     return {week: storage_id for week, storage_id in sorted(lake.items()) if storage_id > warehouse.get(week, -1) and week in weeks}
 
 
-def weeks_in_progress(instance: DagsterInstance, follower: Follower) -> set[str]:
-    """Weeks of a queued or running run that writes the lake or the warehouse asset (any launcher's)."""
-    weeks: set[str] = set()
-    for run in instance.get_runs(RunsFilter(statuses=_ACTIVE)):
-        if run.asset_selection is not None and not {follower.lake, follower.warehouse} & run.asset_selection:
-            continue
-        if _PARTITION in run.tags:
-            weeks.add(run.tags[_PARTITION])
-        elif _RANGE_START in run.tags:
-            weeks.update(follower.partitions.get_partition_keys_in_range(PartitionKeyRange(run.tags[_RANGE_START], run.tags[_RANGE_END])))
-    return weeks
-
-
 def contiguous_batches(weeks: Sequence[str], partitions: TimeWindowPartitionsDefinition) -> Iterator[list[str]]:
     """`weeks` (sorted) in runs of consecutive partitions, at most WEEKS_PER_RUN each, as a backfill runs them."""
     position = {key: index for index, key in enumerate(partitions.get_partition_keys())}
@@ -115,7 +98,7 @@ def warehouse_request(follower: Follower, batch: list[str], lake_ids: dict[str, 
     return RunRequest(
         run_key=f"{follower.warehouse.to_user_string()}:{batch[0]}:{batch[-1]}:{digest}",
         job_name=follower.job.name,
-        tags={_RANGE_START: batch[0], _RANGE_END: batch[-1]},
+        tags={RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
     )
 
 
@@ -137,7 +120,7 @@ def warehouse_reconciliation_sensor(context: SensorEvaluationContext) -> SensorR
         behind = weeks_behind(context.instance, follower)
         if not behind:
             continue
-        running = weeks_in_progress(context.instance, follower)
+        running = weeks_being_loaded(context.instance, [follower.lake, follower.warehouse], follower.partitions)
         asked = {week: storage_id for week, storage_id in requested.get(name, {}).items() if behind.get(week) == storage_id}
         new = [week for week in behind if week not in running and week not in asked]
         for batch in contiguous_batches(new, follower.partitions):
