@@ -12,13 +12,13 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from mta_assets.completeness import week_days
-from mta_assets.hourly_ridership import hour_spans
+from mta_assets.hourly_ridership import hour_spans, local_hours
 from mta_assets.parsing import week_bounds
 
 # Every day has station complexes of at least this share of the usual number: stations close for works
@@ -67,7 +67,7 @@ def hourly_shortfalls(shape: HourlyWeekShape, week: date, neighbours: Mapping[da
     `neighbours`: the station complexes recorded for the stored weeks around it.
     """
     start, end = week_bounds(week)
-    every_hour = [start + timedelta(hours=n) for n in range((end - start) // timedelta(hours=1))]
+    every_hour = local_hours(start, end)
     found = []
     missing = [hour for hour in every_hour if hour not in shape.hours]
     if missing:

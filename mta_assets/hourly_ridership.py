@@ -18,9 +18,10 @@ import json
 import re
 import time as clock
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +30,7 @@ from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.parsing import week_bounds
+from mta_assets.partitions import TIMEZONE
 from mta_assets.source import SourceError, SourceUnavailable, WeekNotPublished
 
 _MODULE = "mta_assets/hourly_ridership.py"
@@ -195,7 +197,17 @@ class _WeekPart:
 
     def hours(self) -> list[datetime]:
         """Every hour the part must hold."""
-        return [self.start + timedelta(hours=n) for n in range((self.end - self.start) // timedelta(hours=1))]
+        return local_hours(self.start, self.end)
+
+
+_NEW_YORK = ZoneInfo(TIMEZONE)
+
+
+def local_hours(start: datetime, end: datetime) -> list[datetime]:
+    """The New York hours from `start` to `end` (naive local times, as transit_timestamp is) that exist: the
+    hour skipped when clocks spring forward (02:00 on the second Sunday of March) has no rows to hold."""
+    hours = [start + timedelta(hours=n) for n in range((end - start) // timedelta(hours=1))]
+    return [hour for hour in hours if hour.replace(tzinfo=_NEW_YORK).astimezone(UTC).astimezone(_NEW_YORK).replace(tzinfo=None) == hour]
 
 
 class _Tally:

@@ -313,3 +313,14 @@ def test_a_transfers_correction_in_the_warehouse_alone_fails_the_warehouse_check
     assert not result.passed
     failing = result.metadata["failing_weeks"].value[KEY]
     assert "sum(transfers)" in failing and "rows" not in failing and "sum(ridership)" not in failing
+
+
+def test_the_week_clocks_spring_forward_has_no_0200_hour_and_loads_whole(soda, tmp_path):
+    # 2023-03-12 02:00 does not exist in New York: a dataset of local hours has no rows for it.
+    spring_forward = date(2023, 3, 18)
+    soda.datasets[WUJG] = [row for row in around(spring_forward) if not row["transit_timestamp"].startswith("2023-03-12T02")]
+    project = HourlyProject(soda, tmp_path)
+    result = project.run(spring_forward.isoformat())
+    assert result.success, failure_message(result)
+    assert all(evaluation.passed for evaluation in result.get_asset_check_evaluations())
+    assert project.totals(spring_forward) == source_totals([row for row in hourly_rows(spring_forward) if not row["transit_timestamp"].startswith("2023-03-12T02")])
