@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -303,13 +304,18 @@ def test_the_hourly_schedule_skips_a_week_the_dataset_lacks_hours_of_saying_whic
     )
 
 
-def evaluate_hourly_sensor(instance, soda, lake, cursor=None):
-    with build_sensor_context(instance=instance, cursor=cursor, resources=hourly_resources(soda, lake)) as context:
-        return hourly_ridership_sensor(context)
+class RecentHourlyWeeks(NamedTuple):
+    latest: date
+    first: date
+    second: date
+    first_rows: list[dict]
+    second_rows: list[dict]
+    incomplete: list[dict]  # the latest week's rows
 
 
-def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_exactly(instance, soda, tmp_path):
-    # Weeks by the project's own partitions, wherever today is: two whole weeks and the latest, incomplete.
+def recent_hourly_weeks(soda) -> RecentHourlyWeeks:
+    """Weeks by the project's own partitions, wherever today is, in the growing dataset: two whole weeks and
+    the latest, which lacks its last two days; the older datasets hold a week each."""
     latest = date.fromisoformat(hourly_partitions.get_last_partition_key())
     first, second = latest - timedelta(weeks=2), latest - timedelta(weeks=1)
     first_rows, second_rows = hourly_rows(first), hourly_rows(second)
@@ -317,6 +323,16 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
     soda.datasets[GROWING] = first_rows + second_rows + incomplete
     soda.datasets["t69i-h2me"] = hourly_rows(date(2019, 6, 8))
     soda.datasets["wujg-7c2s"] = hourly_rows(date(2023, 6, 3))
+    return RecentHourlyWeeks(latest, first, second, first_rows, second_rows, incomplete)
+
+
+def evaluate_hourly_sensor(instance, soda, lake, cursor=None):
+    with build_sensor_context(instance=instance, cursor=cursor, resources=hourly_resources(soda, lake)) as context:
+        return hourly_ridership_sensor(context)
+
+
+def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_exactly(instance, soda, tmp_path):
+    latest, first, second, first_rows, second_rows, incomplete = recent_hourly_weeks(soda)
     project = HourlyProject(soda, tmp_path, instance=instance)
 
     def tick(cursor):

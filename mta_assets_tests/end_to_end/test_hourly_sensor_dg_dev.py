@@ -3,7 +3,7 @@ rows change (issue 18), every sensor and schedule in its default state."""
 
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pytest
@@ -13,11 +13,10 @@ from dagster._core.scheduler.instigation import SensorInstigatorData
 
 from loopback.dagster_dev import dagster_dev, graphql
 from loopback.soda_server import hourly_rows
-from mta_assets.partitions import hourly_partitions
+from mta_assets_tests.defs.test_automation import GROWING, recent_hourly_weeks
 from mta_assets_tests.defs.test_hourly_ridership import WEEK_ROW, dataset_rows
 
 pytestmark = pytest.mark.slow
-GROWING = "5wq4-mkjj"
 SENSOR = "hourly_ridership_sensor"
 SELECTOR = {"repositoryLocationName": "mta_assets", "repositoryName": "__repository__", "sensorName": SENSOR}
 # Generous: a tick asks the server a few questions and a week's run reads a few thousand rows, but the
@@ -141,15 +140,8 @@ def warehouse_rows(path, week: date) -> list[tuple]:
 
 
 def test_under_dg_dev_the_hourly_sensor_loads_a_revised_week_once_and_unchanged_weeks_never_again(soda, tmp_path):
-    # As the in-process test of the sensor: weeks by the project's own partitions, wherever today is: two
-    # whole weeks and the latest, which lacks its last two days.
-    latest = date.fromisoformat(hourly_partitions.get_last_partition_key())
-    first, second = latest - timedelta(weeks=2), latest - timedelta(weeks=1)
-    first_rows, second_rows = hourly_rows(first), hourly_rows(second)
-    incomplete = [row for row in hourly_rows(latest) if row["transit_timestamp"] < f"{latest - timedelta(days=2)}"]
-    soda.datasets[GROWING] = first_rows + second_rows + incomplete
-    soda.datasets["t69i-h2me"] = hourly_rows(date(2019, 6, 8))
-    soda.datasets["wujg-7c2s"] = hourly_rows(date(2023, 6, 3))
+    # The weeks of the in-process test of the sensor.
+    latest, first, second, first_rows, second_rows, _ = recent_hourly_weeks(soda)
     warehouse = tmp_path / "data" / "warehouse.duckdb"
     seen: set[str] = set()
 
