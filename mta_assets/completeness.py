@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+from mta_assets.partitions import FIRST_MODERN_WEEK
+
 # With no stored week around it, a week must hold this many turnstiles (MTA_MIN_WEEK_DEVICES): 80% of the
 # fewest a real week holds. A half-cut file (about 2,400) and the excerpts (hundreds) fall below it.
 DEFAULT_MIN_DEVICES = 3_600
@@ -68,9 +70,16 @@ class Neighbour:
 
 
 def neighbours_of(week: date, stored: Mapping[date, T]) -> dict[date, T]:
-    """The stored weeks within NEIGHBOUR_WEEKS of `week`, itself excluded."""
+    """The stored weeks within NEIGHBOUR_WEEKS of `week`, itself excluded, of the same turnstile layout: a
+    legacy line also carries door and log-on events, so readings a week need not compare across the change
+    (hourly weeks, from 2017, are all of the modern era)."""
     span = timedelta(weeks=NEIGHBOUR_WEEKS)
-    return {other: size for other, size in stored.items() if other != week and abs(other - week) <= span}
+    modern = week >= FIRST_MODERN_WEEK
+    return {
+        other: size
+        for other, size in stored.items()
+        if other != week and abs(other - week) <= span and (other >= FIRST_MODERN_WEEK) == modern
+    }
 
 
 def shortfalls(shape: WeekShape, neighbours: Mapping[date, Neighbour], min_devices: int) -> list[str]:

@@ -8,7 +8,7 @@ from dagster import AssetCheckSeverity
 
 from loopback.http_mirror import Misbehaviour
 from loopback.turnstile_files import HEADER, week_lines
-from mta_assets.completeness import DEFAULT_MIN_DEVICES, Neighbour, WeekShape, shortfalls
+from mta_assets.completeness import DEFAULT_MIN_DEVICES, Neighbour, WeekShape, neighbours_of, shortfalls
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.settings import sources_from_env
 from mta_assets_tests.defs.test_checks import evaluations
@@ -144,3 +144,12 @@ def test_the_settings_take_a_floor_and_saturdays_to_accept():
 def test_bad_completeness_settings_are_refused_by_name(environ, message):
     with pytest.raises(ConfigurationError, match=message):
         sources_from_env(environ)
+
+
+def test_the_first_modern_week_is_not_compared_with_legacy_weeks():
+    # Legacy weeks also carry door and log-on events: their readings are no yardstick for a modern week.
+    legacy = {date(2014, 10, 4): Neighbour(4_800, 400_000), date(2014, 10, 11): Neighbour(4_800, 400_000)}
+    modern = {date(2014, 10, 25): Neighbour(4_800, 200_000)}
+    assert neighbours_of(date(2014, 10, 18), {**legacy, **modern}) == modern
+    assert neighbours_of(date(2014, 10, 11), {**legacy, **modern}) == {date(2014, 10, 4): legacy[date(2014, 10, 4)]}
+    assert shortfalls(shape(4_700, 198_000), neighbours_of(date(2014, 10, 18), legacy), DEFAULT_MIN_DEVICES) == []
