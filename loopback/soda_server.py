@@ -33,7 +33,7 @@ from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from loopback.serving import QuietHandler, serve_on_loopback, stop_serving
-from mta_assets.parsing import week_bounds
+from mta_assets.turnstile.parsing import week_bounds
 
 MAX_LIMIT = 50_000
 TURNSTILE_FIELDS = ("c_a", "unit", "scp", "station", "line_name", "division", "date", "time", "description", "entries", "exits")

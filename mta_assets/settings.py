@@ -18,18 +18,18 @@ from urllib.parse import urlparse
 from dagster import EnvVar
 from dagster_gcp import GCSResource
 
-from mta_assets.alert_webhook import AlertWebhook
+from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
-from mta_assets.completeness import DEFAULT_MIN_DEVICES
+from mta_assets.turnstile.completeness import DEFAULT_MIN_DEVICES
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
-from mta_assets.hourly_ridership import HourlyRidershipSource
-from mta_assets.lib.soda import OPEN_DATA_URL
-from mta_assets.open_data import OpenDataTurnstileSource
-from mta_assets.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
-from mta_assets.source import MTA_TURNSTILE_URL, MtaTurnstileSource
+from mta_assets.hourly.source import HourlyRidershipSource
+from mta_assets.open_data.soda import OPEN_DATA_URL
+from mta_assets.open_data.turnstile import OpenDataTurnstileSource
+from mta_assets.turnstile.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
+from mta_assets.turnstile.files import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
 from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH

@@ -12,7 +12,7 @@ from dagster import (
 from dagster._utils.error import SerializableErrorInfo
 
 from mta_assets.lib.active_runs import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
-from mta_assets.alert_webhook import AlertWebhook
+from mta_assets.lib.alert_webhook import AlertWebhook
 
 
 

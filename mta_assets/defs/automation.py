@@ -27,7 +27,7 @@ from mta_assets.lib.active_runs import weeks_being_loaded
 from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
-from mta_assets.hourly_ridership import HOURLY_DATASETS, Fingerprint, HourlyRidershipSource, hour_spans
+from mta_assets.hourly.source import HOURLY_DATASETS, Fingerprint, HourlyRidershipSource, hour_spans
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.week import FINGERPRINT_SUFFIX, HOURLY_OBJECTS
 from mta_assets.lib.http import redact_url
@@ -40,7 +40,7 @@ from mta_assets.partitions import (
     week_of,
     weekly_partitions,
 )
-from mta_assets.source import MtaTurnstileSource, SourceError
+from mta_assets.turnstile.files import MtaTurnstileSource, SourceError
 
 # How far back the publication sensor looks for weeks that are published but not in the lake (gaps
 # included), and how many weeks it asks the source about per tick.

@@ -26,13 +26,13 @@ from dagster import (
     multi_asset_check,
 )
 
-from mta_assets.completeness import Neighbour, WeekShape, neighbours_of, recorded_sizes, shortfalls
+from mta_assets.turnstile.completeness import Neighbour, WeekShape, neighbours_of, recorded_sizes, shortfalls
 from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
 from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.tables import TURNSTILE, Table
-from mta_assets.parsing import MAX_SHARE_OUTSIDE_WEEK, readings_outside_week
+from mta_assets.turnstile.parsing import MAX_SHARE_OUTSIDE_WEEK, readings_outside_week
 from mta_assets.partitions import week_of
-from mta_assets.sources import TurnstileSources
+from mta_assets.turnstile.sources import TurnstileSources
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import load_table, sql_dates
 

@@ -21,13 +21,13 @@ from dagster import (
 
 from mta_assets.asset_defaults import OWNER, weekly_asset, weekly_checked_asset
 from mta_assets.defs.checks import require_the_asset, selected_results
-from mta_assets.complex_key import KEY_FILE, key_units, unit_complexes
+from mta_assets.ridership.complex_key import KEY_FILE, key_units, unit_complexes
 from mta_assets.defs.hourly_ridership import hourly_ridership_warehouse
 from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, chart, render, replace_weeks, station_daily_ridership
 from mta_assets.lib.metadata import lineage
 from mta_assets.lib.tables import DAILY_RIDERSHIP, OMNY_LAUNCH, STATION_DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP
 from mta_assets.partitions import RIDERSHIP_WEEKS, ridership_partitions
-from mta_assets.upstream import DAILY_ROWS, HOURLY_ROWS, STATION_DAILY_ROWS, run_weeks
+from mta_assets.ridership.upstream import DAILY_ROWS, HOURLY_ROWS, STATION_DAILY_ROWS, run_weeks
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates, sql_string
 

@@ -27,18 +27,18 @@ from dagster import (
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
-from mta_assets.completeness import latest_metadata, neighbours_of
-from mta_assets.hourly_completeness import COMPLEXES_METADATA, HourlyWeekShape, hourly_shortfalls
+from mta_assets.turnstile.completeness import latest_metadata, neighbours_of
+from mta_assets.hourly.completeness import COMPLEXES_METADATA, HourlyWeekShape, hourly_shortfalls
 from mta_assets.defs.checks import warehouse_checks
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, load_lake_weeks
-from mta_assets.hourly_ridership import HOURLY_DATASETS, HourlyRidershipSource, HourlyWeek
+from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource, HourlyWeek
 from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
 from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
-from mta_assets.source import SourceError
+from mta_assets.turnstile.files import SourceError
 from mta_assets.warehouse import Warehouse
 
 GROUP = "hourly_ridership"

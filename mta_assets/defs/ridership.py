@@ -41,7 +41,7 @@ from mta_assets.lib.tables import (
 )
 from mta_assets.lib.metadata import lineage
 from mta_assets.partitions import TURNSTILE_WEEKS
-from mta_assets.upstream import STATION_DAILY_ROWS, STATION_ROWS, TURNSTILE_ROWS, run_weeks
+from mta_assets.ridership.upstream import STATION_DAILY_ROWS, STATION_ROWS, TURNSTILE_ROWS, run_weeks
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.base import sql_dates
 
@@ -59,7 +59,7 @@ _TABLES = (TURNSTILE, STATIONS, STATION_DAILY_RIDERSHIP, SYSTEM_RIDERSHIP, HOURL
 def render(name: str, warehouse: Warehouse, weeks: list[date], **values) -> str:
     """One SQL file for both warehouses: table names and dates are filled in as literals."""
     tables = {table.name: warehouse.name(table.name) for table in _TABLES}
-    return (files("mta_assets.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
+    return (files("mta_assets.ridership.sql") / f"{name}.sql").read_text().format(weeks=sql_dates(weeks), **tables, **values)
 
 
 def replace_weeks(context: AssetExecutionContext, warehouse: Warehouse, table: Table, weeks: list[date], sql: str) -> None:

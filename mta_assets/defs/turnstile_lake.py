@@ -7,7 +7,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MetadataValue, Output, ResourceParam, asset
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
-from mta_assets.completeness import (
+from mta_assets.turnstile.completeness import (
     DEVICE,
     DEVICES_METADATA,
     Neighbour,
@@ -17,19 +17,19 @@ from mta_assets.completeness import (
     recorded_sizes,
     refuse_if_short,
 )
-from mta_assets.duplicates import TooManyDuplicateReadings
+from mta_assets.turnstile.duplicates import TooManyDuplicateReadings
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.runs import WeekFailed, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.lib.http import redact_url
 from mta_assets.lib.metadata import dates_covered, lineage, preview
-from mta_assets.open_data import FIELDS as OPEN_DATA_FIELDS
+from mta_assets.open_data.turnstile import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import ParsedWeek
+from mta_assets.turnstile.parsing import ParsedWeek
 from mta_assets.partitions import WeekOutOfRange, week_of, weekly_partitions
-from mta_assets.source import SourceError
-from mta_assets.sources import FILES, TurnstileSources
+from mta_assets.turnstile.files import SourceError
+from mta_assets.turnstile.sources import FILES, TurnstileSources
 
 
 def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict[date, Neighbour]) -> tuple[ParsedWeek, dict, str]:

@@ -27,7 +27,7 @@ from dagster._core.execution.build_resources import wrap_resources_for_execution
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from mta_assets.alert_webhook import AlertWebhook
+from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.defs.alerts import run_failure_alert
 from mta_assets.definitions import defs
 from mta_assets.defs.automation import (
@@ -38,9 +38,9 @@ from mta_assets.defs.automation import (
     weekly_turnstile_schedule,
 )
 from mta_assets.defs.turnstile_lake import turnstile_lake
-from mta_assets.hourly_ridership import HourlyRidershipSource
+from mta_assets.hourly.source import HourlyRidershipSource
 from mta_assets.partitions import hourly_partitions, weekly_partitions
-from mta_assets.source import MtaTurnstileSource
+from mta_assets.turnstile.files import MtaTurnstileSource
 from mta_assets_tests.defs.test_hourly_ridership import HourlyProject, dataset_rows
 from mta_assets_tests.defs.test_hourly_ridership import warehouse_rows as project_rows
 from mta_assets_tests.lib.project import Project, failure_message, lake_io_manager

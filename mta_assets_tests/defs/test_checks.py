@@ -10,7 +10,7 @@ from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
 from mta_assets.defs.checks import inspect_stored_week, lake_results, ridership_results, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
-from mta_assets.parsing import parse_turnstile_file
+from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
 from mta_assets.defs.checks import lake_checks
 from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager, stored

@@ -20,7 +20,7 @@ from mta_assets.defs.daily_ridership import (
     system_daily_ridership,
 )
 from mta_assets.defs.ridership import station_daily_ridership, stations
-from mta_assets.hourly_ridership import NO_ROWS, Fingerprint
+from mta_assets.hourly.source import NO_ROWS, Fingerprint
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP, Table
@@ -286,7 +286,7 @@ def test_the_automation_computes_a_week_from_either_source_and_again_when_the_ot
     from mta_assets.defs.daily_ridership import unit_complex_key
     from mta_assets.defs.hourly_ridership import hourly_ridership_datasets, hourly_ridership_lake, hourly_ridership_warehouse
     from mta_assets.defs.ridership import system_ridership
-    from mta_assets.hourly_ridership import HourlyRidershipSource
+    from mta_assets.hourly.source import HourlyRidershipSource
     from loopback.soda_server import hourly_rows
     from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project
 

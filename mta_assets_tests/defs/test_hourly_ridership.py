@@ -10,13 +10,13 @@ from dagster import DagsterInstance, materialize
 from loopback.soda_server import STATION_COMPLEXES, SodaMisbehaviour, hourly_rows
 from mta_assets.defs.checks import warehouse_result
 from mta_assets.defs.hourly_ridership import hourly_lake_checks, hourly_ridership_lake, hourly_ridership_warehouse
-from mta_assets.hourly_ridership import HourlyRidershipSource
+from mta_assets.hourly.source import HourlyRidershipSource
 from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.warehouse import DuckDBWarehouse
 from mta_assets_tests.lib.project import failure_message, lake_io_manager
-from mta_assets_tests.test_hourly_ridership import WUJG, around
+from mta_assets_tests.hourly.test_source import WUJG, around
 
 WEEK = date(2023, 6, 3)
 KEY = WEEK.isoformat()

@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
-from mta_assets.parsing import parse_turnstile_file
+from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
 from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, RANGE_END, RANGE_START, Project, failure_message, lake_io_manager, stored
 from loopback.turnstile_files import HEADER, Turnstile, line

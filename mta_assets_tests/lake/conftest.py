@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from mta_assets.parsing import ParsedWeek, parse_turnstile_file
+from mta_assets.turnstile.parsing import ParsedWeek, parse_turnstile_file
 
 WEEK = date(2023, 6, 3)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import parse_turnstile_file
+from mta_assets.turnstile.parsing import parse_turnstile_file
 
 
 def write(tmp_path: Path, data: bytes, name: str = "turnstile_230603.txt") -> Path:

@@ -13,10 +13,10 @@ from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.week import LakeWeek
-from mta_assets.parsing import ParsedWeek
-from mta_assets.open_data import OpenDataTurnstileSource
-from mta_assets.source import MtaTurnstileSource
-from mta_assets.sources import TurnstileSources
+from mta_assets.turnstile.parsing import ParsedWeek
+from mta_assets.open_data.turnstile import OpenDataTurnstileSource
+from mta_assets.turnstile.files import MtaTurnstileSource
+from mta_assets.turnstile.sources import TurnstileSources
 from mta_assets.warehouse import DuckDBWarehouse
 from loopback.turnstile_files import week_file
 

@@ -7,12 +7,12 @@ import pytest
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.logs import all_output
-from mta_assets.alert_webhook import AlertWebhook
+from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url, scrub_url
 from mta_assets.settings import source_from_env
-from mta_assets.source import MtaTurnstileSource, SourceUnavailable
-from mta_assets_tests.test_source import NAME, WEEK, within
+from mta_assets.turnstile.files import MtaTurnstileSource, SourceUnavailable
+from mta_assets_tests.turnstile.test_files import NAME, WEEK, within
 
 SECRET = "SECRETxyz"
 

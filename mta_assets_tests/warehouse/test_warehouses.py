@@ -14,7 +14,7 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.io_manager import LakeIOManager
 from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.parsing import parse_turnstile_file
+from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from mta_assets.warehouse.duckdb import WarehouseLocked, WarehouseWriteFailed
 from mta_assets_tests.lib.project import stored

@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopback.turnstile_files import HEADER, Turnstile, line, week_file, week_lines
-from mta_assets.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
+from mta_assets.turnstile.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import parse_turnstile_file
+from mta_assets.turnstile.parsing import parse_turnstile_file
 
 WEEK = date(2023, 6, 3)
 NAME = "turnstile_230603.txt"

@@ -7,7 +7,7 @@ import pytest
 import pyarrow.parquet as pq
 
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import (
+from mta_assets.turnstile.parsing import (
     Layout,
     NotATurnstileFile,
     TooManyReadingsOutsideWeek,

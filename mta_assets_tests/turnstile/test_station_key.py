@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from mta_assets.station_key import station_key, with_station_names
+from mta_assets.turnstile.station_key import station_key, with_station_names
 
 
 def readings(*keys: tuple[str, str, str]) -> pa.Table:

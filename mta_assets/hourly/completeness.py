@@ -1,10 +1,10 @@
 """What a complete week of hourly ridership holds, as the lake check on hourly_ridership_lake verifies it.
 
-Unlike a turnstile week (devices read every ~4 hours, mta_assets/completeness.py), an hourly week is rows
+Unlike a turnstile week (devices read every ~4 hours, mta_assets/turnstile/completeness.py), an hourly week is rows
 per station complex and hour: it is whole when every one of its 168 hours has rows system-wide, every day
 has about as many station complexes as usual (as the stored weeks around it record, or, with none stored,
 as the week's own fullest day), and no day holds far fewer rows than the week's median day (a day loaded
-in part). The source refuses a week missing hours before it is stored (hourly_ridership.py); this check
+in part). The source refuses a week missing hours before it is stored (hourly/source.py); this check
 verifies what the lake holds.
 """
 
@@ -17,9 +17,9 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mta_assets.completeness import week_days
-from mta_assets.hourly_ridership import hour_spans, local_hours
-from mta_assets.parsing import week_bounds
+from mta_assets.turnstile.completeness import week_days
+from mta_assets.hourly.source import hour_spans, local_hours
+from mta_assets.turnstile.parsing import week_bounds
 
 # Every day has station complexes of at least this share of the usual number: stations close for works
 # one at a time; a day missing a borough or a feed falls far below.

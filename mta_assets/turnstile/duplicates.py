@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from mta_assets.lib.parquet import ROW_GROUP_ROWS, parquet_writer
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.parsing import PREVIEW_ROWS, ParsedWeek
+from mta_assets.turnstile.parsing import PREVIEW_ROWS, ParsedWeek
 
 _COLUMNS = ", ".join(TURNSTILE.column_names)
 # The row numbers (from 0, in file order) of every copy of a row after its first. Rows with different

@@ -12,11 +12,11 @@ from pathlib import Path
 from dagster import ConfigurableResource, ResourceDependency
 from pydantic import Field
 
-from mta_assets.completeness import DEFAULT_MIN_DEVICES
-from mta_assets.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
+from mta_assets.turnstile.completeness import DEFAULT_MIN_DEVICES
+from mta_assets.turnstile.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.open_data import OpenDataTurnstileSource
-from mta_assets.parsing import (
+from mta_assets.open_data.turnstile import OpenDataTurnstileSource
+from mta_assets.turnstile.parsing import (
     NotATurnstileFile,
     ParsedWeek,
     TooManyReadingsOutsideWeek,
@@ -25,7 +25,7 @@ from mta_assets.parsing import (
     parse_turnstile_file,
 )
 from mta_assets.partitions import file_stem
-from mta_assets.source import MtaTurnstileSource, SourceError, WeekNotPublished
+from mta_assets.turnstile.files import MtaTurnstileSource, SourceError, WeekNotPublished
 
 FILES, OPEN_DATA = "files", "open-data"
 SOURCE_NAMES = (FILES, OPEN_DATA)

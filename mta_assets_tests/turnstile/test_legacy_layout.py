@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopback.turnstile_files import HEADER, legacy_lines, legacy_week_file, legacy_week_readings, line, week_lines
-from mta_assets.parsing import NotATurnstileFile, TooManyReadingsOutsideWeek, TooManyRejectedLines
+from mta_assets.turnstile.parsing import NotATurnstileFile, TooManyReadingsOutsideWeek, TooManyRejectedLines
 from mta_assets_tests.lib import parsed as parsed_files
 from mta_assets_tests.lib.parsed import rows
 

@@ -27,13 +27,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mta_assets.lib.parquet import parquet_writer
-from mta_assets.lib.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
+from mta_assets.open_data.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.parsing import week_bounds
+from mta_assets.turnstile.parsing import week_bounds
 from mta_assets.partitions import TIMEZONE
-from mta_assets.source import SourceError, SourceUnavailable, WeekNotPublished
+from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekNotPublished
 
-_MODULE = "mta_assets/hourly_ridership.py"
+_MODULE = "mta_assets/hourly/source.py"
 # Socrata's floating timestamps: 2023-05-27T00:00:00.000; the milliseconds are optional.
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?")
 # A whole number, as an integer or an integral decimal (31.0), of at most 18 digits: it fits an int64.

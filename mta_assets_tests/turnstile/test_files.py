@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import pytest
 
 from loopback.http_mirror import Misbehaviour
-from mta_assets.source import MtaTurnstileSource, SourceError, SourceUnavailable, WeekNotPublished, retry_after_seconds
+from mta_assets.turnstile.files import MtaTurnstileSource, SourceError, SourceUnavailable, WeekNotPublished, retry_after_seconds
 
 WEEK = date(2023, 6, 3)
 NAME = "turnstile_230603.txt"

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopback.soda_server import HOURLY_FIELDS, SodaMisbehaviour, SodaServer, hourly_rows
-from mta_assets.hourly_ridership import (
+from mta_assets.hourly.source import (
     HOURLY_DATASETS,
     DatasetVersion,
     HourlyRidershipSource,
@@ -19,9 +19,9 @@ from mta_assets.hourly_ridership import (
     HourlyWeekChanging,
     WeekNotInHourlyData,
 )
-from mta_assets.lib.soda import DatasetColumnsChanged, UnstablePaging
+from mta_assets.open_data.soda import DatasetColumnsChanged, UnstablePaging
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.source import SourceError, SourceUnavailable, WeekNotPublished
+from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekNotPublished
 from mta_assets_tests.lib.logs import all_output
 
 WEEK = date(2023, 6, 3)  # 2023-05-27 to 2023-06-02, in wujg-7c2s
@@ -230,7 +230,7 @@ def test_a_missing_dataset_names_the_week_and_the_dataset(soda, tmp_path):
     with pytest.raises(
         WeekNotInHourlyData,
         match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} .* HTTP 404: dataset.missing: .* Check MTA_OPEN_DATA_URL and "
-        r"the dataset id in mta_assets/hourly_ridership.py",
+        r"the dataset id in mta_assets/hourly/source.py",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
@@ -242,7 +242,7 @@ def test_a_dataset_whose_columns_changed_fails_naming_the_field(soda, tmp_path):
     with pytest.raises(
         DatasetColumnsChanged,
         match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has no field ridership \(its fields: .*entries.*\): its "
-        r"columns changed. Map the new fields in mta_assets/hourly_ridership.py",
+        r"columns changed. Map the new fields in mta_assets/hourly/source.py",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []

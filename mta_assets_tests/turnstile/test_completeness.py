@@ -8,7 +8,7 @@ from dagster import AssetCheckSeverity
 
 from loopback.http_mirror import Misbehaviour
 from loopback.turnstile_files import HEADER, week_lines
-from mta_assets.completeness import DEFAULT_MIN_DEVICES, Neighbour, WeekShape, neighbours_of, shortfalls
+from mta_assets.turnstile.completeness import DEFAULT_MIN_DEVICES, Neighbour, WeekShape, neighbours_of, shortfalls
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.settings import sources_from_env
 from mta_assets_tests.defs.test_checks import evaluations

@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
-from mta_assets.legacy_layout import is_legacy_line, legacy_readings
+from mta_assets.turnstile.legacy_layout import is_legacy_line, legacy_readings
 from mta_assets.lib.parquet import ROW_GROUP_ROWS, parquet_writer
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.station_key import with_station_names
+from mta_assets.turnstile.station_key import with_station_names
 
 MODERN_HEADER = ("C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS")
 _RAW_NAMES = [name.replace("/", "") for name in MODERN_HEADER]

@@ -1,6 +1,6 @@
 """The unit-to-complex key shipped with the package, as daily_ridership reads it."""
 
-from mta_assets.complex_key import key_units, unit_complexes
+from mta_assets.ridership.complex_key import key_units, unit_complexes
 
 
 def test_every_unit_of_the_key_is_known_and_those_with_a_complex_map_to_one():

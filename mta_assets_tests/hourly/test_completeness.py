@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 
-from mta_assets.hourly_completeness import HourlyWeekShape, hourly_shortfalls
+from mta_assets.hourly.completeness import HourlyWeekShape, hourly_shortfalls
 
 WEEK = date(2023, 6, 3)  # 2023-05-27 00:00 to 2023-06-02 23:00
 
