@@ -18,7 +18,8 @@ from mta_assets.turnstile.sources import TurnstileSources
 
 @multi_asset_check(specs=LAKE_CHECKS, description="Reads each week of the run back from the lake, one at a time.")
 def lake_checks(context: AssetCheckExecutionContext, lake: LakeResource, sources: TurnstileSources) -> Iterator[AssetCheckResult]:
-    """The lake checks of the weeks a run stored, read from the objects their materializations recorded.
+    """The lake checks of the weeks a run stored, read from the objects their materializations recorded (as
+    they are now: a changed object is for the checks to catch).
 
     They run after turnstile_lake, in the same run, for the run's weeks. Dagster 1.13 records an asset
     check result per run, not per week of a multi-week run, so these are checks of the asset (not
@@ -30,6 +31,6 @@ def lake_checks(context: AssetCheckExecutionContext, lake: LakeResource, sources
             description="The lake checks check the weeks of a run: materialize turnstile_lake for one or more "
             "weeks (its checks run with it) rather than running the checks on their own."
         )
-    recorded = lake.recorded_weeks(context.instance, LAKE, run.partition_keys)
+    recorded = lake.recorded_weeks(context.instance, LAKE, run.partition_keys, unchanged=False)
     findings = {key: inspect_stored_week(week.lake_week) for key, week in recorded.items()}
     yield from lake_results(findings, recorded_sizes(context.instance, LAKE, [week_of(key) for key in recorded]), sources.min_devices)

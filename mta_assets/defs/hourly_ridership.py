@@ -164,7 +164,7 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) 
             description="The hourly lake check checks the weeks of a run: materialize hourly_ridership_lake for one or "
             "more weeks (its check runs with it) rather than running the check on its own."
         )
-    recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, run.partition_keys)
+    recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, run.partition_keys, unchanged=False)
     weeks = [HOURLY_WEEKS.week_of(key) for key in recorded]
     complexes = recorded_complexes(context.instance, hourly_ridership_lake.key, weeks)
     short, hours = {}, {}
