@@ -20,7 +20,7 @@ from dagster_gcp import GCSResource
 
 from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.resource import LakeResource
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation
 from mta_assets.turnstile.completeness import DEFAULT_MIN_DEVICES
 from mta_assets.lib.errors import ConfigurationError
@@ -162,10 +162,10 @@ def gcs_from_env(environ: Mapping[str, str] = os.environ) -> GCSResource:
     return GCSResource(project=_setting(environ, "MTA_GCP_PROJECT"))
 
 
-def lake_io_manager_from_env(environ: Mapping[str, str] = os.environ) -> LakeIOManager:
+def lake_from_env(environ: Mapping[str, str] = os.environ) -> LakeResource:
     check_lake_folder(LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL))
     LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
-    return LakeIOManager(
+    return LakeResource(
         url=_setting(environ, "MTA_LAKE_URL", DEFAULT_LAKE_URL),
         format=_setting(environ, "MTA_LAKE_FORMAT", LakeFormat.PARQUET.value),
         gcs=gcs_from_env(environ),

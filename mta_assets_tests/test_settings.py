@@ -9,7 +9,7 @@ from mta_assets.settings import (
     alert_webhook_from_env,
     asset_kinds,
     hourly_source_from_env,
-    lake_io_manager_from_env,
+    lake_from_env,
     open_data_from_env,
     source_from_env,
     warehouse_from_env,
@@ -18,7 +18,7 @@ from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
 
 def test_defaults_are_the_local_lake_and_duckdb():
-    lake = lake_io_manager_from_env({})
+    lake = lake_from_env({})
     assert (lake.url, lake.format) == ("data/lake", "parquet")
     assert isinstance(lake.gcs, GCSResource)
     assert isinstance(warehouse_from_env({}), DuckDBWarehouse)
@@ -27,7 +27,7 @@ def test_defaults_are_the_local_lake_and_duckdb():
 
 
 def test_set_variables_are_bound_by_name():
-    lake = lake_io_manager_from_env({"MTA_LAKE_URL": "gs://bucket/lake", "MTA_LAKE_FORMAT": "csv.gz", "MTA_GCP_PROJECT": "p"})
+    lake = lake_from_env({"MTA_LAKE_URL": "gs://bucket/lake", "MTA_LAKE_FORMAT": "csv.gz", "MTA_GCP_PROJECT": "p"})
     assert (lake.url, lake.format, lake.gcs.project) == (EnvVar("MTA_LAKE_URL"), EnvVar("MTA_LAKE_FORMAT"), EnvVar("MTA_GCP_PROJECT"))
     assert source_from_env({"MTA_SOURCE_URL": "file:///srv/mta"}).base_url == EnvVar("MTA_SOURCE_URL")
 
@@ -61,7 +61,7 @@ def test_bigquery_is_reached_through_dagster_gcp_with_its_settings():
 )
 def test_bad_lake_settings_are_refused_with_the_setting_named(environ, message):
     with pytest.raises(ConfigurationError, match=message):
-        lake_io_manager_from_env(environ)
+        lake_from_env(environ)
 
 
 @pytest.mark.parametrize(
@@ -175,4 +175,4 @@ def test_a_warehouse_file_or_lake_folder_that_cannot_be_written_is_named(tmp_pat
     (tmp_path / "file").write_text("")
     environ = {variable: value.format(tmp=tmp_path)}
     with pytest.raises(ConfigurationError, match=message):
-        lake_io_manager_from_env(environ) if variable == "MTA_LAKE_URL" else warehouse_from_env(environ)
+        lake_from_env(environ) if variable == "MTA_LAKE_URL" else warehouse_from_env(environ)

@@ -11,7 +11,6 @@ from dagster import (
     DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
-    ResourceParam,
     RunRequest,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
@@ -27,9 +26,8 @@ from mta_assets.lib.active_runs import weeks_being_loaded
 from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
-from mta_assets.hourly.source import HOURLY_DATASETS, Fingerprint, HourlyRidershipSource, hour_spans
-from mta_assets.lake.io_manager import LakeIOManager
-from mta_assets.lake.week import FINGERPRINT_SUFFIX, HOURLY_OBJECTS
+from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource, hour_spans
+from mta_assets.lake.facts import Fingerprint, latest_facts
 from mta_assets.lib.http import redact_url
 from mta_assets.partitions import (
     HOURLY_WEEKS,
@@ -151,14 +149,10 @@ def hourly_run_key(week: date, fingerprint: Fingerprint, rows_updated_at: int) -
     return f"hourly_ridership:{week}:{fingerprint.key()}:{rows_updated_at}"
 
 
-def stored_fingerprint(lake_io_manager: LakeIOManager, week: date) -> Fingerprint | None:
-    """The fingerprint kept in the lake beside the stored week; None if none is (stored before fingerprints
-    were kept, or garbled), so the week differs from any the dataset has and loads again."""
-    text = lake_io_manager.read_beside(week, HOURLY_OBJECTS, FINGERPRINT_SUFFIX)
-    try:
-        return None if text is None else Fingerprint.from_json(text)
-    except ValueError:
-        return None
+def stored_fingerprints(instance: DagsterInstance, weeks: list[date]) -> dict[date, Fingerprint | None]:
+    """The fingerprint the latest materialization of each stored week recorded; None where none is (stored
+    before fingerprints were recorded, or garbled), so the week differs from any the dataset has and loads again."""
+    return {week: facts.fingerprint for week, facts in latest_facts(instance, hourly_ridership_lake.key, weeks).items()}
 
 
 def not_whole(source: HourlyRidershipSource, week: date, datasets: str) -> str | None:
@@ -177,9 +171,7 @@ def not_whole(source: HourlyRidershipSource, week: date, datasets: str) -> str |
     **SUNDAY_MORNING,
     description="Sunday 09:00 New York: the week to the Saturday, once NY Open Data holds all of it.",
 )
-def weekly_hourly_ridership_schedule(
-    context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource, lake_io_manager: ResourceParam[LakeIOManager]
-):
+def weekly_hourly_ridership_schedule(context: ScheduleEvaluationContext, hourly_source: HourlyRidershipSource):
     week = context.scheduled_execution_time.date() - timedelta(days=1)
     key, source = week.isoformat(), for_a_tick(hourly_source)
     datasets = source.dataset_ids(week)
@@ -192,7 +184,7 @@ def weekly_hourly_ridership_schedule(
         rows_updated_at = max(source.dataset_version(dataset_id).rows_updated_at for dataset_id in datasets)
     except SourceError as error:
         return SkipReason(f"Could not ask NY Open Data about week {week} ({error}); the hourly ridership sensor will retry.")
-    if stored_fingerprint(lake_io_manager, week) == fingerprint:
+    if stored_fingerprints(context.instance, [week]).get(week) == fingerprint:
         return SkipReason(f"Week {week} is stored already as NY Open Data has it.")
     return RunRequest(partition_key=key, run_key=hourly_run_key(week, fingerprint, rows_updated_at))
 
@@ -200,12 +192,11 @@ def weekly_hourly_ridership_schedule(
 def hourly_week_requests(
     instance: DagsterInstance,
     source: HourlyRidershipSource,
-    lake_io_manager: LakeIOManager,
     versions: dict[str, int],
     moved: set[str],
 ) -> tuple[list[RunRequest], list[str]]:
     """Runs for the weeks of the `moved` datasets that are whole and new (recent, not stored) or whose rows
-    changed in any way since they were stored (their fingerprint in the lake differs); and what each recent
+    changed in any way since they were stored (their recorded fingerprint differs); and what each recent
     week left out lacks.
 
     `versions` is every dataset's rowsUpdatedAt; a week's run key carries its datasets' newest.
@@ -220,12 +211,13 @@ def hourly_week_requests(
         return [], []
     fingerprints = source.week_fingerprints(None, candidates[0], candidates[-1])
     running = weeks_being_loaded(instance, [hourly_ridership_lake.key], hourly_partitions)
+    recorded = stored_fingerprints(instance, [week for week in candidates if week.isoformat() in stored])
     requests, lacking = [], []
     for week in candidates:
         key, fingerprint = week.isoformat(), fingerprints.get(week)
         if fingerprint is None or key in running:
             continue
-        if key in stored and stored_fingerprint(lake_io_manager, week) == fingerprint:
+        if key in stored and recorded.get(week) == fingerprint:
             continue
         datasets = source.dataset_ids(week)
         if missing := not_whole(source, week, ", ".join(datasets)):
@@ -242,11 +234,9 @@ def hourly_week_requests(
     default_status=DefaultSensorStatus.RUNNING,
     description="Hourly: when a dataset's rowsUpdatedAt moves, launches each week the dataset holds every hour of "
     f"that is new (of the last {HOURLY_LOOKBACK_WEEKS}) or whose fingerprint (rows, sums, newest :updated_at) "
-    "differs from the one kept in the lake beside the stored week.",
+    "differs from the one the stored week's materialization recorded.",
 )
-def hourly_ridership_sensor(
-    context: SensorEvaluationContext, hourly_source: HourlyRidershipSource, lake_io_manager: ResourceParam[LakeIOManager]
-):
+def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: HourlyRidershipSource):
     source = for_a_tick(hourly_source)
     acted_on = json.loads(context.cursor) if context.cursor else {}  # dataset id -> rowsUpdatedAt handled
     versions, names, unanswered = {}, {}, []
@@ -265,7 +255,7 @@ def hourly_ridership_sensor(
     if not moved:
         return SkipReason(f"No hourly ridership dataset changed (rowsUpdatedAt) since the last tick.{not_asked}")
     try:
-        requests, lacking = hourly_week_requests(context.instance, source, lake_io_manager, versions, moved)
+        requests, lacking = hourly_week_requests(context.instance, source, versions, moved)
     except SourceError as error:
         return SkipReason(f"NY Open Data did not answer ({error}); asking again next tick.")
     for lack in lacking:

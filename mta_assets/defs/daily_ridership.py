@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset, weekly_checked_asset
-from mta_assets.defs.checks import require_the_asset, selected_results
+from mta_assets.lib.check_results import require_the_asset, selected_results
 from mta_assets.ridership.complex_key import KEY_FILE, key_units, unit_complexes
 from mta_assets.defs.hourly_ridership import hourly_ridership_warehouse
 from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, station_daily_ridership

@@ -18,8 +18,6 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     ObserveResult,
-    Output,
-    ResourceParam,
     Failure,
     asset,
     multi_asset_check,
@@ -27,19 +25,20 @@ from dagster import (
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
-from mta_assets.turnstile.completeness import latest_metadata, neighbours_of
-from mta_assets.hourly.completeness import COMPLEXES_METADATA, HourlyWeekShape, hourly_shortfalls
-from mta_assets.defs.checks import warehouse_checks
-from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, load_lake_weeks
-from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource, HourlyWeek
-from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
-from mta_assets.lake.runs import WeekFailed, store_weeks
+from mta_assets.turnstile.completeness import neighbours_of
+from mta_assets.hourly.completeness import HourlyWeekShape, hourly_shortfalls, recorded_complexes
+from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM
+from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource
+from mta_assets.lake.facts import WeekFacts
+from mta_assets.lake.resource import LakeResource
+from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
 from mta_assets.turnstile.files import SourceError
 from mta_assets.warehouse import Warehouse
+from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
 
 GROUP = "hourly_ridership"
 
@@ -104,17 +103,14 @@ def observation(hourly_source: HourlyRidershipSource, dataset_id: str) -> Observ
     )
 
 
-def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: Path) -> tuple[HourlyWeek, dict, str]:
-    """One week of hourly ridership into a parquet file in `directory`, with its metadata and a log line."""
+def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: Path) -> WeekRead:
+    """One week of hourly ridership into a parquet file in `directory`, with its facts, metadata and a log line."""
     try:
         week = hourly_source.read_week(HOURLY_WEEKS.week_of(key), directory)
     except (WeekOutOfRange, SourceError) as error:
         raise WeekFailed(str(error)) from error
     metadata = {
-        "dagster/row_count": week.rows,
         "ridership": week.ridership,
-        # Shown only: the sensor compares the fingerprint kept in the lake beside the week's object.
-        "source_fingerprint": week.fingerprint.key(),
         "open_data_datasets": ", ".join(week.dataset_ids),
         "source_url": MetadataValue.url(week.first_page_url),
         "source_urls": MetadataValue.json(list(week.urls)),
@@ -123,31 +119,27 @@ def read_hourly_week(hourly_source: HourlyRidershipSource, key: str, directory: 
         "source_reads": week.attempts,
         "dates_covered": dates_covered(week.first_hour, week.last_hour),
         "days": week.days,
-        COMPLEXES_METADATA: week.station_complexes,
     }
     summary = f"{week.rows:,} rows, {week.ridership:,} riders, from {', '.join(week.dataset_ids)} in {week.pages} pages"
-    return week, metadata, summary
+    # The fingerprint is what the hourly sensor compares with the dataset's now to find revised weeks.
+    facts = WeekFacts(station_complexes=week.station_complexes, fingerprint=week.fingerprint)
+    return WeekRead(week, facts, metadata, summary)
 
 
 @asset(
     **weekly_asset("lake", GROUP, hourly_partitions),
-    io_manager_key="lake_io_manager",
     deps=DATASET_KEYS,
     description="A week of hourly ridership (Saturday to Friday, the seven days of the turnstile file of the "
     "same Saturday) read from the dataset(s) holding its days through the SODA API once they hold every hour "
     "of it, by :id pages between two looks at the week's version (read again if it changed), checked "
     "against the dataset's own count and sums, typed, and stored in the lake as one object per Saturday, "
-    "with the week's fingerprint (rows, sums, newest :updated_at) beside it.",
+    "its materialization recording the week's fingerprint (rows, sums, newest :updated_at).",
     metadata={"dagster/column_schema": HOURLY_RIDERSHIP.table_schema, "dagster/column_lineage": HOURLY_LINEAGE},
 )
 def hourly_ridership_lake(
-    context: AssetExecutionContext,
-    hourly_source: HourlyRidershipSource,
-    lake_io_manager: ResourceParam[LakeIOManager],
-) -> Iterator[Output | AssetMaterialization]:
-    yield from store_weeks(
-        context, lake_io_manager, HOURLY_OBJECTS, lambda key, directory: read_hourly_week(hourly_source, key, directory)
-    )
+    context: AssetExecutionContext, hourly_source: HourlyRidershipSource, lake: LakeResource
+) -> Iterator[MaterializeResult | AssetMaterialization]:
+    yield from store_weeks(context, lake, HOURLY_OBJECTS, lambda key, directory: read_hourly_week(hourly_source, key, directory))
 
 
 @multi_asset_check(
@@ -163,22 +155,21 @@ def hourly_ridership_lake(
     ],
     description="Reads each week of the run back from the lake, one at a time.",
 )
-def hourly_lake_checks(context: AssetCheckExecutionContext, lake_io_manager: ResourceParam[LakeIOManager]) -> AssetCheckResult:
-    """The completeness of the weeks a run stored, read from the lake as stored (one result for the run's weeks,
-    naming the failing ones, as the turnstile lake checks do)."""
+def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    """The completeness of the weeks a run stored, read from the objects their materializations recorded (one
+    result for the run's weeks, naming the failing ones, as the turnstile lake checks do)."""
     run = context.op_execution_context
     if not run.has_partition_key and not run.has_partition_key_range:
         raise Failure(
             description="The hourly lake check checks the weeks of a run: materialize hourly_ridership_lake for one or "
             "more weeks (its check runs with it) rather than running the check on its own."
         )
-    weeks = [HOURLY_WEEKS.week_of(key) for key in sorted(run.partition_keys)]
-    recorded = latest_metadata(context.instance, hourly_ridership_lake.key, weeks)
-    complexes = {week: metadata[COMPLEXES_METADATA].value for week, metadata in recorded.items() if COMPLEXES_METADATA in metadata}
+    recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, run.partition_keys, unchanged=False)
+    weeks = [HOURLY_WEEKS.week_of(key) for key in recorded]
+    complexes = recorded_complexes(context.instance, hourly_ridership_lake.key, weeks)
     short, hours = {}, {}
-    for week in weeks:
-        lake_week = lake_io_manager.lake_week(week, HOURLY_OBJECTS)
-        shape = HourlyWeekShape.of(lake_week.batches(["transit_timestamp", "station_complex_id"]), week)
+    for week, stored in zip(weeks, recorded.values()):
+        shape = HourlyWeekShape.of(stored.lake_week.batches(["transit_timestamp", "station_complex_id"]), week)
         hours[str(week)] = len(shape.hours)
         if found := hourly_shortfalls(shape, week, neighbours_of(week, complexes)):
             short[str(week)] = "; ".join(found)
@@ -203,10 +194,10 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake_io_manager: Res
         "dagster/column_schema": HOURLY_RIDERSHIP.table_schema,
         "dagster/column_lineage": same_columns(HOURLY_RIDERSHIP, AssetKey("hourly_ridership_lake")),
     },
+    deps=[hourly_ridership_lake],
     check_specs=warehouse_checks(AssetKey("hourly_ridership_warehouse")),
     automation_condition=FOLLOWS_UPSTREAM,
 )
-def hourly_ridership_warehouse(
-    context: AssetExecutionContext, hourly_ridership_lake: LakeWeeks, warehouse: Warehouse
-) -> MaterializeResult:
-    return load_lake_weeks(context, hourly_ridership_lake, warehouse)
+def hourly_ridership_warehouse(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehouse) -> MaterializeResult:
+    recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, context.partition_keys)
+    return load_lake_weeks(context, recorded, warehouse)

@@ -5,7 +5,7 @@ from dagster import Definitions, definitions, in_process_executor
 from mta_assets.settings import (
     alert_webhook_from_env,
     hourly_source_from_env,
-    lake_io_manager_from_env,
+    lake_from_env,
     sources_from_env,
     warehouse_from_env,
 )
@@ -21,7 +21,7 @@ def resources() -> Definitions:
             "source": sources.files,
             # NY Open Data's hourly ridership datasets: the hourly assets, their schedule and sensor.
             "hourly_source": hourly_source_from_env(),
-            "lake_io_manager": lake_io_manager_from_env(),
+            "lake": lake_from_env(),
             "warehouse": warehouse_from_env(),
             "alert_webhook": alert_webhook_from_env(),
         },

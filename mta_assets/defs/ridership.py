@@ -20,7 +20,8 @@ from dagster import (
     multi_asset,
 )
 
-from mta_assets.defs.checks import RIDERSHIP, RIDERSHIP_CHECKS, require_the_asset, ridership_results, selected_results
+from mta_assets.lib.check_results import require_the_asset, selected_results
+from mta_assets.ridership.checks import RIDERSHIP, RIDERSHIP_CHECKS, ridership_results
 from mta_assets.backfill_condition import BackfillLoading
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse

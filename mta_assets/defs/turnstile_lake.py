@@ -4,12 +4,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MetadataValue, Output, ResourceParam, asset
+from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MaterializeResult, MetadataValue, asset
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.turnstile.completeness import (
     DEVICE,
-    DEVICES_METADATA,
     Neighbour,
     ShortWeek,
     WeekShape,
@@ -19,21 +18,21 @@ from mta_assets.turnstile.completeness import (
 )
 from mta_assets.turnstile.duplicates import TooManyDuplicateReadings
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.io_manager import LakeIOManager
-from mta_assets.lake.runs import WeekFailed, store_weeks
+from mta_assets.lake.facts import WeekFacts
+from mta_assets.lake.resource import LakeResource
+from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.lib.http import redact_url
 from mta_assets.lib.metadata import dates_covered, lineage, preview
 from mta_assets.open_data.turnstile import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.turnstile.parsing import ParsedWeek
 from mta_assets.partitions import WeekOutOfRange, week_of, weekly_partitions
 from mta_assets.turnstile.files import SourceError
 from mta_assets.turnstile.sources import FILES, TurnstileSources
 
 
-def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict[date, Neighbour]) -> tuple[ParsedWeek, dict, str]:
-    """Read one week from the first source that has it into a parquet file in `directory`, with its metadata.
+def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict[date, Neighbour]) -> WeekRead:
+    """Read one week from the first source that has it into a parquet file in `directory`, with its facts and metadata.
 
     A week far smaller than the weeks around it (`sizes`: stored weeks and the run's earlier ones) or than
     a complete week is refused; its own size joins `sizes`.
@@ -49,7 +48,6 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict
         raise WeekFailed(str(error)) from error
     sizes[parsed.week] = Neighbour(shape.devices, parsed.rows)
     metadata = {
-        "dagster/row_count": parsed.rows,
         "source": week.source,
         "source_url": MetadataValue.url(week.urls[0]),
         "source_urls": MetadataValue.json(list(week.urls)),
@@ -59,10 +57,7 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict
         "duplicate_readings_removed": parsed.duplicate_readings_removed,
         "readings_without_station": parsed.readings_without_station,
         "preview": preview(parsed.preview),
-        DEVICES_METADATA: shape.devices,
     }
-    if shortfall:
-        metadata["short_week_accepted"] = "; ".join(shortfall)
     if week.datasets:
         metadata["open_data_datasets"] = ", ".join(week.datasets)
     if week.bytes_downloaded is not None:
@@ -72,7 +67,8 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict
         + f"{parsed.rows:,} rows parsed, {len(parsed.rejected_lines):,} lines rejected, "
         f"{parsed.duplicate_readings_removed:,} exact duplicate readings removed"
     )
-    return parsed, metadata, summary
+    facts = WeekFacts(turnstiles=shape.devices, short_week_accepted="; ".join(shortfall) or None)
+    return WeekRead(parsed, facts, metadata, summary)
 
 
 # The MTA's files themselves: not materialized here, the start of the lineage.
@@ -115,7 +111,6 @@ TURNSTILE_LINEAGE = lineage(
 
 @asset(
     **weekly_asset("lake"),
-    io_manager_key="lake_io_manager",
     deps=[mta_turnstile_file, open_data_turnstile_usage],
     description="A week's turnstile readings from the first source that has them (MTA_SOURCES: the MTA's "
     "file, then NY Open Data), checked, parsed into typed rows (snake_case columns, one reading_at "
@@ -124,13 +119,8 @@ TURNSTILE_LINEAGE = lineage(
     metadata={"dagster/column_schema": TURNSTILE.table_schema, "dagster/column_lineage": TURNSTILE_LINEAGE},
 )
 def turnstile_lake(
-    context: AssetExecutionContext,
-    sources: TurnstileSources,
-    # The IO manager itself, for runs with failed weeks (lake/runs.py); Dagster wants IO managers as ResourceParam.
-    lake_io_manager: ResourceParam[LakeIOManager],
-) -> Iterator[Output | AssetMaterialization]:
-    """Fetches and parses the run's weeks one at a time onto local disk; the lake IO manager stores them (lake/runs.py)."""
+    context: AssetExecutionContext, sources: TurnstileSources, lake: LakeResource
+) -> Iterator[MaterializeResult | AssetMaterialization]:
+    """Fetches and parses the run's weeks one at a time onto local disk, each stored in the lake at once (lake/runs.py)."""
     sizes = recorded_sizes(context.instance, context.asset_key, [week_of(key) for key in context.partition_keys])
-    yield from store_weeks(
-        context, lake_io_manager, TURNSTILE_OBJECTS, lambda key, directory: fetch_week(sources, key, directory, sizes)
-    )
+    yield from store_weeks(context, lake, TURNSTILE_OBJECTS, lambda key, directory: fetch_week(sources, key, directory, sizes))

@@ -2,12 +2,12 @@
 
 from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, asset
 
-from mta_assets.defs.checks import warehouse_checks, warehouse_result
-from mta_assets.lake.io_manager import LakeWeeks
+from mta_assets.lake.resource import LakeResource
 from mta_assets.asset_defaults import weekly_asset
-from mta_assets.lib.metadata import dates_covered, same_columns
+from mta_assets.lib.metadata import same_columns
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.warehouse import Warehouse
+from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
 
 # Dagster's eager condition, minus its restriction to the latest week: any week of the lake that is
 # materialized (by the schedule, a sensor, a backfill or by hand) brings its warehouse week up to date,
@@ -25,6 +25,7 @@ FOLLOWS_UPSTREAM = (
 
 @asset(
     **weekly_asset("warehouse"),
+    deps=[AssetKey("turnstile_lake")],
     description="The lake week's readings in the warehouse table `turnstile` (DuckDB mta.turnstile or "
     "BigQuery, partitioned by week_ending). Re-materializing a week replaces exactly that week in one "
     "transaction.",
@@ -35,23 +36,6 @@ FOLLOWS_UPSTREAM = (
     check_specs=warehouse_checks(AssetKey("turnstile_warehouse")),
     automation_condition=FOLLOWS_UPSTREAM,
 )
-def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
-    return load_lake_weeks(context, turnstile_lake, warehouse)
-
-
-def load_lake_weeks(context: AssetExecutionContext, lake_weeks: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
-    """Replace the run's weeks in the warehouse with their lake objects, and check the rows arrived."""
-    loads = warehouse.replace_weeks(list(lake_weeks.values()))
-    for (key, lake_week), load in zip(lake_weeks.items(), loads):
-        context.log.info(f"Week {key}: {load.rows:,} rows in {load.table} (replaced {load.replaced_rows:,})")
-        context.add_asset_metadata(
-            {
-                "dagster/row_count": load.rows,
-                "dagster/table_name": load.table,
-                "replaced_rows": load.replaced_rows,
-                "lake_uri": lake_week.uri,
-                "dates_covered": dates_covered(load.first_reading, load.last_reading),
-            },
-            partition_key=key,
-        )
-    return MaterializeResult(check_results=[warehouse_result(context.asset_key, lake_weeks, warehouse)])
+def turnstile_warehouse(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehouse) -> MaterializeResult:
+    recorded = lake.recorded_weeks(context.instance, AssetKey("turnstile_lake"), context.partition_keys)
+    return load_lake_weeks(context, recorded, warehouse)

@@ -10,14 +10,16 @@ verifies what the lake holds.
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from dagster import AssetKey, DagsterInstance
 
-from mta_assets.turnstile.completeness import week_days
+from mta_assets.lake.facts import latest_facts
+from mta_assets.turnstile.completeness import week_days, weeks_around
 from mta_assets.hourly.source import hour_spans, local_hours
 from mta_assets.turnstile.parsing import week_bounds
 
@@ -27,8 +29,6 @@ MIN_COMPLEXES_SHARE = 0.9
 # Every day holds at least this share of the rows of the week's median day (weekends and holidays have
 # fewer riders, but nearly the same rows: a row is a complex, hour and fare class with any riders).
 MIN_DAY_ROWS_SHARE = 0.5
-# The metadata of an hourly_ridership_lake materialization that later weeks compare with.
-COMPLEXES_METADATA = "station_complexes"
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,12 @@ def hourly_shortfalls(shape: HourlyWeekShape, week: date, neighbours: Mapping[da
         if rows and rows < MIN_DAY_ROWS_SHARE * median_rows:
             found.append(f"{rows:,} rows on {day:%A} {day}, {rows / median_rows:.0%} of the week's median day ({median_rows:,.0f})")
     return found
+
+
+def recorded_complexes(instance: DagsterInstance, asset_key: AssetKey, weeks: Sequence[date]) -> dict[date, int]:
+    """The station complexes that the latest materialization of each week around `weeks` recorded."""
+    return {
+        week: facts.station_complexes
+        for week, facts in latest_facts(instance, asset_key, weeks_around(weeks)).items()
+        if facts.station_complexes is not None
+    }

@@ -14,10 +14,9 @@ revised or deleted during the read, and the week is read again from the start (W
 Every row is checked (no bad value is skipped).
 """
 
-import json
 import re
 import time as clock
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mta_assets.lake.facts import NO_ROWS, Fingerprint
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.open_data.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
@@ -86,50 +86,6 @@ class WeekNotInHourlyData(WeekNotPublished):
 class HourlyRowsInvalid(SourceError):
     """A row the week cannot be stored with: a malformed time or one outside the week, a count that is not a
     whole number, a coordinate that is not a number, no station complex."""
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What any change to a week's rows changes: its rows, the sums of its counts, and the newest `:updated_at`.
-
-    A delete lowers `rows`; an insert or a revision (of any field) moves `updated_at`, Socrata's time of
-    a row's last change. Fixed timestamps of one form sort as text; "" for no rows.
-    """
-
-    rows: int
-    ridership: int
-    transfers: int
-    updated_at: str
-
-    def __add__(self, other: "Fingerprint") -> "Fingerprint":
-        return Fingerprint(
-            self.rows + other.rows, self.ridership + other.ridership, self.transfers + other.transfers, max(self.updated_at, other.updated_at)
-        )
-
-    def counts(self) -> dict[str, int]:
-        return {"rows": self.rows, "ridership": self.ridership, "transfers": self.transfers}
-
-    def key(self) -> str:
-        """`rows:ridership:transfers:updated_at`, for run keys and the materialization's metadata."""
-        return f"{self.rows}:{self.ridership}:{self.transfers}:{self.updated_at}"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "Fingerprint":
-        """A fingerprint as to_json wrote it; ValueError for anything else."""
-        try:
-            fields = json.loads(text)
-            return cls(int(fields["rows"]), int(fields["ridership"]), int(fields["transfers"]), str(fields["updated_at"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"not a week's fingerprint ({error!r}): {text[:200]!r}") from None
-
-    def __str__(self) -> str:
-        return f"{self.rows:,} rows, {self.ridership:,} ridership, {self.transfers:,} transfers, last changed {self.updated_at or 'never'}"
-
-
-NO_ROWS = Fingerprint(0, 0, 0, "")
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,23 @@
-"""What every lake asset does with the weeks of a run: read each from its source, store what was read.
+"""What every lake asset does with the weeks of a run: read each from its source, store it at once.
 
-Weeks are read one at a time onto local disk and handed to the lake IO manager, so a run holds one week
-at a time. A week that fails does not stop the others. Dagster records one output for all of a run's
-weeks, so a run with failed weeks publishes the rest through the lake IO manager itself, records them
-one by one (a backfill then counts them), and fails naming the others. Its warehouse step never runs:
-warehouse_reconciliation_sensor (defs/warehouse_reconciliation.py) loads those weeks afterwards.
+Each week is read onto local disk and written into the lake through the lake resource before the next is
+read, so a run holds one week at a time. A week that fails does not stop the others. Each stored week's
+facts (mta_assets/lake/facts.py) are recorded in its own materialization: a run with failed weeks records
+its stored weeks one by one (a backfill then counts them) and fails naming the others. Its warehouse step
+never runs: warehouse_reconciliation_sensor (defs/warehouse_reconciliation.py) loads those weeks afterwards.
 """
 
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetMaterialization, Failure, Output
+from dagster import AssetExecutionContext, AssetMaterialization, Failure, MaterializeResult
 
-from mta_assets.lake.io_manager import LakeIOManager, PreparedWeek, StagedWeek
+from mta_assets.lake.facts import WeekFacts
+from mta_assets.lake.resource import LakeResource, StagedWeek
 from mta_assets.lake.week import LakeDataset
 from mta_assets.lib.errors import is_disk_full
 from mta_assets.lib.leftovers import scratch_directory
@@ -44,50 +47,58 @@ def scratch_space(key: str, directory: Path) -> Iterator[None]:
         ) from None  # the message quotes the cause: the run shows its innermost error
 
 
-# Reads the week of a partition key into a folder: the staged week, its metadata, and a line for the log.
-ReadWeek = Callable[[str, Path], tuple[StagedWeek, dict, str]]
+@dataclass(frozen=True)
+class WeekRead:
+    """A week read from its source: the staged file, what its source said of it, what the UI shows, a log line."""
+
+    staged: StagedWeek
+    facts: WeekFacts  # the source's facts; storing adds the object's
+    metadata: dict  # shown only, never read back
+    summary: str
+
+
+# Reads the week of a partition key into a folder.
+ReadWeek = Callable[[str, Path], WeekRead]
 
 
 def store_weeks(
-    context: AssetExecutionContext, lake_io_manager: LakeIOManager, dataset: LakeDataset, read_week: ReadWeek
-) -> Iterator[Output | AssetMaterialization]:
-    """Each week of the run read with `read_week` and stored, each with its own materialization metadata.
-
-    Each week's metadata includes its lake object (lake_uri, lake_md5): what the warehouse loads.
-    """
+    context: AssetExecutionContext, lake: LakeResource, dataset: LakeDataset, read_week: ReadWeek
+) -> Iterator[MaterializeResult | AssetMaterialization]:
+    """Each week of the run read with `read_week` and stored, each materialization recording its week's facts
+    (its lake object among them: what the warehouse loads)."""
     # A lake that cannot be written fails the run before anything is downloaded.
-    lake_io_manager.storage().check_writable()
+    lake.check_writable()
     # Downloads and conversions go to a scratch folder; one left by a killed run is removed here.
     with scratch_directory("mta-weeks-") as directory:
-        prepared: list[PreparedWeek] = []
         metadata: dict[str, dict] = {}
         failures: list[str] = []
         for key in context.partition_keys:
+            folder = directory / key  # the week's files, removed once it is stored
+            folder.mkdir()
             try:
                 with scratch_space(key, directory):
-                    week, metadata[key], summary = read_week(key, directory)
+                    read = read_week(key, folder)
             except WeekFailed as failure:
                 context.log.error(str(failure))
                 failures.append(str(failure))
                 continue
-            context.log.info(f"Week {key}: {summary}")
+            context.log.info(f"Week {key}: {read.summary}")
             with scratch_space(key, directory):
-                prepared.append(lake_io_manager.prepare(week, directory, dataset))
-            metadata[key].update(prepared[-1].metadata)
+                stored = lake.store(read.staged, folder, dataset)
+            facts = replace(read.facts, object=stored.object, rows=stored.content.rows, sums=stored.content.sums)
+            metadata[key] = {**read.metadata, **facts.metadata()}
+            shutil.rmtree(folder)
 
         if not failures:
-            for week in prepared:
-                key = week.parsed.week.isoformat()
-                context.add_asset_metadata(metadata[key], partition_key=key)
-            yield Output(prepared)
+            for key, recorded in metadata.items():
+                context.add_asset_metadata(recorded, partition_key=key)
+            yield MaterializeResult()
             return
 
-        for week in prepared:
-            lake_io_manager.publish(week)
-            key = week.parsed.week.isoformat()
-            yield AssetMaterialization(context.asset_key, partition=key, metadata=metadata[key])
+        for key, recorded in metadata.items():
+            yield AssetMaterialization(context.asset_key, partition=key, metadata=recorded)
         raise Failure(
             description=failures[0]
             if len(failures) == 1
-            else f"{len(failures)} of {len(context.partition_keys)} weeks failed ({len(prepared)} stored):\n" + "\n".join(failures)
+            else f"{len(failures)} of {len(context.partition_keys)} weeks failed ({len(metadata)} stored):\n" + "\n".join(failures)
         )

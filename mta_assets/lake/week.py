@@ -23,15 +23,9 @@ class LakeDataset:
     table: Table
     asset_name: str
     stem: Callable[[date], str]  # a week's object name without extension
-    # Small texts kept beside a week's object, by name suffix, from the staged week: what the source said
-    # the week was when it was read (hourly ridership's fingerprint), written after the object.
-    beside: Callable[[object], dict[str, str]] = lambda staged: {}
 
     def object_name(self, week: date, lake_format: LakeFormat) -> str:
         return f"{self.stem(week)}.{lake_format.value}"
-
-    def beside_name(self, week: date, suffix: str) -> str:
-        return f"{self.stem(week)}.{suffix}"
 
     def rejected_lines_name(self, week: date) -> str:
         """Where a week's unreadable lines are kept, beside its object."""
@@ -41,15 +35,7 @@ class LakeDataset:
 # Turnstile weeks are named after the MTA's file (turnstile_230603.parquet); hourly weeks after their
 # Saturday the same way (hourly_ridership_230603.parquet), so a week's objects sort together.
 TURNSTILE_OBJECTS = LakeDataset(TURNSTILE, "turnstile_lake", file_stem)
-# An hourly week's fingerprint as NY Open Data had it (hourly_ridership.Fingerprint), which the hourly
-# sensor compares with the dataset's now to find revised weeks.
-FINGERPRINT_SUFFIX = "fingerprint.json"
-HOURLY_OBJECTS = LakeDataset(
-    HOURLY_RIDERSHIP,
-    "hourly_ridership_lake",
-    lambda week: f"hourly_ridership_{week:%y%m%d}",
-    beside=lambda staged: {FINGERPRINT_SUFFIX: staged.fingerprint.to_json()},
-)
+HOURLY_OBJECTS = LakeDataset(HOURLY_RIDERSHIP, "hourly_ridership_lake", lambda week: f"hourly_ridership_{week:%y%m%d}")
 LAKE_DATASETS = {dataset.asset_name: dataset for dataset in (TURNSTILE_OBJECTS, HOURLY_OBJECTS)}
 
 

@@ -15,8 +15,9 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
+from mta_assets.lake.facts import latest_facts
 from mta_assets.partitions import FIRST_MODERN_WEEK
 
 # With no stored week around it, a week must hold this many turnstiles (MTA_MIN_WEEK_DEVICES): 80% of the
@@ -82,6 +83,11 @@ def neighbours_of(week: date, stored: Mapping[date, T]) -> dict[date, T]:
     }
 
 
+def weeks_around(weeks: Sequence[date]) -> list[date]:
+    """The weeks within NEIGHBOUR_WEEKS of any of `weeks`, themselves included: whose recorded sizes they compare with."""
+    return sorted({week + timedelta(weeks=offset) for week in weeks for offset in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1)})
+
+
 def shortfalls(shape: WeekShape, neighbours: Mapping[date, Neighbour], min_devices: int) -> list[str]:
     """What the week lacks against a complete week, each said with the numbers; empty if it is complete."""
     found = []
@@ -132,29 +138,11 @@ def refuse_if_short(
     return found
 
 
-# The metadata of a turnstile_lake materialization that records the week's turnstiles (its readings are
-# dagster/row_count): what later weeks are compared with.
-DEVICES_METADATA = "turnstiles"
-
-
 def recorded_sizes(instance: DagsterInstance, asset_key: AssetKey, weeks: Sequence[date]) -> dict[date, Neighbour]:
-    """The sizes that the latest materialization of each week around `weeks` recorded (weeks stored before
-    sizes were recorded are left out)."""
+    """The sizes that the latest materialization of each week within NEIGHBOUR_WEEKS of `weeks` recorded
+    (weeks stored before sizes were recorded are left out)."""
     return {
-        week: Neighbour(metadata[DEVICES_METADATA].value, metadata["dagster/row_count"].value)
-        for week, metadata in latest_metadata(instance, asset_key, weeks).items()
-        if DEVICES_METADATA in metadata and "dagster/row_count" in metadata
+        week: Neighbour(facts.turnstiles, facts.rows)
+        for week, facts in latest_facts(instance, asset_key, weeks_around(weeks)).items()
+        if facts.turnstiles is not None and facts.rows is not None
     }
-
-
-def latest_metadata(instance: DagsterInstance, asset_key: AssetKey, weeks: Sequence[date]) -> dict[date, Mapping]:
-    """The metadata of the latest materialization of each week within NEIGHBOUR_WEEKS of `weeks`."""
-    around = sorted({week + timedelta(weeks=offset) for week in weeks for offset in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1)})
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[week.isoformat() for week in around]), limit=4 * len(around)
-    ).records
-    found: dict[date, Mapping] = {}
-    for record in records:  # newest first: the first seen of a week is its latest
-        materialization = record.asset_materialization
-        found.setdefault(date.fromisoformat(materialization.partition), materialization.metadata)
-    return found

@@ -1,6 +1,7 @@
 """The schedule, the publication sensor and the failure alert, evaluated against a real instance."""
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -37,13 +38,15 @@ from mta_assets.defs.automation import (
     weekly_hourly_ridership_schedule,
     weekly_turnstile_schedule,
 )
+from mta_assets.defs.hourly_ridership import hourly_ridership_lake
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.hourly.source import HourlyRidershipSource
+from mta_assets.lake.facts import latest_facts
 from mta_assets.partitions import hourly_partitions, weekly_partitions
 from mta_assets.turnstile.files import MtaTurnstileSource
 from mta_assets_tests.defs.test_hourly_ridership import HourlyProject, dataset_rows
 from mta_assets_tests.defs.test_hourly_ridership import warehouse_rows as project_rows
-from mta_assets_tests.lib.project import Project, failure_message, lake_io_manager
+from mta_assets_tests.lib.project import Project, failure_message
 from loopback.emulators import free_port
 from loopback.http_mirror import Misbehaviour
 from loopback.soda_server import hourly_rows
@@ -250,12 +253,12 @@ def hourly_source_on(soda) -> HourlyRidershipSource:
     return HourlyRidershipSource(base_url=soda.url, backoff_seconds=0, max_attempts=2)
 
 
-def hourly_resources(soda, lake) -> dict:
-    return {"hourly_source": hourly_source_on(soda), "lake_io_manager": lake}
+def hourly_resources(soda) -> dict:
+    return {"hourly_source": hourly_source_on(soda)}
 
 
-def evaluate_hourly_schedule(instance, soda, lake, when: datetime):
-    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources=hourly_resources(soda, lake)) as context:
+def evaluate_hourly_schedule(instance, soda, when: datetime):
+    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources=hourly_resources(soda)) as context:
         return weekly_hourly_ridership_schedule(context)
 
 
@@ -272,7 +275,7 @@ def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_data
     soda.rows_updated_at[GROWING] = 1_749_500_000
     project = HourlyProject(soda, tmp_path, instance=instance)
     sunday = datetime(2025, 6, 8, 9, tzinfo=NEW_YORK)
-    request = evaluate_hourly_schedule(instance, soda, project.lake, sunday)
+    request = evaluate_hourly_schedule(instance, soda, sunday)
     assert isinstance(request, RunRequest)
     assert request.partition_key == "2025-06-07"
     assert request.run_key == f"hourly_ridership:2025-06-07:{fingerprint_of(rows)}:1749500000"
@@ -280,7 +283,7 @@ def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_data
     # Once the week is stored as the dataset has it (the sensor got there first), the schedule skips it.
     run = project.run("2025-06-07")
     assert run.success, failure_message(run)
-    skip = evaluate_hourly_schedule(instance, soda, project.lake, sunday)
+    skip = evaluate_hourly_schedule(instance, soda, sunday)
     assert isinstance(skip, SkipReason) and "stored already" in skip.skip_message
 
 
@@ -297,7 +300,7 @@ def test_the_hourly_schedule_on_sunday_requests_the_saturdays_week_once_the_data
 def test_the_hourly_schedule_skips_a_week_the_dataset_lacks_hours_of_saying_which(instance, soda, tmp_path, kept, lacks):
     rows = hourly_rows(date(2025, 5, 31)) + hourly_rows(date(2025, 6, 7)) + hourly_rows(date(2025, 6, 14))
     soda.datasets[GROWING] = [row for row in rows if kept(row["transit_timestamp"])]
-    skip = evaluate_hourly_schedule(instance, soda, lake_io_manager(tmp_path / "lake"), datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
+    skip = evaluate_hourly_schedule(instance, soda, datetime(2025, 6, 8, 9, tzinfo=NEW_YORK))
     assert isinstance(skip, SkipReason)
     assert skip.skip_message.startswith(
         f"Week 2025-06-07: NY Open Data's hourly ridership ({GROWING}) does not hold the whole week yet: {lacks}."
@@ -326,8 +329,8 @@ def recent_hourly_weeks(soda) -> RecentHourlyWeeks:
     return RecentHourlyWeeks(latest, first, second, first_rows, second_rows, incomplete)
 
 
-def evaluate_hourly_sensor(instance, soda, lake, cursor=None):
-    with build_sensor_context(instance=instance, cursor=cursor, resources=hourly_resources(soda, lake)) as context:
+def evaluate_hourly_sensor(instance, soda, cursor=None):
+    with build_sensor_context(instance=instance, cursor=cursor, resources=hourly_resources(soda)) as context:
         return hourly_ridership_sensor(context)
 
 
@@ -336,7 +339,7 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
     project = HourlyProject(soda, tmp_path, instance=instance)
 
     def tick(cursor):
-        return evaluate_hourly_sensor(instance, soda, project.lake, cursor)
+        return evaluate_hourly_sensor(instance, soda, cursor)
 
     def load(result):
         for request in result.run_requests:
@@ -387,8 +390,9 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
         elsewhere.skip_reason.skip_message
     )
 
-    # A week whose lake fingerprint is missing (stored before fingerprints were kept) loads again, once.
-    (tmp_path / "lake" / f"hourly_ridership_{first:%y%m%d}.fingerprint.json").unlink()
+    # A week whose latest materialization records no fingerprint (stored before fingerprints were) loads again, once.
+    without = replace(latest_facts(instance, hourly_ridership_lake.key, [first])[first], fingerprint=None)
+    instance.report_runless_asset_event(AssetMaterialization(hourly_ridership_lake.key, partition=first.isoformat(), metadata=without.metadata()))
     soda.revise(GROWING, lambda row: row is incomplete[0], ridership="2")
     (reload,) = tick(elsewhere.cursor).run_requests
     assert reload.partition_key == first.isoformat()
@@ -411,5 +415,5 @@ def test_the_hourly_sensor_skips_when_open_data_is_down(instance, tmp_path):
     class Down:
         url = f"http://127.0.0.1:{free_port()}"
 
-    skip = evaluate_hourly_sensor(instance, Down(), lake_io_manager(tmp_path / "lake"))
+    skip = evaluate_hourly_sensor(instance, Down())
     assert isinstance(skip, SkipReason) and "asking again next tick" in skip.skip_message

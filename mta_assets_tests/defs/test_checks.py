@@ -8,12 +8,14 @@ import duckdb
 import pyarrow.parquet as pq
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
-from mta_assets.defs.checks import inspect_stored_week, lake_results, ridership_results, warehouse_result
-from mta_assets.lake.io_manager import LakeWeeks
+from mta_assets.lake.resource import RecordedWeek, RecordedWeeks
+from mta_assets.ridership.checks import ridership_results
+from mta_assets.turnstile.lake_checks import inspect_stored_week, lake_results
+from mta_assets.warehouse.loads import warehouse_result
 from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
 from mta_assets.defs.checks import lake_checks
-from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_io_manager, stored
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_resource, stored
 from loopback.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
 
 WEEK, NAME = "2023-06-03", "turnstile_230603.txt"
@@ -79,7 +81,7 @@ def test_duplicate_readings_are_flagged_without_blocking(mirror, tmp_path):
     assert project.rows(WEEK) == len(lines) + 2
 
 
-def stored_week(tmp_path, drop_column: str | None = None, saturday: date = SATURDAY) -> LakeWeeks:
+def stored_week(tmp_path, drop_column: str | None = None, saturday: date = SATURDAY) -> RecordedWeeks:
     """The week parsed and stored in a lake folder, optionally without one column."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     source = tmp_path / f"turnstile_{saturday:%y%m%d}.txt"
@@ -87,11 +89,12 @@ def stored_week(tmp_path, drop_column: str | None = None, saturday: date = SATUR
     parsed = parse_turnstile_file(source, saturday, 0.01, tmp_path / "parsed.parquet")
     if drop_column:
         pq.write_table(pq.read_table(parsed.path).drop_columns([drop_column]), parsed.path)
-    return LakeWeeks({saturday.isoformat(): stored(lake_io_manager(tmp_path / "lake"), parsed)})
+    week = stored(lake_resource(tmp_path / "lake"), parsed)
+    return RecordedWeeks({saturday.isoformat(): RecordedWeek(week.lake_week, week.content)})
 
 
-def column_check(lake_weeks: LakeWeeks):
-    findings = {key: inspect_stored_week(lake_week) for key, lake_week in lake_weeks.items()}
+def column_check(lake_weeks: RecordedWeeks):
+    findings = {key: inspect_stored_week(week.lake_week) for key, week in lake_weeks.items()}
     return next(result for result in lake_results(findings, {}, min_devices=1) if result.check_name == "lake_columns")
 
 
@@ -112,10 +115,10 @@ def test_the_lake_checks_refuse_to_run_without_a_week(mirror, tmp_path):
 def test_a_warehouse_week_that_differs_from_the_lake_fails(tmp_path):
     lake_weeks = stored_week(tmp_path)
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    warehouse.replace_weeks(list(lake_weeks.values()))
+    warehouse.replace_weeks(lake_weeks.lake_weeks())
     assert warehouse_result(AssetKey("turnstile_warehouse"), lake_weeks, warehouse).passed
-    rows = lake_weeks[WEEK].row_count()
-    # The week changed after its load committed (another writer, a partial reload): the check reads both anew.
+    rows = lake_weeks[WEEK].lake_week.row_count()
+    # The week changed after its load committed (another writer, a partial reload): the check queries it anew.
     table = warehouse.name("turnstile")
     with duckdb.connect(warehouse.path) as connection:
         connection.execute(f"DELETE FROM {table} WHERE reading_at = (SELECT MIN(reading_at) FROM {table})")
@@ -132,8 +135,8 @@ def test_a_warehouse_week_that_differs_from_the_lake_fails(tmp_path):
 def test_a_week_missing_from_the_warehouse_fails_the_check(tmp_path):
     lake_weeks = stored_week(tmp_path)
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
-    warehouse.replace_weeks(list(lake_weeks.values()))
-    result = warehouse_result(AssetKey("turnstile_warehouse"), LakeWeeks({"2023-06-10": stored_week(tmp_path / "other", saturday=date(2023, 6, 10))["2023-06-10"]}), warehouse)
+    warehouse.replace_weeks(lake_weeks.lake_weeks())
+    result = warehouse_result(AssetKey("turnstile_warehouse"), stored_week(tmp_path / "other", saturday=date(2023, 6, 10)), warehouse)
     assert not result.passed
     assert result.metadata["failing_weeks"].value["2023-06-10"].startswith("warehouse 0 rows, not ")
 

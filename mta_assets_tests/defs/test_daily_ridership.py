@@ -20,12 +20,11 @@ from mta_assets.defs.daily_ridership import (
     system_daily_ridership,
 )
 from mta_assets.defs.ridership import station_daily_ridership, stations
-from mta_assets.hourly.source import NO_ROWS, Fingerprint
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import DAILY_RIDERSHIP, HOURLY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP, Table
 from mta_assets_tests.defs.test_ridership import A, EXPECTED, PREVIOUS, PREVIOUS_LINES, WEEK, WEEK_LINES, load_turnstile_weeks
-from mta_assets_tests.lib.project import failure_message, lake_io_manager
+from mta_assets_tests.lib.project import failure_message, lake_resource
 from loopback.turnstile_files import Turnstile, line
 
 # A PATH turnstile: its unit has no station complex in the key.
@@ -46,7 +45,6 @@ class StagedHourlyWeek:
     week: date
     path: Path
     rejected_lines: tuple[str, ...] = ()
-    fingerprint: Fingerprint = NO_ROWS  # kept beside the object; no sensor reads it here
 
 
 def load_hourly_week(warehouse, tmp_path: Path, week: date, ridership: dict[tuple[str, date, str], int]) -> None:
@@ -72,10 +70,8 @@ def load_hourly_week(warehouse, tmp_path: Path, week: date, ridership: dict[tupl
     path = tmp_path / f"hourly_{week}.parquet"
     with parquet_writer(path, HOURLY_RIDERSHIP.arrow_schema) as writer:
         writer.write_table(pa.Table.from_pylist(rows, schema=HOURLY_RIDERSHIP.arrow_schema))
-    lake = lake_io_manager(tmp_path / "lake")
-    prepared = lake.prepare(StagedHourlyWeek(week, path), tmp_path, HOURLY_OBJECTS)
-    lake.publish(prepared)
-    warehouse.replace_weeks([prepared.lake_week])
+    lake = lake_resource(tmp_path / "lake")
+    warehouse.replace_weeks([lake.store(StagedHourlyWeek(week, path), tmp_path, HOURLY_OBJECTS).lake_week])
 
 
 def unified(warehouse, key: str, with_turnstile: bool = True, instance: DagsterInstance | None = None):

@@ -1,6 +1,5 @@
 """Hourly ridership through the lake and the warehouse, from a SODA server on loopback, as Dagster runs it."""
 
-import json
 from datetime import date, timedelta
 
 import duckdb
@@ -8,14 +7,14 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from loopback.soda_server import STATION_COMPLEXES, SodaMisbehaviour, hourly_rows
-from mta_assets.defs.checks import warehouse_result
+from mta_assets.warehouse.loads import warehouse_result
 from mta_assets.defs.hourly_ridership import hourly_lake_checks, hourly_ridership_lake, hourly_ridership_warehouse
 from mta_assets.hourly.source import HourlyRidershipSource
-from mta_assets.lake.io_manager import LakeWeeks
+from mta_assets.lake.facts import Fingerprint, latest_facts
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.project import failure_message, lake_io_manager
+from mta_assets_tests.lib.project import failure_message, lake_resource
 from mta_assets_tests.hourly.test_source import WUJG, around
 
 WEEK = date(2023, 6, 3)
@@ -27,7 +26,7 @@ class HourlyProject:
 
     def __init__(self, soda, tmp_path, warehouse=None, instance=None):
         self.soda = soda
-        self.lake = lake_io_manager(tmp_path / "lake")
+        self.lake = lake_resource(tmp_path / "lake")
         self.warehouse = warehouse or DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
         self.instance = instance or DagsterInstance.ephemeral()
 
@@ -38,7 +37,7 @@ class HourlyProject:
             partition_key=key,
             instance=self.instance,
             raise_on_error=False,
-            resources={"hourly_source": source, "lake_io_manager": self.lake, "warehouse": self.warehouse},
+            resources={"hourly_source": source, "lake": self.lake, "warehouse": self.warehouse},
         )
 
     def totals(self, week: date = WEEK) -> tuple[int, int]:
@@ -145,9 +144,9 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
     metadata = materialization.materialization.metadata
     transfers = sum(int(row["transfers"]) for row in hourly_rows(WEEK))
     assert metadata["source_fingerprint"].value == f"{expected[0]}:{expected[1]}:{transfers}:2023-11-14T22:13:20.000Z"
-    # The fingerprint kept beside the week's object, what the hourly sensor compares.
-    kept = json.loads((tmp_path / "lake" / "hourly_ridership_230603.fingerprint.json").read_text())
-    assert kept == {"rows": expected[0], "ridership": expected[1], "transfers": transfers, "updated_at": "2023-11-14T22:13:20.000Z"}
+    # The fingerprint as the week's facts record it, what the hourly sensor compares.
+    recorded = latest_facts(project.instance, hourly_ridership_lake.key, [WEEK])[WEEK].fingerprint
+    assert recorded == Fingerprint(expected[0], expected[1], transfers, "2023-11-14T22:13:20.000Z")
     assert metadata["pages_fetched"].value == -(-expected[0] // 500)
     assert metadata["open_data_datasets"].value == WUJG
     assert ":id%20%3E" not in metadata["source_url"].value and "$order=:id" in metadata["source_url"].value
@@ -303,7 +302,7 @@ def test_a_transfers_correction_in_the_warehouse_alone_fails_the_warehouse_check
     soda.datasets[WUJG] = around(WEEK)
     project = HourlyProject(soda, tmp_path)
     assert project.run().success
-    lake_weeks = LakeWeeks({KEY: project.lake.lake_week(WEEK, HOURLY_OBJECTS)})
+    lake_weeks = project.lake.recorded_weeks(project.instance, hourly_ridership_lake.key, [KEY])
     assert warehouse_result(hourly_ridership_warehouse.key, lake_weeks, project.warehouse).passed
     # Rows and ridership as loaded, one hour's transfers changed afterwards: only the count columns' sums tell.
     table = project.warehouse.name(HOURLY_RIDERSHIP.name)

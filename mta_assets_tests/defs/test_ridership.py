@@ -10,7 +10,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
 from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, RANGE_END, RANGE_START, Project, failure_message, lake_io_manager, stored
+from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, RANGE_END, RANGE_START, Project, failure_message, lake_resource, stored
 from loopback.turnstile_files import HEADER, Turnstile, line
 
 PREVIOUS, WEEK = date(2023, 5, 27), date(2023, 6, 3)
@@ -56,13 +56,13 @@ EXPECTED = {
 
 def load_turnstile_weeks(warehouse, tmp_path, weeks: dict[date, list[str]], header: bool = True) -> None:
     """The weeks' files (modern lines under the header; without `header`, legacy lines) into the warehouse."""
-    lake = lake_io_manager(tmp_path / "lake")
+    lake = lake_resource(tmp_path / "lake")
     lake_weeks = []
     for week, lines in weeks.items():
         source = tmp_path / f"turnstile_{week:%y%m%d}.txt"
         source.write_text("\r\n".join([HEADER, *lines] if header else lines) + "\r\n")
         parsed = parse_turnstile_file(source, week, 0.01, tmp_path / f"turnstile_{week:%y%m%d}.parquet")
-        lake_weeks.append(stored(lake, parsed))
+        lake_weeks.append(stored(lake, parsed).lake_week)
     warehouse.replace_weeks(lake_weeks)
 
 

@@ -9,12 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopback.soda_server import HOURLY_FIELDS, SodaMisbehaviour, SodaServer, hourly_rows
+from mta_assets.lake.facts import NO_ROWS, Fingerprint
 from mta_assets.hourly.source import (
     HOURLY_DATASETS,
     DatasetVersion,
     HourlyRidershipSource,
-    NO_ROWS,
-    Fingerprint,
     HourlyRowsInvalid,
     HourlyWeekChanging,
     WeekNotInHourlyData,
@@ -505,13 +504,6 @@ def test_week_fingerprints_sum_the_days_of_each_week_across_datasets(soda, tmp_p
         date(2020, 1, 4): sum((days[date(2020, 1, n)] for n in (1, 2, 3)), NO_ROWS),
         date(2020, 1, 11): per_week[date(2020, 1, 11)],
     }
-
-
-def test_a_fingerprint_is_kept_as_json_and_read_back_whole():
-    fingerprint = Fingerprint(2016, 563_477, 27_138, "2023-11-14T22:13:20.000Z")
-    assert Fingerprint.from_json(fingerprint.to_json()) == fingerprint
-    with pytest.raises(ValueError, match="not a week's fingerprint"):
-        Fingerprint.from_json('{"rows": 1}')
 
 
 def test_week_fingerprints_take_saturdays_and_known_datasets(soda):

@@ -11,8 +11,7 @@ from mta_assets.defs.checks import lake_checks
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.io_manager import LakeIOManager
-from mta_assets.lake.week import LakeWeek
+from mta_assets.lake.resource import LakeResource, StoredWeek
 from mta_assets.turnstile.parsing import ParsedWeek
 from mta_assets.open_data.turnstile import OpenDataTurnstileSource
 from mta_assets.turnstile.files import MtaTurnstileSource
@@ -27,15 +26,13 @@ GENERATED_WEEK_MIN_DEVICES = 10
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def lake_io_manager(folder: Path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeIOManager:
-    return LakeIOManager(url=str(folder), format=lake_format.value, gcs=GCSResource())
+def lake_resource(folder: Path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeResource:
+    return LakeResource(url=str(folder), format=lake_format.value, gcs=GCSResource())
 
 
-def stored(lake: LakeIOManager, parsed: ParsedWeek) -> LakeWeek:
-    """The parsed week published into the lake as the asset publishes it (converted beside the parsed file)."""
-    prepared = lake.prepare(parsed, parsed.path.parent)
-    lake.publish(prepared)
-    return prepared.lake_week
+def stored(lake: LakeResource, parsed: ParsedWeek) -> StoredWeek:
+    """The parsed week stored in the lake as the asset stores it (converted beside the parsed file)."""
+    return lake.store(parsed, parsed.path.parent)
 
 
 def failure_message(result: ExecuteInProcessResult) -> str:
@@ -84,7 +81,7 @@ class Project:
                 files=MtaTurnstileSource(base_url=self.mirror.url, backoff_seconds=0.01, max_attempts=2),
                 open_data=OpenDataTurnstileSource(base_url=self.open_data_url, backoff_seconds=0.01, max_attempts=2),
             ),
-            "lake_io_manager": lake_io_manager(self.lake, self.format),
+            "lake": lake_resource(self.lake, self.format),
             "warehouse": self.warehouse,
         }
 

@@ -11,7 +11,7 @@ import pytest
 from dagster_gcp import GCSResource
 
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.io_manager import LakeIOManager
+from mta_assets.lake.resource import LakeResource
 from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.turnstile.parsing import parse_turnstile_file
@@ -29,7 +29,7 @@ def lake_week_in(lake_url: str, week: date, lake_format: LakeFormat, tmp_path, t
     path = tmp_path / f"turnstile_{week:%y%m%d}.txt"
     path.write_bytes(week_file(week, turnstile_count=turnstiles))
     parsed = parse_turnstile_file(path, week, 0.01, tmp_path / f"turnstile_{week:%y%m%d}.parquet")
-    return stored(LakeIOManager(url=lake_url, format=lake_format.value, gcs=GCSResource()), parsed)
+    return stored(LakeResource(url=lake_url, format=lake_format.value, gcs=GCSResource()), parsed).lake_week
 
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))

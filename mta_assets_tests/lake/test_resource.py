@@ -1,0 +1,123 @@
+"""The lake resource: one object per week, and readers get the object the latest materialization recorded."""
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, AssetMaterialization, DagsterInstance
+from dagster_gcp import GCSResource
+
+from mta_assets.lake.facts import WeekFacts, latest_facts
+from mta_assets.lake.formats import LakeFormat
+from mta_assets.lake.resource import LakeResource, WeekNotInLake
+
+WEEK = date(2023, 6, 3)
+KEY = WEEK.isoformat()
+LAKE = AssetKey("turnstile_lake")
+
+
+def lake_in(tmp_path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeResource:
+    return LakeResource(url=str(tmp_path / "lake"), format=lake_format.value, gcs=GCSResource())
+
+
+def store(lake: LakeResource, parsed_week, instance: DagsterInstance | None = None):
+    """Store the week as the asset does and, given an instance, record its facts there."""
+    stored = lake.store(parsed_week, parsed_week.path.parent)
+    if instance is not None:
+        facts = WeekFacts(object=stored.object, rows=stored.content.rows, sums=stored.content.sums)
+        instance.report_runless_asset_event(AssetMaterialization(LAKE, partition=KEY, metadata=facts.metadata()))
+    return stored
+
+
+def lake_files(tmp_path) -> list[str]:
+    return sorted(path.name for path in (tmp_path / "lake").iterdir())
+
+
+def load(lake: LakeResource, instance: DagsterInstance, key: str = KEY):
+    return lake.recorded_weeks(instance, LAKE, [key])
+
+
+@pytest.mark.parametrize("lake_format", list(LakeFormat))
+def test_a_stored_week_is_what_was_parsed(parsed_week, tmp_path, lake_format):
+    stored = store(lake_in(tmp_path, lake_format), parsed_week)
+    assert stored.lake_week.name == f"turnstile_230603.{lake_format.value}"
+    assert stored.object.bytes == (tmp_path / "lake" / stored.lake_week.name).stat().st_size
+    assert stored.lake_week.row_count() == parsed_week.rows == stored.content.rows
+    assert stored.object.rejected_lines_uri is None
+
+
+def test_a_stored_weeks_recorded_sums_are_its_objects(parsed_week, tmp_path):
+    stored = store(lake_in(tmp_path, LakeFormat.CSV_GZ), parsed_week)
+    table = stored.lake_week.read_table(list(stored.content.sums))
+    assert stored.content.sums == {column: sum(table[column].to_pylist()) for column in stored.content.sums}
+    assert set(stored.content.sums) == {"entries", "exits"}
+
+
+def test_switching_formats_leaves_one_object_per_week(parsed_week, tmp_path):
+    store(lake_in(tmp_path), replace(parsed_week, rejected_lines=("a bad line",)))
+    assert lake_files(tmp_path) == ["turnstile_230603.parquet", "turnstile_230603.rejected.txt"]
+    store(lake_in(tmp_path, LakeFormat.CSV_GZ), parsed_week)
+    assert lake_files(tmp_path) == ["turnstile_230603.csv.gz"]
+    store(lake_in(tmp_path), parsed_week)
+    assert lake_files(tmp_path) == ["turnstile_230603.parquet"]
+
+
+def test_readers_get_the_object_the_latest_materialization_recorded(parsed_week, tmp_path):
+    instance = DagsterInstance.ephemeral()
+    stored = store(lake_in(tmp_path, LakeFormat.CSV_GZ), parsed_week, instance)
+    # The setting changed since (parquet now): the week is still its recorded csv.gz object.
+    weeks = load(lake_in(tmp_path), instance)
+    assert list(weeks) == [KEY]
+    assert weeks[KEY].lake_week.name == "turnstile_230603.csv.gz"
+    assert weeks[KEY].lake_week.read_table().num_rows == parsed_week.rows
+    assert weeks[KEY].content == stored.content
+    assert latest_facts(instance, LAKE, [WEEK])[WEEK].object == stored.object
+
+
+def test_a_week_never_materialized_is_named(tmp_path):
+    with pytest.raises(WeekNotInLake, match=r"Week 2023-06-03: turnstile_lake has no materialization for this week"):
+        load(lake_in(tmp_path), DagsterInstance.ephemeral())
+
+
+def test_a_materialization_without_a_lake_object_says_to_materialize_again(tmp_path):
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(LAKE, partition=KEY, metadata=WeekFacts(rows=5, turnstiles=1).metadata()))
+    with pytest.raises(WeekNotInLake, match=r"records no lake object .* stored by an earlier version of mta_assets; materialize turnstile_lake for 2023-06-03 again"):
+        load(lake_in(tmp_path), instance)
+
+
+def test_a_recorded_object_that_is_gone_says_to_materialize_again(parsed_week, tmp_path):
+    instance = DagsterInstance.ephemeral()
+    stored = store(lake_in(tmp_path), parsed_week, instance)
+    stored.lake_week.local_path.unlink()
+    with pytest.raises(WeekNotInLake, match=r"turnstile_230603.parquet, recorded by its latest turnstile_lake materialization, is gone; materialize turnstile_lake for 2023-06-03 again"):
+        load(lake_in(tmp_path), instance)
+
+
+def test_a_recorded_object_that_changed_is_refused(parsed_week, tmp_path):
+    instance = DagsterInstance.ephemeral()
+    stored = store(lake_in(tmp_path), parsed_week, instance)
+    path = stored.lake_week.local_path
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(WeekNotInLake, match=r"is not the object its latest turnstile_lake materialization recorded"):
+        load(lake_in(tmp_path), instance)
+
+
+def test_a_recorded_object_outside_the_configured_lake_names_the_setting(parsed_week, tmp_path):
+    instance = DagsterInstance.ephemeral()
+    store(lake_in(tmp_path), parsed_week, instance)
+    elsewhere = LakeResource(url=str(tmp_path / "another-lake"), gcs=GCSResource())
+    with pytest.raises(WeekNotInLake, match=r"outside the lake MTA_LAKE_URL=.*another-lake"):
+        load(elsewhere, instance)
+
+
+def test_a_week_that_fails_to_store_leaves_the_earlier_one_whole(parsed_week, tmp_path):
+    lake = lake_in(tmp_path)
+    earlier = store(lake, replace(parsed_week, rejected_lines=("a bad line",)))
+    before = {path.name: path.read_bytes() for path in (tmp_path / "lake").iterdir()}
+    missing = replace(parsed_week, path=Path(tmp_path / "gone.parquet"))  # the staged file is gone: storing fails
+    with pytest.raises(FileNotFoundError):
+        lake.store(missing, tmp_path)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "lake").iterdir()} == before
+    assert earlier.object.rejected_lines_uri.endswith("turnstile_230603.rejected.txt")
