@@ -30,7 +30,9 @@ from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.turnstile.completeness import latest_metadata, neighbours_of
 from mta_assets.hourly.completeness import COMPLEXES_METADATA, HourlyWeekShape, hourly_shortfalls
 from mta_assets.defs.checks import warehouse_checks
-from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, load_lake_weeks
+from mta_assets.defs.turnstile_warehouse import load_lake_weeks
+from mta_assets.asset_keys import hourly_dataset
+from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
 from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource, HourlyWeek
 from mta_assets.lake.io_manager import LakeIOManager, LakeWeeks
 from mta_assets.lake.runs import WeekFailed, store_weeks
@@ -44,12 +46,7 @@ from mta_assets.warehouse import Warehouse
 GROUP = "hourly_ridership"
 
 
-def dataset_key(dataset_id: str) -> AssetKey:
-    """The asset of an Open Data dataset: open_data_hourly_ridership_wujg_7c2s."""
-    return AssetKey(f"open_data_hourly_ridership_{dataset_id.replace('-', '_')}")
-
-
-DATASET_KEYS = [dataset_key(dataset.id) for dataset in HOURLY_DATASETS]
+DATASET_KEYS = [hourly_dataset(dataset.id) for dataset in HOURLY_DATASETS]
 # Each column from the datasets' field of the same name; the week from the hour; dataset_id from none.
 HOURLY_LINEAGE = lineage(
     {
@@ -68,7 +65,7 @@ HOURLY_LINEAGE = lineage(
 @multi_observable_source_asset(
     specs=[
         AssetSpec(
-            dataset_key(dataset.id),
+            hourly_dataset(dataset.id),
             group_name=GROUP,
             description=f"NY Open Data's MTA Subway Hourly Ridership from {dataset.first_day} "
             f"{f'to {dataset.last_day}' if dataset.last_day else 'on'} ({dataset.id}; MTA_OPEN_DATA_URL): "
@@ -86,7 +83,7 @@ HOURLY_LINEAGE = lineage(
 )
 def hourly_ridership_datasets(context, hourly_source: HourlyRidershipSource) -> Iterator[ObserveResult]:
     for dataset in HOURLY_DATASETS:
-        if dataset_key(dataset.id) in context.selected_asset_keys:
+        if hourly_dataset(dataset.id) in context.selected_asset_keys:
             yield observation(hourly_source, dataset.id)
 
 
@@ -94,7 +91,7 @@ def observation(hourly_source: HourlyRidershipSource, dataset_id: str) -> Observ
     """The dataset's data version (rowsUpdatedAt), as its observation records it."""
     version = hourly_source.dataset_version(dataset_id)
     return ObserveResult(
-        asset_key=dataset_key(dataset_id),
+        asset_key=hourly_dataset(dataset_id),
         data_version=DataVersion(str(version.rows_updated_at)),
         metadata={
             "dataset_id": dataset_id,
@@ -204,7 +201,7 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake_io_manager: Res
         "dagster/column_lineage": same_columns(HOURLY_RIDERSHIP, AssetKey("hourly_ridership_lake")),
     },
     check_specs=warehouse_checks(AssetKey("hourly_ridership_warehouse")),
-    automation_condition=FOLLOWS_UPSTREAM,
+    automation_condition=FOLLOWS_THE_LAKE,
 )
 def hourly_ridership_warehouse(
     context: AssetExecutionContext, hourly_ridership_lake: LakeWeeks, warehouse: Warehouse

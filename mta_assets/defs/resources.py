@@ -1,9 +1,12 @@
-"""The resources every definition uses, chosen by the environment (see settings), and the executor."""
+"""The resources every definition uses, chosen by the environment (see settings), and the executor; and
+the assets' kinds, which follow the same settings."""
 
-from dagster import Definitions, definitions, in_process_executor
+from dagster import AssetSpec, Definitions, definitions, in_process_executor
 
+from mta_assets.asset_defaults import STAGE_TAG
 from mta_assets.settings import (
     alert_webhook_from_env,
+    asset_kinds,
     hourly_source_from_env,
     lake_io_manager_from_env,
     sources_from_env,
@@ -29,3 +32,15 @@ def resources() -> Definitions:
         # seconds a run, and keeps a run to a single DuckDB writer.
         executor=in_process_executor,
     )
+
+
+def with_configured_kinds(defs: Definitions) -> Definitions:
+    """Each staged asset with the kinds of where its stage is (a local or GCS lake, parquet or csv, DuckDB
+    or BigQuery), shown in the UI."""
+    kinds = asset_kinds()
+
+    def add_kinds(spec: AssetSpec) -> AssetSpec:
+        stage = spec.tags.get(STAGE_TAG)
+        return spec.merge_attributes(kinds=kinds[stage]) if stage else spec
+
+    return defs.map_asset_specs(func=add_kinds)

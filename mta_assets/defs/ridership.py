@@ -14,9 +14,6 @@ from dagster import (
     AssetCheckResult,
     AssetDep,
     AssetExecutionContext,
-    AssetKey,
-    AssetSelection,
-    AutomationCondition,
     MaterializeResult,
     MetadataValue,
     TimeWindowPartitionMapping,
@@ -25,9 +22,8 @@ from dagster import (
 )
 
 from mta_assets.defs.checks import RIDERSHIP, RIDERSHIP_CHECKS, require_the_asset, ridership_results, selected_results
-from mta_assets.backfill_condition import BackfillLoading
-from mta_assets.defs.turnstile_lake import turnstile_lake
-from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
+from mta_assets.automation_conditions import FOLLOWS_ITS_WEEK, FOLLOWS_THE_WAREHOUSE
+from mta_assets.asset_keys import TURNSTILE_WAREHOUSE
 from mta_assets.asset_defaults import weekly_asset, weekly_checked_asset
 from mta_assets.lib.tables import (
     DAILY_RIDERSHIP,
@@ -50,7 +46,7 @@ from mta_assets.warehouse.base import sql_dates
 MAX_INTERVAL_COUNT = 10_000
 # The first reading of a week is differenced against the previous week's last reading.
 THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
-WAREHOUSE = turnstile_warehouse.key
+WAREHOUSE = TURNSTILE_WAREHOUSE
 
 
 _TABLES = (TURNSTILE, STATIONS, STATION_DAILY_RIDERSHIP, SYSTEM_RIDERSHIP, HOURLY_RIDERSHIP, DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP)
@@ -72,20 +68,9 @@ def replace_weeks(context: AssetExecutionContext, warehouse: Warehouse, table: T
         )
 
 
-# Like the warehouse follows the lake, but not while a backfill is still loading lake or warehouse weeks:
-# the ridership of a history-scale backfill then follows in a few large runs once it is loaded.
-LOADING_ASSETS = (
-    turnstile_lake.key,
-    turnstile_warehouse.key,
-    AssetKey("hourly_ridership_lake"),
-    AssetKey("hourly_ridership_warehouse"),
-)
-FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading(LOADING_ASSETS)
-
-
 @asset(
     **weekly_asset("ridership"),
-    deps=[turnstile_warehouse],
+    deps=[TURNSTILE_WAREHOUSE],
     description="The station dimension: one row per remote unit (a station) and week, with its name, lines, "
     "division and how many booths and turnstiles reported. Keyed by unit, so different stations that share "
     "a name (23 ST) stay apart.",
@@ -108,21 +93,12 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
     replace_weeks(context, warehouse, STATIONS, weeks, render("stations", warehouse, weeks))
 
 
-# Like the warehouse, but a week is also computed when the week before is missing (its first readings
-# then have nothing to difference against; when that week arrives, this one is computed again). The
-# week's own turnstile readings must be there: `stations` has a row for a week only once they are, so
-# of the missing-dependency rule only the part about `stations` is kept.
-FOLLOWS_ITS_WEEK = FOLLOWS_THE_WAREHOUSE.replace(
-    "any_deps_missing", AutomationCondition.any_deps_missing().allow(AssetSelection.assets(stations))
-)
-
-
 @multi_asset(
     **weekly_checked_asset(
         "ridership",
         RIDERSHIP,
         RIDERSHIP_CHECKS,
-        deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
+        deps=[AssetDep(TURNSTILE_WAREHOUSE, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
         description="Entries and exits per station (remote unit) and service_date, from the differences between "
         "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
         f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",

@@ -1,27 +1,14 @@
 """turnstile_warehouse: the lake week loaded into the warehouse table `turnstile`, replacing that week."""
 
-from dagster import AssetExecutionContext, AssetKey, AutomationCondition, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from mta_assets.defs.checks import warehouse_checks, warehouse_result
 from mta_assets.lake.io_manager import LakeWeeks
 from mta_assets.asset_defaults import weekly_asset
+from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
 from mta_assets.lib.metadata import dates_covered, same_columns
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.warehouse import Warehouse
-
-# Dagster's eager condition, minus its restriction to the latest week: any week of the lake that is
-# materialized (by the schedule, a sensor, a backfill or by hand) brings its warehouse week up to date,
-# historical weeks included. Declarative automation rather than an asset sensor because it already
-# knows which weeks are in progress, missing upstream, or loaded by the same run.
-# Nor does it follow while the lake's blocking check has failed. Dagster 1.13 records that check per run,
-# not per week (see checks.py), so this holds back every pending week, not just the bad one; the parser
-# refuses the other kind of bad week (another week's file) before it is stored. Weeks this condition misses
-# (the good weeks of a run that failed one) are loaded by warehouse_reconciliation_sensor.
-FOLLOWS_UPSTREAM = (
-    AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
-    & AutomationCondition.all_deps_blocking_checks_passed()
-)
-
 
 @asset(
     **weekly_asset("warehouse"),
@@ -33,7 +20,7 @@ FOLLOWS_UPSTREAM = (
         "dagster/column_lineage": same_columns(TURNSTILE, AssetKey("turnstile_lake")),
     },
     check_specs=warehouse_checks(AssetKey("turnstile_warehouse")),
-    automation_condition=FOLLOWS_UPSTREAM,
+    automation_condition=FOLLOWS_THE_LAKE,
 )
 def turnstile_warehouse(context: AssetExecutionContext, turnstile_lake: LakeWeeks, warehouse: Warehouse) -> MaterializeResult:
     return load_lake_weeks(context, turnstile_lake, warehouse)
