@@ -34,7 +34,7 @@ from mta_assets.turnstile.parsing import MAX_SHARE_OUTSIDE_WEEK, readings_outsid
 from mta_assets.partitions import week_of
 from mta_assets.turnstile.sources import TurnstileSources
 from mta_assets.warehouse import Warehouse
-from mta_assets.warehouse.base import load_table, sql_dates
+from mta_assets.warehouse.base import load_table
 
 LAKE, RIDERSHIP = AssetKey("turnstile_lake"), AssetKey("station_daily_ridership")
 # Real weeks leave out well under 1% of intervals (a 2023 week: 1,793 backwards deltas over 67 of ~5,000
@@ -232,14 +232,7 @@ def lake_content(lake_week: LakeWeek) -> WeekContent:
 def warehouse_contents(warehouse: Warehouse, table: Table, weeks: list[date]) -> dict[date, WeekContent]:
     """Each week's rows and count-column sums as the warehouse holds them now (a week it lacks: 0 rows)."""
     columns = count_columns(table)
-    sums = ", ".join(f"CAST(COALESCE(SUM({column}), 0) AS INT64)" for column in columns)
-    found = {
-        week: WeekContent(rows, dict(zip(columns, totals)))
-        for week, rows, *totals in warehouse.query(
-            f"SELECT week_ending, COUNT(*), {sums} FROM {warehouse.name(table.name)} "
-            f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
-        )
-    }
+    found = {week: WeekContent(rows, dict(zip(columns, totals))) for week, (rows, totals) in warehouse.week_sums(table, weeks, columns).items()}
     return {week: found.get(week, WeekContent(0, dict.fromkeys(columns, 0))) for week in weeks}
 
 

@@ -22,13 +22,13 @@ from mta_assets.defs.checks import require_the_asset, selected_results
 from mta_assets.ridership.complex_key import KEY_FILE, key_units, unit_complexes
 from mta_assets import asset_keys
 from mta_assets.automation_conditions import FOLLOWS_EITHER_SOURCE, FOLLOWS_THE_WAREHOUSE
-from mta_assets.defs.ridership import chart, render, replace_weeks
 from mta_assets.lib.metadata import lineage
-from mta_assets.lib.tables import DAILY_RIDERSHIP, OMNY_LAUNCH, STATION_DAILY_RIDERSHIP, SYSTEM_DAILY_RIDERSHIP
+from mta_assets.lib.tables import DAILY_RIDERSHIP, OMNY_LAUNCH, SYSTEM_DAILY_RIDERSHIP
 from mta_assets.partitions import RIDERSHIP_WEEKS, ridership_partitions
+from mta_assets.ridership.chart import chart
+from mta_assets.ridership.queries import replace_weeks, sources_by_day, system_daily_ridership_days, unit_entries
 from mta_assets.ridership.upstream import DAILY_ROWS, HOURLY_ROWS, STATION_DAILY_ROWS, run_weeks
 from mta_assets.warehouse import Warehouse
-from mta_assets.warehouse.base import sql_dates, sql_string
 
 # Each source's week of the same Saturday; a week one source does not cover (the turnstile before 2010 or
 # after the feed, hourly before 2017) has no partition there and waits for nothing.
@@ -66,15 +66,6 @@ SOURCES_AGREE = AssetCheckSpec(
 )
 
 
-def unit_complexes_sql() -> str:
-    """The unit-to-complex key as rows of SQL, for both warehouses."""
-    return "\n  UNION ALL ".join(
-        f"SELECT {sql_string(row.unit)} AS unit, {sql_string(row.station_complex_id)} AS station_complex_id, "
-        f"{sql_string(row.station_complex)} AS station_complex, {sql_string(row.transit_mode)} AS transit_mode"
-        for row in unit_complexes()
-    )
-
-
 @asset(
     **weekly_asset("ridership", partitions_def=ridership_partitions),
     deps=[
@@ -108,12 +99,9 @@ def unit_complexes_sql() -> str:
 )
 def daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     weeks = run_weeks(context, warehouse, RIDERSHIP_WEEKS, (STATION_DAILY_ROWS, HOURLY_ROWS))
-    replace_weeks(context, warehouse, DAILY_RIDERSHIP, weeks, render("daily_ridership", warehouse, weeks, unit_complexes=unit_complexes_sql()))
+    replace_weeks(context, warehouse, DAILY_RIDERSHIP, weeks)
     mapped, known = {row.unit for row in unit_complexes()}, key_units()
-    units = warehouse.query(
-        f"SELECT week_ending, station_id, CAST(SUM(entries) AS INT64) FROM {warehouse.name(STATION_DAILY_RIDERSHIP.name)} "
-        f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending, station_id"
-    )
+    units = unit_entries(warehouse, weeks)
     without: dict[date, dict[str, int]] = {}  # units with no complex, by week: their entries
     for week, unit, entries in units:
         if unit not in mapped:
@@ -214,12 +202,8 @@ def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list
 def system_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
     require_the_asset(context, SYSTEM_DAILY)
     weeks = run_weeks(context, warehouse, RIDERSHIP_WEEKS, DAILY_ROWS)
-    replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks, render("system_daily_ridership", warehouse, weeks, omny_launch=sql_dates([OMNY_LAUNCH])))
-    table = warehouse.name(SYSTEM_DAILY_RIDERSHIP.name)
-    series = ridership_series(warehouse.query(f"SELECT service_date, entries, source FROM {table} ORDER BY service_date"))
+    replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks)
+    series = ridership_series(system_daily_ridership_days(warehouse))
     yield MaterializeResult(asset_key=SYSTEM_DAILY, metadata={"chart": chart(series, "NYC subway ridership per day (entries), 2010 to last week")})
-    compared = warehouse.query(
-        f"SELECT service_date, turnstile_entries, hourly_metrocard_entries FROM {table} "
-        f"WHERE week_ending IN ({sql_dates(weeks)}) ORDER BY service_date"
-    )
+    compared = sources_by_day(warehouse, weeks)
     yield from selected_results(context, [sources_agree(compared, weeks)])

@@ -1,14 +1,22 @@
-"""What every warehouse offers the assets."""
+"""What every warehouse offers the assets, and the one place SQL is rendered for them."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib.abc import Traversable
+from importlib.resources import files
 
 from dagster import ConfigurableResource
 
 from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.tables import TURNSTILE, Table
+
+WAREHOUSE_SQL = files("mta_assets.warehouse.sql")
+
+
+class Sql(str):
+    """SQL text put into another as it is: a column name, or a list of expressions over columns."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,12 @@ class Warehouse(ConfigurableResource, ABC):
         """The table's name as this warehouse's SQL refers to it."""
 
     @abstractmethod
+    def string_literal(self, value: str) -> str:
+        """A string as a literal of this warehouse's SQL."""
+
+    @abstractmethod
     def query(self, sql: str) -> list[tuple]:
-        """Rows of a query (the SQL is shared by both warehouses)."""
+        """Rows of a query (SQL from `render`)."""
 
     @abstractmethod
     def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
@@ -65,6 +77,49 @@ class Warehouse(ConfigurableResource, ABC):
 
         Creates the table (partitioned by week_ending) when it is missing; returns rows by week.
         """
+
+    def literal(self, value: date | int | str) -> str:
+        """A value as a literal of this warehouse's SQL. Dates and numbers read alike in both; strings do not
+        (BigQuery escapes a quote with a backslash, DuckDB doubles it)."""
+        if isinstance(value, datetime) or isinstance(value, bool):
+            raise TypeError(f"No SQL literal for {value!r}: the shared SQL takes dates, integers and strings.")
+        if isinstance(value, date):
+            return f"DATE '{value.isoformat()}'"
+        if isinstance(value, int):
+            return str(value)
+        return self.string_literal(value)
+
+    def render(self, sql_file: Traversable, **values) -> str:
+        """The SQL file with each {name} filled in, in this warehouse's dialect: a Table as its name, Sql as it
+        is, a list of rows (mappings) as a query of literal rows, another list as its literals separated by
+        commas, and a date, integer or string as a literal.
+
+        Values go in as literals, never as query parameters: the emulator takes none inside scripts.
+        """
+        return sql_file.read_text().format(**{name: self._rendered(value) for name, value in values.items()})
+
+    def _rendered(self, value) -> str:
+        if isinstance(value, Table):
+            return self.name(value.name)
+        if isinstance(value, Sql):
+            return value
+        if isinstance(value, (list, tuple)) and value and all(isinstance(item, Mapping) for item in value):
+            return "\n  UNION ALL ".join(
+                "SELECT " + ", ".join(f"{self.literal(item)} AS {column}" for column, item in row.items()) for row in value
+            )
+        if isinstance(value, (list, tuple)):
+            return ", ".join(self.literal(item) for item in value)
+        return self.literal(value)
+
+    def week_counts_sql(self, table: Table, weeks: Sequence[date]) -> str:
+        """The query of each week's rows and first and last time (week_ending, rows, first, last)."""
+        return self.render(WAREHOUSE_SQL / "week_counts.sql", table=table, time_column=Sql(table.time_column), weeks=weeks)
+
+    def week_sums(self, table: Table, weeks: Sequence[date], columns: Sequence[str]) -> dict[date, tuple[int, list[int]]]:
+        """Each week's rows and the sums of `columns` (0 when empty), for the weeks the table holds."""
+        sums = Sql(", ".join(f"CAST(COALESCE(SUM({column}), 0) AS INT64)" for column in columns))
+        sql = self.render(WAREHOUSE_SQL / "week_sums.sql", table=table, weeks=weeks, sums=sums)
+        return {week: (rows, list(totals)) for week, rows, *totals in self.query(sql)}
 
 
 def load_table(lake_weeks: Sequence[LakeWeek]) -> Table:
@@ -74,15 +129,3 @@ def load_table(lake_weeks: Sequence[LakeWeek]) -> Table:
         raise ValueError(f"A load takes the weeks of one table, not {', '.join(sorted(table.name for table in tables))}.")
     return tables.pop()
 
-
-def sql_dates(weeks) -> str:
-    """Weeks as SQL date literals: the emulator takes no query parameters inside scripts, so both use these."""
-    return ", ".join(f"DATE '{week.isoformat()}'" for week in weeks)
-
-
-def sql_string(value: str) -> str:
-    """A string literal both warehouses read alike: BigQuery escapes a quote with a backslash, DuckDB by
-    doubling it, so quotes are spliced in with CHR(39)."""
-    if "'" not in value:
-        return f"'{value}'"
-    return "CONCAT(" + ", CHR(39), ".join(f"'{part}'" for part in value.split("'")) + ")"

@@ -18,7 +18,7 @@ from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.lib.tables import TURNSTILE, Table
-from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, sql_dates, week_loads
+from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, week_loads
 
 
 class BigQueryEndpointResource(BigQueryResource):
@@ -64,22 +64,30 @@ class BigQueryWarehouse(Warehouse):
     def name(self, table: str) -> str:
         return f"`{self.project}.{self.dataset}.{table}`"
 
+    def string_literal(self, value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
     def query(self, sql: str) -> list[tuple]:
         with self.bigquery.get_client() as client:
             return [tuple(row.values()) for row in client.query(sql).result()]
 
     def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
-        name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
         with self.bigquery.get_client() as client:
             self._ensure_table(client, table)
-            client.query(
-                f"BEGIN TRANSACTION;\n"
-                f"DELETE FROM {name} WHERE week_ending IN ({in_weeks});\n"
-                f"INSERT INTO {name} ({columns}) {select_sql};\n"
-                f"COMMIT TRANSACTION;"
-            ).result()
-        rows = dict(self.query(f"SELECT week_ending, count(*) FROM {name} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"))
-        return {week: rows.get(week, 0) for week in weeks}
+            self._replace(client, table, weeks, select_sql)
+            counts = self._counts(client, weeks, table)
+        return {week: counts.get(week, (0,))[0] for week in weeks}
+
+    def _replace(self, client: bigquery.Client, table: Table, weeks: Sequence[date], select_sql: str) -> None:
+        """The weeks' rows of `table` replaced by the rows of `select_sql` in one multi-statement transaction:
+        readers see the old weeks or the new ones, never neither or both."""
+        name = self.name(table.name)
+        client.query(
+            f"BEGIN TRANSACTION;\n"
+            f"DELETE FROM {name} WHERE week_ending IN ({self._rendered(list(weeks))});\n"
+            f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql};\n"
+            f"COMMIT TRANSACTION;"
+        ).result()
 
     @staticmethod
     def schema(table: Table) -> list[bigquery.SchemaField]:
@@ -136,32 +144,24 @@ class BigQueryWarehouse(Warehouse):
         return {week: counts.get(week, (0, None, None))[0] for week in weeks}
 
     def _counts(self, client: bigquery.Client, weeks: Sequence[date], table: Table) -> dict[date, tuple[int, datetime, datetime]]:
-        sql = (
-            f"SELECT week_ending, count(*), min({table.time_column}), max({table.time_column}) FROM {self.name(table.name)} "
-            f"WHERE week_ending IN ({sql_dates(weeks)}) GROUP BY week_ending"
-        )
-        return {row[0]: (row[1], row[2], row[3]) for row in client.query(sql).result()}
+        return {row[0]: (row[1], row[2], row[3]) for row in client.query(self.week_counts_sql(table, weeks)).result()}
 
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         table = load_table(lake_weeks)
         name = self.name(table.name)
         weeks = [lake_week.week for lake_week in lake_weeks]
-        in_weeks = sql_dates(weeks)
-        columns = ", ".join(table.column_names)
         with self.bigquery.get_client() as client:
             self._ensure_table(client, table)
             replaced = {week: counts[0] for week, counts in self._counts(client, weeks, table).items()}
             staging = f"{self.project}.{self.dataset}._{table.name}_load_{uuid.uuid4().hex}"
             try:
                 self._load_staging(client, staging, lake_weeks, table)
-                # One multi-statement transaction: readers see the old weeks or the new ones, never neither
-                # or both. Literal values, because the emulator rejects query parameters inside scripts.
-                client.query(
-                    f"BEGIN TRANSACTION;\n"
-                    f"DELETE FROM {name} WHERE week_ending IN ({in_weeks});\n"
-                    f"INSERT INTO {name} ({columns}) SELECT {columns} FROM `{staging}` WHERE week_ending IN ({in_weeks});\n"
-                    f"COMMIT TRANSACTION;"
-                ).result()
+                self._replace(
+                    client,
+                    table,
+                    weeks,
+                    f"SELECT {', '.join(table.column_names)} FROM `{staging}` WHERE week_ending IN ({self._rendered(weeks)})",
+                )
             finally:
                 client.delete_table(staging, not_found_ok=True)
             return week_loads(name.strip("`"), lake_weeks, replaced, self._counts(client, weeks, table))

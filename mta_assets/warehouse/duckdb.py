@@ -4,7 +4,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,7 @@ from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
 from mta_assets.lib.errors import ConfigurationError, is_disk_full
 from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE, Table
-from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, sql_dates, week_loads
+from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 # DuckDB names the process that holds its lock: 'Conflicting lock is held in /usr/bin/python3 (PID 1234)'.
@@ -56,6 +56,9 @@ class DuckDBWarehouse(Warehouse):
     lock_timeout_seconds: float = Field(
         default=120.0, description="How long to wait for another process that holds the file."
     )
+    memory_limit: str = Field(
+        default="1GB", description="DuckDB's memory limit on every connection (a DuckDB size: '512MB', '1GB'); beyond it, it spills to the folder beside the file."
+    )
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
     )
@@ -63,23 +66,28 @@ class DuckDBWarehouse(Warehouse):
     def name(self, table: str) -> str:
         return f"{self.schema_name}.{table}"
 
+    def string_literal(self, value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
     def query(self, sql: str) -> list[tuple]:
         with self.connect() as connection:
             return connection.execute(sql).fetchall()
 
     def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
-        name, columns, in_weeks = self.name(table.name), ", ".join(table.column_names), sql_dates(weeks)
+        name = self.name(table.name)
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
             with self.transaction(connection, weeks):
-                connection.execute(f"DELETE FROM {name} WHERE week_ending IN ({in_weeks})")
-                connection.execute(f"INSERT INTO {name} ({columns}) {select_sql}")
-                rows = dict(
-                    connection.execute(
-                        f"SELECT week_ending, count(*) FROM {name} WHERE week_ending IN ({in_weeks}) GROUP BY week_ending"
-                    ).fetchall()
-                )
-        return {week: rows.get(week, 0) for week in weeks}
+                self._delete_weeks(connection, table, weeks)
+                connection.execute(f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql}")
+                loaded = self._week_counts(connection, table, weeks)
+        return {week: loaded.get(week, (0,))[0] for week in weeks}
+
+    def _week_counts(self, connection: duckdb.DuckDBPyConnection, table: Table, weeks: Sequence[date]) -> dict[date, tuple[int, datetime, datetime]]:
+        return {week: tuple(counts) for week, *counts in connection.execute(self.week_counts_sql(table, weeks)).fetchall()}
+
+    def _delete_weeks(self, connection: duckdb.DuckDBPyConnection, table: Table, weeks: Sequence[date]) -> None:
+        connection.execute(f"DELETE FROM {self.name(table.name)} WHERE week_ending IN ({self._rendered(list(weeks))})")
 
     @contextmanager
     def transaction(self, connection: duckdb.DuckDBPyConnection, weeks: Sequence[date]) -> Iterator[None]:
@@ -125,12 +133,22 @@ class DuckDBWarehouse(Warehouse):
         """
         deadline = time.monotonic() + self.lock_timeout_seconds
         while True:
-            connection = duckdb.connect()
+            connection = duckdb.connect(
+                config={
+                    # What does not fit the memory limit spills beside the database, not into the working directory.
+                    "temp_directory": f"{self.path}.tmp",
+                    # Row order in the table means nothing; without it DuckDB inserts on all cores.
+                    "preserve_insertion_order": False,
+                }
+            )
+            # Set before the file is attached, so that everything the connection does is held to it.
+            self._set_memory_limit(connection, "memory_limit")
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                 # Each load appends to the table's last, partly filled row group, which DuckDB rewrites
                 # at checkpoint: with the default 122,880-row groups that rewrite cost as much as the
-                # load itself; a quarter of that size makes it negligible.
+                # load itself; a quarter of that size makes it negligible. An ATTACH option only: neither
+                # kept in the file nor a setting of duckdb.connect.
                 connection.execute(f"ATTACH ? AS warehouse (ROW_GROUP_SIZE {ROW_GROUP_ROWS})", [self.path])
                 connection.execute("USE warehouse")
                 break
@@ -152,14 +170,21 @@ class DuckDBWarehouse(Warehouse):
                         f"{redo}; mta_assets' own steps wait their turn in the mta_warehouse pool."
                     ) from None
                 time.sleep(0.2)
-        # Row order in the table means nothing; without it DuckDB inserts on all cores.
-        connection.execute("SET preserve_insertion_order = false")
-        # What does not fit the memory limit spills beside the database, not into the working directory.
-        connection.execute("SET temp_directory = ?", [f"{self.path}.tmp"])
         try:
             yield connection
         finally:
             connection.close()
+
+    def _set_memory_limit(self, connection: duckdb.DuckDBPyConnection, setting: str) -> None:
+        """DuckDB's memory limit, from the field `setting`; a value DuckDB cannot read is the setting's fault."""
+        limit = getattr(self, setting)
+        try:
+            connection.execute("SET memory_limit = ?", [limit])
+        except duckdb.ParserException as error:
+            raise ConfigurationError(
+                f"The DuckDB warehouse's {setting}={limit!r} is not a memory size DuckDB reads ({error}); give one "
+                f"like '512MB' or '1GB'."
+            ) from None
 
     def _create_table(self, connection, table: Table) -> None:
         connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
@@ -169,31 +194,21 @@ class DuckDBWarehouse(Warehouse):
     def week_row_counts(self, weeks: Sequence[date], table: Table = TURNSTILE) -> dict[date, int]:
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
-            rows = dict(
-                connection.execute(
-                    f"SELECT week_ending, count(*) FROM {self.name(table.name)} WHERE week_ending IN ({sql_dates(weeks)}) "
-                    f"GROUP BY week_ending"
-                ).fetchall()
-            )
-        return {week: rows.get(week, 0) for week in weeks}
+            counts = self._week_counts(connection, table, weeks)
+        return {week: counts.get(week, (0,))[0] for week in weeks}
 
     def replace_weeks(self, lake_weeks: Sequence[LakeWeek]) -> list[WeekLoad]:
         table = load_table(lake_weeks)
         name = self.name(table.name)
         weeks = [lake_week.week for lake_week in lake_weeks]
-        in_weeks = f"week_ending IN ({', '.join('?' * len(weeks))})"
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
             with self.transaction(connection, weeks):
-                replaced = dict(
-                    connection.execute(
-                        f"SELECT week_ending, count(*) FROM {name} WHERE {in_weeks} GROUP BY week_ending", weeks
-                    ).fetchall()
-                )
-                connection.execute(f"DELETE FROM {name} WHERE {in_weeks}", weeks)
+                replaced = {week: counts[0] for week, counts in self._week_counts(connection, table, weeks).items()}
+                self._delete_weeks(connection, table, weeks)
                 # The load holds a week's rows until they are written; a bound on its memory keeps a run
                 # of many weeks to one week's worth (DuckDB writes what does not fit to disk).
-                connection.execute(f"SET memory_limit = '{self.load_memory_limit}'")
+                self._set_memory_limit(connection, "load_memory_limit")
                 for lake_week in lake_weeks:  # one week at a time, all in this transaction
                     if lake_week.local_path and lake_week.format is LakeFormat.PARQUET:
                         # DuckDB's own parallel parquet reader: several times faster than through Arrow.
@@ -218,12 +233,5 @@ class DuckDBWarehouse(Warehouse):
                             raise unreadable[0] from None
                         raise
                     connection.unregister("week_rows")
-                loaded = {
-                    week: (rows, first, last)
-                    for week, rows, first, last in connection.execute(
-                        f"SELECT week_ending, count(*), min({table.time_column}), max({table.time_column}) FROM {name} "
-                        f"WHERE {in_weeks} GROUP BY week_ending",
-                        weeks,
-                    ).fetchall()
-                }
+                loaded = self._week_counts(connection, table, weeks)
         return week_loads(name, lake_weeks, replaced, loaded)

@@ -95,12 +95,41 @@ def test_bigquery_uploads_the_weeks_itself_when_it_cannot_read_the_bucket(gcs_bu
     assert "could not load" in caplog.text and "uploading the weeks from this process" in caplog.text
 
 
-def test_duckdb_spills_beside_its_file_not_into_the_working_directory(tmp_path):
-    from mta_assets.warehouse import DuckDBWarehouse
-
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+def test_every_duckdb_connection_is_held_to_its_memory_limit_and_spills_beside_its_file(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="512MB")
+    reference = duckdb.connect()
+    reference.execute("SET memory_limit = '512MB'")
     with warehouse.connect() as connection:
-        assert connection.execute("SELECT current_setting('temp_directory')").fetchone() == (f"{tmp_path}/warehouse.duckdb.tmp",)
+        assert connection.execute("SELECT current_setting('temp_directory'), current_setting('memory_limit')").fetchone() == (
+            f"{tmp_path}/warehouse.duckdb.tmp",
+            reference.execute("SELECT current_setting('memory_limit')").fetchone()[0],
+        )
+
+
+def test_a_memory_limit_duckdb_cannot_read_names_the_setting(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"memory_limit='lots' is not a memory size DuckDB reads"):
+        DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="lots").query("SELECT 1")
+
+
+def test_a_load_memory_limit_duckdb_cannot_read_names_the_setting_and_loads_nothing(tmp_path):
+    week = lake_week_in(str(tmp_path / "lake"), WEEKS[1], LakeFormat.PARQUET, tmp_path)
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
+    rows = warehouse.replace_weeks([week])[0].rows
+    with pytest.raises(ConfigurationError, match=r"load_memory_limit='32 apples' is not a memory size DuckDB reads"):
+        DuckDBWarehouse(path=warehouse.path, load_memory_limit="32 apples").replace_weeks([week])
+    assert warehouse.week_row_counts([WEEKS[1]]) == {WEEKS[1]: rows}
+
+
+def test_values_are_written_in_each_warehouses_own_dialect(warehouse, tmp_path):
+    """A quote and a backslash read back as they were: BigQuery escapes them with a backslash, DuckDB doubles a quote."""
+    sql = tmp_path / "values.sql"
+    sql.write_text("SELECT {text}, {day}, {number} UNION ALL SELECT * FROM ({rows})")
+    text = "8 ST-B'WAY NYU \\ 'quoted'"
+    rows = [{"text": "PRINCE ST-B'WAY", "day": WEEKS[0], "number": 7}]
+    assert sorted(warehouse.query(warehouse.render(sql, text=text, day=WEEKS[1], number=10_000, rows=rows))) == [
+        ("8 ST-B'WAY NYU \\ 'quoted'", WEEKS[1], 10_000),
+        ("PRINCE ST-B'WAY", WEEKS[0], 7),
+    ]
 
 
 def test_a_duckdb_path_that_cannot_be_opened_names_the_setting_and_the_weeks(tmp_path):

@@ -1,7 +1,7 @@
 -- Entries per station complex, service day and source for the weeks in {weeks}: both eras in one table.
 --
 -- turnstile: the counter differences of station_daily_ridership (per remote unit), summed over the units
---   of each complex by the unit-to-complex key (mta_assets/complex_key.py). Units the key does not map
+--   of each complex by the unit-to-complex key (mta_assets/ridership/complex_key.py). Units the key does not map
 --   are summed into one row per day with no complex, so no entry is lost.
 -- hourly: NY Open Data's hourly ridership summed over the day's hours, payment methods and fare classes;
 --   it has no exits. Where the dataset's version names no transit_mode, the tram's complexes (TRAM1,
