@@ -34,8 +34,6 @@ THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=
 WAREHOUSE = TURNSTILE_WAREHOUSE
 
 
-
-
 @asset(
     **weekly_asset("ridership"),
     deps=[TURNSTILE_WAREHOUSE],
