@@ -1,11 +1,10 @@
-"""What every weekly asset shares, written once: partitions, owner, backfill policy, pool and kinds."""
+"""What every weekly asset shares, written once: partitions, owner, backfill policy, pool and stage."""
 
 from collections.abc import Sequence
 
 from dagster import AssetCheckSpec, AssetKey, AssetSpec, BackfillPolicy, WeeklyPartitionsDefinition
 
 from mta_assets.partitions import weekly_partitions
-from mta_assets.settings import asset_kinds
 
 OWNER = "team:data-engineering"
 # A run costs seconds to start and a week well under one to load, so backfills run up to 26 weeks (half
@@ -20,28 +19,28 @@ WEEKS_PER_RUN = 26
 SOURCE_POOL = "mta_source"
 WAREHOUSE_POOL = "mta_warehouse"
 _POOLS = {"lake": SOURCE_POOL, "warehouse": WAREHOUSE_POOL, "ridership": WAREHOUSE_POOL}
+# The tag naming an asset's stage; its kinds (where the lake and the warehouse are) are given by stage when
+# the definitions load (defs/resources.py), from the same settings that choose the resources.
+STAGE_TAG = "mta_assets/stage"
 
 
 def weekly_asset(
     stage: str, group_name: str | None = None, partitions_def: WeeklyPartitionsDefinition = weekly_partitions
 ) -> dict:
     """Keyword arguments for @asset: weekly partitions, the owner, the backfill policy, and the pool and
-    kinds of its stage ('lake', 'warehouse' or 'ridership'), in the group of that name unless given one.
-
-    Kinds follow the configuration (a local or GCS lake, parquet or csv, DuckDB or BigQuery).
-    """
+    tag of its stage ('lake', 'warehouse' or 'ridership'), in the group of that name unless given one."""
     return {
         "partitions_def": partitions_def,
         "group_name": group_name or stage,
         "owners": [OWNER],
         "backfill_policy": BackfillPolicy.multi_run(max_partitions_per_run=WEEKS_PER_RUN),
         "pool": _POOLS[stage],
-        "kinds": asset_kinds()[stage],
+        "tags": {STAGE_TAG: stage},
     }
 
 
 # weekly_asset's fields that belong to the AssetSpec of a @multi_asset, not to its op.
-_SPEC_FIELDS = ("group_name", "owners", "kinds")
+_SPEC_FIELDS = ("group_name", "owners", "tags")
 
 
 def weekly_checked_asset(

@@ -13,10 +13,12 @@ import tempfile
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlparse
 
-from dagster import EnvVar
+from dagster import ConfigurableResource, EnvVar
 from dagster_gcp import GCSResource
+from pydantic import TypeAdapter, ValidationError
 
 from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.lake.formats import LakeFormat
@@ -29,7 +31,7 @@ from mta_assets.hourly.source import HourlyRidershipSource
 from mta_assets.open_data.soda import OPEN_DATA_URL
 from mta_assets.open_data.turnstile import OpenDataTurnstileSource
 from mta_assets.turnstile.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
-from mta_assets.turnstile.files import MTA_TURNSTILE_URL, MtaTurnstileSource
+from mta_assets.turnstile.files import MTA_TURNSTILE_URL, MtaTurnstileSource, WeekSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
 from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH
@@ -100,13 +102,10 @@ def sources_from_env(environ: Mapping[str, str] = os.environ) -> TurnstileSource
 
 def _min_week_devices(environ: Mapping[str, str]) -> int:
     """MTA_MIN_WEEK_DEVICES: the turnstiles a week holds at least when no stored week around it compares."""
-    value = environ.get("MTA_MIN_WEEK_DEVICES", "").strip() or str(DEFAULT_MIN_DEVICES)
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigurationError(
-            f"MTA_MIN_WEEK_DEVICES={value!r} is not a whole number of turnstiles above 0; use for example "
-            f"{DEFAULT_MIN_DEVICES} (real weeks hold about 4,500-5,100), or unset it."
-        )
-    return int(value)
+    return resource_field(
+        environ, "MTA_MIN_WEEK_DEVICES", TurnstileSources, "min_devices",
+        f"a whole number of turnstiles above 0; use for example {DEFAULT_MIN_DEVICES} (real weeks hold about 4,500-5,100), or unset it",
+    )
 
 
 def _short_weeks(environ: Mapping[str, str]) -> list[str]:
@@ -128,33 +127,31 @@ def _short_weeks(environ: Mapping[str, str]) -> list[str]:
 
 def _week_source_settings(environ: Mapping[str, str]) -> dict[str, float]:
     """The settings every source of weeks takes: the download deadline and the shares of bad and repeated readings."""
-    deadline = environ.get("MTA_DOWNLOAD_DEADLINE_SECONDS", "900")
-    try:
-        deadline_seconds = float(deadline)
-    except ValueError:
-        deadline_seconds = 0.0
-    if not 0 < deadline_seconds < float("inf"):
-        raise ConfigurationError(
-            f"MTA_DOWNLOAD_DEADLINE_SECONDS={deadline!r} is not a number of seconds above 0; use for example 900 "
-            f"(15 minutes for one week's download, retries included)."
-        )
     return {
-        "max_rejected_share": _share(environ, "MTA_MAX_REJECTED_SHARE", "lines"),
-        "max_duplicate_share": _share(environ, "MTA_MAX_DUPLICATE_SHARE", "readings"),
-        "deadline_seconds": deadline_seconds,
+        "max_rejected_share": resource_field(
+            environ, "MTA_MAX_REJECTED_SHARE", WeekSource, "max_rejected_share", "a share between 0 and 1; use for example 0.01 (1% of lines)"
+        ),
+        "max_duplicate_share": resource_field(
+            environ, "MTA_MAX_DUPLICATE_SHARE", WeekSource, "max_duplicate_share", "a share between 0 and 1; use for example 0.01 (1% of readings)"
+        ),
+        "deadline_seconds": resource_field(
+            environ, "MTA_DOWNLOAD_DEADLINE_SECONDS", WeekSource, "deadline_seconds",
+            "a number of seconds above 0; use for example 900 (15 minutes for one week's download, retries included)",
+        ),
     }
 
 
-def _share(environ: Mapping[str, str], name: str, of_what: str, default: str = "0.01") -> float:
-    """A share between 0 and 1 (of lines, of readings) from the variable, or the default."""
-    value = environ.get(name, default)
+def resource_field(environ: Mapping[str, str], name: str, resource: type[ConfigurableResource], field: str, requirement: str):
+    """The variable's value as the resource's field takes it, checked by the field's own constraints (its
+    default when unset); a ConfigurationError naming the variable and saying what it must be otherwise."""
+    value = environ.get(name, "").strip()
+    info = resource.model_fields[field]
+    if not value:
+        return info.default
     try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number <= 1:
-        raise ConfigurationError(f"{name}={value!r} is not a share between 0 and 1; use for example 0.01 (1% of {of_what}).")
-    return number
+        return TypeAdapter(Annotated[(info.annotation, *info.metadata)]).validate_python(value)
+    except ValidationError:
+        raise ConfigurationError(f"{name}={value!r} is not {requirement}.") from None
 
 
 def gcs_from_env(environ: Mapping[str, str] = os.environ) -> GCSResource:

@@ -23,9 +23,7 @@ from dagster import (
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from mta_assets.lib.active_runs import weeks_being_loaded
-from mta_assets.defs.hourly_ridership import dataset_key, hourly_ridership_lake, hourly_ridership_warehouse
-from mta_assets.defs.turnstile_lake import turnstile_lake
-from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, TURNSTILE_LAKE, TURNSTILE_WAREHOUSE, hourly_dataset
 from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource, hour_spans
 from mta_assets.lake.facts import Fingerprint, latest_facts
 from mta_assets.lib.http import redact_url
@@ -48,7 +46,7 @@ CHECKS_PER_TICK = 6
 # One week, lake then warehouse: what the schedule, the sensor and CLI backfills launch.
 turnstile_job = define_asset_job(
     "turnstile_job",
-    selection=AssetSelection.assets(turnstile_lake, turnstile_warehouse),
+    selection=AssetSelection.assets(TURNSTILE_LAKE, TURNSTILE_WAREHOUSE),
     description="Fetch a week's MTA file into the lake and load it into the warehouse.",
 )
 
@@ -95,7 +93,7 @@ def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTu
     # Newest first, up to the feed's last week (a week the MTA never published is no partition).
     recent = list(reversed(weekly_partitions.get_partition_keys()[-LOOKBACK_WEEKS:]))
     launched = set(json.loads(context.cursor)) if context.cursor else set()
-    in_lake = context.instance.get_materialized_partitions(turnstile_lake.key)
+    in_lake = context.instance.get_materialized_partitions(TURNSTILE_LAKE)
     candidates = [key for key in recent if key not in in_lake and key not in launched][:CHECKS_PER_TICK]
     requests = []
     for key in candidates:
@@ -124,7 +122,7 @@ def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTu
 # One week of hourly ridership, lake then warehouse: what its schedule and sensor launch.
 hourly_ridership_job = define_asset_job(
     "hourly_ridership_job",
-    selection=AssetSelection.assets(hourly_ridership_lake, hourly_ridership_warehouse),
+    selection=AssetSelection.assets(HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE),
     description="Read a week of hourly ridership from NY Open Data into the lake and load it into the warehouse.",
 )
 # The hourly sensor's look-back for weeks never loaded; a week once loaded is watched for revisions for ever.
@@ -152,7 +150,7 @@ def hourly_run_key(week: date, fingerprint: Fingerprint, rows_updated_at: int) -
 def stored_fingerprints(instance: DagsterInstance, weeks: list[date]) -> dict[date, Fingerprint | None]:
     """The fingerprint the latest materialization of each stored week recorded; None where none is (stored
     before fingerprints were recorded, or garbled), so the week differs from any the dataset has and loads again."""
-    return {week: facts.fingerprint for week, facts in latest_facts(instance, hourly_ridership_lake.key, weeks).items()}
+    return {week: facts.fingerprint for week, facts in latest_facts(instance, HOURLY_RIDERSHIP_LAKE, weeks).items()}
 
 
 def not_whole(source: HourlyRidershipSource, week: date, datasets: str) -> str | None:
@@ -175,7 +173,7 @@ def weekly_hourly_ridership_schedule(context: ScheduleEvaluationContext, hourly_
     week = context.scheduled_execution_time.date() - timedelta(days=1)
     key, source = week.isoformat(), for_a_tick(hourly_source)
     datasets = source.dataset_ids(week)
-    if key in weeks_being_loaded(context.instance, [hourly_ridership_lake.key], hourly_partitions):
+    if key in weeks_being_loaded(context.instance, [HOURLY_RIDERSHIP_LAKE], hourly_partitions):
         return SkipReason(f"Week {week} is being loaded already (a run of the sensor, a backfill or the UI).")
     try:
         if lacking := not_whole(source, week, ", ".join(datasets)):
@@ -201,7 +199,7 @@ def hourly_week_requests(
 
     `versions` is every dataset's rowsUpdatedAt; a week's run key carries its datasets' newest.
     """
-    stored = instance.get_materialized_partitions(hourly_ridership_lake.key)
+    stored = instance.get_materialized_partitions(HOURLY_RIDERSHIP_LAKE)
     recent = set(hourly_partitions.get_partition_keys()[-HOURLY_LOOKBACK_WEEKS:])
     # The weeks the moved datasets hold that are stored, or recent: the ones a change can matter to.
     candidates = sorted(
@@ -210,7 +208,7 @@ def hourly_week_requests(
     if not candidates:
         return [], []
     fingerprints = source.week_fingerprints(None, candidates[0], candidates[-1])
-    running = weeks_being_loaded(instance, [hourly_ridership_lake.key], hourly_partitions)
+    running = weeks_being_loaded(instance, [HOURLY_RIDERSHIP_LAKE], hourly_partitions)
     recorded = stored_fingerprints(instance, [week for week in candidates if week.isoformat() in stored])
     requests, lacking = [], []
     for week in candidates:
@@ -265,7 +263,7 @@ def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: Hou
         # The moved datasets' data versions, as their observations: the UI shows when each changed.
         asset_events=[
             AssetObservation(
-                dataset_key(dataset_id),
+                hourly_dataset(dataset_id),
                 tags={DATA_VERSION_TAG: str(versions[dataset_id])},
                 metadata={"dataset_id": dataset_id, "name": names[dataset_id]},
             )
@@ -283,14 +281,15 @@ def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: Hou
 
 
 # Dagster's default automation sensor starts stopped; this one runs from the start, so the warehouse
-# follows the lake without anyone switching it on.
-warehouse_automation_sensor = AutomationConditionSensorDefinition(
-    "warehouse_automation_sensor",
+# follows the lake, and the ridership the warehouse, without anyone switching it on.
+automation_condition_sensor = AutomationConditionSensorDefinition(
+    "automation_condition_sensor",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
     # The ridership's condition (BackfillLoading) is this project's own Python, which only the code
     # location can evaluate.
     use_user_code_server=True,
-    description="Evaluates the assets' automation conditions: the warehouse follows the lake.",
+    description="Evaluates every asset's automation condition (mta_assets/automation_conditions.py): the warehouse "
+    "follows the lake, the ridership follows the warehouse.",
 )

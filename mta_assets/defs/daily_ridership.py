@@ -10,9 +10,7 @@ from dagster import (
     AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
-    AssetKey,
     AssetSpec,
-    AutomationCondition,
     MaterializeResult,
     TimeWindowPartitionMapping,
     asset,
@@ -22,8 +20,8 @@ from dagster import (
 from mta_assets.asset_defaults import OWNER, weekly_asset, weekly_checked_asset
 from mta_assets.lib.check_results import require_the_asset, selected_results
 from mta_assets.ridership.complex_key import KEY_FILE, key_units, unit_complexes
-from mta_assets.defs.hourly_ridership import hourly_ridership_warehouse
-from mta_assets.defs.ridership import FOLLOWS_THE_WAREHOUSE, station_daily_ridership
+from mta_assets import asset_keys
+from mta_assets.automation_conditions import FOLLOWS_EITHER_SOURCE, FOLLOWS_THE_WAREHOUSE
 from mta_assets.lib.metadata import lineage
 from mta_assets.lib.tables import DAILY_RIDERSHIP, OMNY_LAUNCH, SYSTEM_DAILY_RIDERSHIP
 from mta_assets.partitions import RIDERSHIP_WEEKS, ridership_partitions
@@ -35,10 +33,10 @@ from mta_assets.warehouse import Warehouse
 # Each source's week of the same Saturday; a week one source does not cover (the turnstile before 2010 or
 # after the feed, hourly before 2017) has no partition there and waits for nothing.
 SAME_WEEK = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
-HOURLY = hourly_ridership_warehouse.key
-TURNSTILE_DAILY = station_daily_ridership.key
-DAILY = AssetKey("daily_ridership")
-SYSTEM_DAILY = AssetKey("system_daily_ridership")
+HOURLY = asset_keys.HOURLY_RIDERSHIP_WAREHOUSE
+TURNSTILE_DAILY = asset_keys.STATION_DAILY_RIDERSHIP
+DAILY = asset_keys.DAILY_RIDERSHIP
+SYSTEM_DAILY = asset_keys.SYSTEM_DAILY_RIDERSHIP
 # Turnstile entries over hourly MetroCard ridership: about 1.0 before OMNY (2019), about 1.1 in 2023-24
 # (../shared/ny-open-data.md); a day outside this band is flagged. A week's first day reads low when the
 # week before it is not loaded.
@@ -51,25 +49,6 @@ unit_complex_key = AssetSpec(
     "qri-io/data-stories-scripts, shipped with the package (mta_assets/station_keys).",
     kinds={"csv"},
     owners=[OWNER],
-)
-
-# A week is computed once either source has it, and again when the other arrives (its update triggers it):
-# the turnstile weeks of 2017 to 2024 join the series without waiting for hourly ridership to be backfilled.
-# Dagster's eager condition waits for every dependency instead; here it waits only while no source has the
-# week (the packaged key is never materialized, so it never counts as having it), and a source without the
-# week has no checks to pass.
-FOLLOWS_EITHER_SOURCE = FOLLOWS_THE_WAREHOUSE.replace(
-    "any_deps_missing", ~AutomationCondition.any_deps_match(~AutomationCondition.missing()).with_label("no_source_has_the_week")
-).replace(
-    # "Every dependency's checks passed" is false for a week one dependency has no partition of (the
-    # turnstile after the feed): asked the other way round, a source without the week fails nothing.
-    "all_deps_blocking_checks_passed",
-    ~AutomationCondition.any_deps_match(
-        ~AutomationCondition.missing()
-        & ~AutomationCondition.all_checks_match(
-            AutomationCondition.check_passed() | AutomationCondition.will_be_requested(), blocking_only=True
-        )
-    ).with_label("a_present_dep_failed_a_blocking_check"),
 )
 
 UNITS_IN_KEY = AssetCheckSpec(
@@ -90,8 +69,8 @@ SOURCES_AGREE = AssetCheckSpec(
 @asset(
     **weekly_asset("ridership", partitions_def=ridership_partitions),
     deps=[
-        AssetDep(station_daily_ridership, partition_mapping=SAME_WEEK),
-        AssetDep(hourly_ridership_warehouse, partition_mapping=SAME_WEEK),
+        AssetDep(TURNSTILE_DAILY, partition_mapping=SAME_WEEK),
+        AssetDep(HOURLY, partition_mapping=SAME_WEEK),
         unit_complex_key,
     ],
     description="Entries per station complex, service day and source, side by side: `turnstile` (the counters' "

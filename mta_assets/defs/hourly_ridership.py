@@ -11,7 +11,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetMaterialization,
     AssetSpec,
     DataVersion,
@@ -27,7 +26,8 @@ from dagster import (
 from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.turnstile.completeness import neighbours_of
 from mta_assets.hourly.completeness import HourlyWeekShape, hourly_shortfalls, recorded_complexes
-from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM
+from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, hourly_dataset
+from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
 from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource
 from mta_assets.lake.facts import WeekFacts
 from mta_assets.lake.resource import LakeResource
@@ -43,12 +43,7 @@ from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
 GROUP = "hourly_ridership"
 
 
-def dataset_key(dataset_id: str) -> AssetKey:
-    """The asset of an Open Data dataset: open_data_hourly_ridership_wujg_7c2s."""
-    return AssetKey(f"open_data_hourly_ridership_{dataset_id.replace('-', '_')}")
-
-
-DATASET_KEYS = [dataset_key(dataset.id) for dataset in HOURLY_DATASETS]
+DATASET_KEYS = [hourly_dataset(dataset.id) for dataset in HOURLY_DATASETS]
 # Each column from the datasets' field of the same name; the week from the hour; dataset_id from none.
 HOURLY_LINEAGE = lineage(
     {
@@ -67,7 +62,7 @@ HOURLY_LINEAGE = lineage(
 @multi_observable_source_asset(
     specs=[
         AssetSpec(
-            dataset_key(dataset.id),
+            hourly_dataset(dataset.id),
             group_name=GROUP,
             description=f"NY Open Data's MTA Subway Hourly Ridership from {dataset.first_day} "
             f"{f'to {dataset.last_day}' if dataset.last_day else 'on'} ({dataset.id}; MTA_OPEN_DATA_URL): "
@@ -85,7 +80,7 @@ HOURLY_LINEAGE = lineage(
 )
 def hourly_ridership_datasets(context, hourly_source: HourlyRidershipSource) -> Iterator[ObserveResult]:
     for dataset in HOURLY_DATASETS:
-        if dataset_key(dataset.id) in context.selected_asset_keys:
+        if hourly_dataset(dataset.id) in context.selected_asset_keys:
             yield observation(hourly_source, dataset.id)
 
 
@@ -93,7 +88,7 @@ def observation(hourly_source: HourlyRidershipSource, dataset_id: str) -> Observ
     """The dataset's data version (rowsUpdatedAt), as its observation records it."""
     version = hourly_source.dataset_version(dataset_id)
     return ObserveResult(
-        asset_key=dataset_key(dataset_id),
+        asset_key=hourly_dataset(dataset_id),
         data_version=DataVersion(str(version.rows_updated_at)),
         metadata={
             "dataset_id": dataset_id,
@@ -192,11 +187,11 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) 
     "Re-materializing a week replaces exactly that week in one transaction.",
     metadata={
         "dagster/column_schema": HOURLY_RIDERSHIP.table_schema,
-        "dagster/column_lineage": same_columns(HOURLY_RIDERSHIP, AssetKey("hourly_ridership_lake")),
+        "dagster/column_lineage": same_columns(HOURLY_RIDERSHIP, HOURLY_RIDERSHIP_LAKE),
     },
     deps=[hourly_ridership_lake],
-    check_specs=warehouse_checks(AssetKey("hourly_ridership_warehouse")),
-    automation_condition=FOLLOWS_UPSTREAM,
+    check_specs=warehouse_checks(HOURLY_RIDERSHIP_WAREHOUSE),
+    automation_condition=FOLLOWS_THE_LAKE,
 )
 def hourly_ridership_warehouse(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehouse) -> MaterializeResult:
     recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, context.partition_keys)

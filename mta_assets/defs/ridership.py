@@ -11,9 +11,6 @@ from dagster import (
     AssetCheckResult,
     AssetDep,
     AssetExecutionContext,
-    AssetKey,
-    AssetSelection,
-    AutomationCondition,
     MaterializeResult,
     TimeWindowPartitionMapping,
     asset,
@@ -21,10 +18,9 @@ from dagster import (
 )
 
 from mta_assets.lib.check_results import require_the_asset, selected_results
-from mta_assets.ridership.checks import RIDERSHIP, RIDERSHIP_CHECKS, ridership_results
-from mta_assets.backfill_condition import BackfillLoading
-from mta_assets.defs.turnstile_lake import turnstile_lake
-from mta_assets.defs.turnstile_warehouse import FOLLOWS_UPSTREAM, turnstile_warehouse
+from mta_assets.ridership.checks import RIDERSHIP_CHECKS, ridership_results
+from mta_assets.automation_conditions import FOLLOWS_ITS_WEEK, FOLLOWS_THE_WAREHOUSE
+from mta_assets import asset_keys
 from mta_assets.asset_defaults import weekly_asset, weekly_checked_asset
 from mta_assets.lib.tables import STATION_DAILY_RIDERSHIP, STATIONS, SYSTEM_RIDERSHIP
 from mta_assets.lib.metadata import lineage
@@ -36,23 +32,12 @@ from mta_assets.warehouse import Warehouse
 
 # The first reading of a week is differenced against the previous week's last reading.
 THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
-WAREHOUSE = turnstile_warehouse.key
-
-
-# Like the warehouse follows the lake, but not while a backfill is still loading lake or warehouse weeks:
-# the ridership of a history-scale backfill then follows in a few large runs once it is loaded.
-LOADING_ASSETS = (
-    turnstile_lake.key,
-    turnstile_warehouse.key,
-    AssetKey("hourly_ridership_lake"),
-    AssetKey("hourly_ridership_warehouse"),
-)
-FOLLOWS_THE_WAREHOUSE = FOLLOWS_UPSTREAM & ~BackfillLoading(LOADING_ASSETS)
+WAREHOUSE = asset_keys.TURNSTILE_WAREHOUSE
 
 
 @asset(
     **weekly_asset("ridership"),
-    deps=[turnstile_warehouse],
+    deps=[WAREHOUSE],
     description="The station dimension: one row per remote unit (a station) and week, with its name, lines, "
     "division and how many booths and turnstiles reported. Keyed by unit, so different stations that share "
     "a name (23 ST) stay apart.",
@@ -75,21 +60,12 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
     replace_weeks(context, warehouse, STATIONS, weeks)
 
 
-# Like the warehouse, but a week is also computed when the week before is missing (its first readings
-# then have nothing to difference against; when that week arrives, this one is computed again). The
-# week's own turnstile readings must be there: `stations` has a row for a week only once they are, so
-# of the missing-dependency rule only the part about `stations` is kept.
-FOLLOWS_ITS_WEEK = FOLLOWS_THE_WAREHOUSE.replace(
-    "any_deps_missing", AutomationCondition.any_deps_missing().allow(AssetSelection.assets(stations))
-)
-
-
 @multi_asset(
     **weekly_checked_asset(
         "ridership",
-        RIDERSHIP,
+        asset_keys.STATION_DAILY_RIDERSHIP,
         RIDERSHIP_CHECKS,
-        deps=[AssetDep(turnstile_warehouse, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
+        deps=[AssetDep(WAREHOUSE, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
         description="Entries and exits per station (remote unit) and service_date, from the differences between "
         "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
         f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",
@@ -111,12 +87,12 @@ FOLLOWS_ITS_WEEK = FOLLOWS_THE_WAREHOUSE.replace(
     )
 )
 def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
-    require_the_asset(context, RIDERSHIP)
+    require_the_asset(context, asset_keys.STATION_DAILY_RIDERSHIP)
     weeks = run_weeks(context, warehouse, TURNSTILE_WEEKS, TURNSTILE_ROWS, STATION_ROWS)
     replace_weeks(context, warehouse, STATION_DAILY_RIDERSHIP, weeks)
     four_weeks_before = [min(weeks) - timedelta(weeks=n) for n in range(4, 0, -1)]
     results = ridership_results(interval_totals(warehouse, weeks), day_entries(warehouse, weeks), day_entries(warehouse, four_weeks_before))
-    yield MaterializeResult(asset_key=RIDERSHIP)
+    yield MaterializeResult(asset_key=asset_keys.STATION_DAILY_RIDERSHIP)
     yield from selected_results(context, results)
 
 

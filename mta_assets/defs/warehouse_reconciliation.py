@@ -34,10 +34,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from mta_assets.lib.active_runs import RANGE_END_TAG, RANGE_START_TAG, weeks_being_loaded
 from mta_assets.asset_defaults import WEEKS_PER_RUN
-from mta_assets.defs.checks import lake_checks
-from mta_assets.defs.hourly_ridership import hourly_ridership_lake, hourly_ridership_warehouse
-from mta_assets.defs.turnstile_lake import turnstile_lake
-from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, TURNSTILE_LAKE, TURNSTILE_WAREHOUSE
 from mta_assets.partitions import hourly_partitions, weekly_partitions
 
 
@@ -56,17 +53,17 @@ class Follower:
 # keeps the week out of the warehouse, as in the lake's own run.
 turnstile_warehouse_job = define_asset_job(
     "turnstile_warehouse_job",
-    selection=AssetSelection.assets(turnstile_warehouse) | AssetSelection.checks(lake_checks),
+    selection=AssetSelection.assets(TURNSTILE_WAREHOUSE) | AssetSelection.checks_for_assets(TURNSTILE_LAKE),
     description="Check weeks stored in the lake and load them into the warehouse (the reconciliation sensor's runs).",
 )
 hourly_ridership_warehouse_job = define_asset_job(
     "hourly_ridership_warehouse_job",
-    selection=AssetSelection.assets(hourly_ridership_warehouse),
+    selection=AssetSelection.assets(HOURLY_RIDERSHIP_WAREHOUSE),
     description="Load weeks of hourly ridership stored in the lake into the warehouse (the reconciliation sensor's runs).",
 )
 FOLLOWERS = (
-    Follower(turnstile_lake.key, turnstile_warehouse.key, weekly_partitions, turnstile_warehouse_job),
-    Follower(hourly_ridership_lake.key, hourly_ridership_warehouse.key, hourly_partitions, hourly_ridership_warehouse_job),
+    Follower(TURNSTILE_LAKE, TURNSTILE_WAREHOUSE, weekly_partitions, turnstile_warehouse_job),
+    Follower(HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, hourly_partitions, hourly_ridership_warehouse_job),
 )
 
 

@@ -4,11 +4,11 @@ import statistics
 from collections.abc import Mapping
 from datetime import date, timedelta
 
-from dagster import AssetCheckResult, AssetCheckSpec, AssetKey
+from dagster import AssetCheckResult, AssetCheckSpec
 
+from mta_assets.asset_keys import STATION_DAILY_RIDERSHIP
 from mta_assets.lib.check_results import weeks_result
 
-RIDERSHIP = AssetKey("station_daily_ridership")
 # Real weeks leave out well under 1% of intervals (a 2023 week: 1,793 backwards deltas over 67 of ~5,000
 # turnstiles, of about 200,000 intervals); above this share the week's ridership is undercounted.
 MAX_EXCLUDED_SHARE = 0.05
@@ -18,11 +18,11 @@ PLAUSIBLE_BAND = (0.5, 1.5)
 RIDERSHIP_CHECKS = [
     AssetCheckSpec(
         "ridership_intervals_counted",
-        asset=RIDERSHIP,
+        asset=STATION_DAILY_RIDERSHIP,
         description=f"At most {MAX_EXCLUDED_SHARE:.0%} of a week's reading intervals are left out as counter resets, "
         "backwards counters or jumps: more means the week's ridership is undercounted.",
     ),
-    AssetCheckSpec("ridership_day_totals_plausible", asset=RIDERSHIP, description="System-wide day totals within a band of the same weekday in the previous weeks; flags holidays."),
+    AssetCheckSpec("ridership_day_totals_plausible", asset=STATION_DAILY_RIDERSHIP, description="System-wide day totals within a band of the same weekday in the previous weeks; flags holidays."),
 ]
 
 
@@ -52,14 +52,14 @@ def ridership_results(
             {"excluded_share": {str(week): round(share, 4) for week, share in sorted(excluded_share.items())}},
             blocking=False,
             check_name="ridership_intervals_counted",
-            asset_key=RIDERSHIP,
+            asset_key=STATION_DAILY_RIDERSHIP,
         ),
         weeks_result(
             flagged,
             {"day_entries": {str(day): total for day, total in sorted(day_totals.items())}, "days_compared": len(compared)},
             blocking=False,
             check_name="ridership_day_totals_plausible",
-            asset_key=RIDERSHIP,
+            asset_key=STATION_DAILY_RIDERSHIP,
         )
         if compared
         else "ridership_day_totals_plausible: no day of the run has the same weekday loaded in the 4 weeks before it",

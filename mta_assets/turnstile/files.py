@@ -56,6 +56,7 @@ class WeekSource(ConfigurableResource):
     deadline_seconds: float = Field(
         default=900.0,
         gt=0,
+        allow_inf_nan=False,
         description="A week's download, all requests, attempts and waits included, fails this long after it "
         "started (MTA_DOWNLOAD_DEADLINE_SECONDS); no retry starts a wait that would end later.",
     )

@@ -5,29 +5,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from dagster import AssetCheckResult, AssetCheckSpec, AssetKey
+from dagster import AssetCheckResult, AssetCheckSpec
 
+from mta_assets.asset_keys import TURNSTILE_LAKE
 from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.check_results import weeks_result
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.turnstile.completeness import Neighbour, WeekShape, neighbours_of, shortfalls
 from mta_assets.turnstile.parsing import MAX_SHARE_OUTSIDE_WEEK, readings_outside_week
 
-LAKE = AssetKey("turnstile_lake")
 READING_KEY = ["control_area", "unit", "scp", "reading_at", "description"]
 
 LAKE_CHECKS = [
-    AssetCheckSpec("lake_columns", asset=LAKE, blocking=True, description="The stored week has exactly the turnstile table's columns."),
+    AssetCheckSpec("lake_columns", asset=TURNSTILE_LAKE, blocking=True, description="The stored week has exactly the turnstile table's columns."),
     AssetCheckSpec(
         "lake_readings_in_week",
-        asset=LAKE,
+        asset=TURNSTILE_LAKE,
         description="Every reading falls in the seven days the file covers. A few strays are stored and "
         f"flagged here; with more than {MAX_SHARE_OUTSIDE_WEEK:.0%} the week is refused when it is parsed.",
     ),
-    AssetCheckSpec("lake_no_duplicate_readings", asset=LAKE, description="No reading (turnstile, time, kind) appears twice."),
+    AssetCheckSpec("lake_no_duplicate_readings", asset=TURNSTILE_LAKE, description="No reading (turnstile, time, kind) appears twice."),
     AssetCheckSpec(
         "lake_week_complete",
-        asset=LAKE,
+        asset=TURNSTILE_LAKE,
         description="The week holds about as many turnstiles and readings as the stored weeks around it (or, with "
         "none stored, as a complete week), with readings on all seven days. A short week is refused before it is "
         "stored; one accepted as short (MTA_ACCEPT_SHORT_WEEKS) is stored and flagged here.",
@@ -71,7 +71,7 @@ def lake_results(findings: Mapping[str, StoredWeekFindings], sizes: Mapping[date
             short[key] = "the object has no turnstile or reading_at columns to count"
         elif shortfall := shortfalls(found.shape, neighbours_of(week, sizes), min_devices):
             short[key] = "; ".join(shortfall)
-    lake = {"asset_key": LAKE}
+    lake = {"asset_key": TURNSTILE_LAKE}
     return [
         weeks_result(
             {key: list(found.columns) for key, found in findings.items() if found.columns != TURNSTILE.column_names},

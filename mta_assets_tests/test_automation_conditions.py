@@ -1,4 +1,4 @@
-"""BackfillLoading: the ridership holds while a backfill still has lake or warehouse weeks to load."""
+"""automation_conditions.BackfillLoading: the ridership holds while a backfill still has lake or warehouse weeks to load."""
 
 import time
 
