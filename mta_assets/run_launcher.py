@@ -15,12 +15,11 @@ from mta_assets.lib.leftovers import is_running
 
 
 def run_process_id(instance: DagsterInstance, run_id: str) -> int | None:
-    """The process the run's steps execute in, as its in-process executor reported it (None until then)."""
-    for event in reversed(instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)):
-        metadata = event.dagster_event.engine_event_data.metadata if event.dagster_event else {}
-        if event.message.startswith("Executing steps in process") and "pid" in metadata:
-            return int(metadata["pid"].value)
-    return None
+    """The process the run executes in: every Dagster event records the process it came from, and the run's
+    start comes from the run's own process (None until the run has started)."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_START, limit=1).records
+    event = records[0].event_log_entry.dagster_event if records else None
+    return event.pid if event else None
 
 
 class LocalRunLauncher(DefaultRunLauncher):

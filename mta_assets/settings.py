@@ -29,9 +29,10 @@ from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url
 from mta_assets.hourly.source import HourlyRidershipSource
 from mta_assets.open_data.soda import OPEN_DATA_URL
-from mta_assets.open_data.turnstile import OpenDataTurnstileSource
+from mta_assets.turnstile.open_data import OpenDataTurnstileSource
 from mta_assets.turnstile.sources import SOURCE_NAMES, TurnstileSources, parse_sources_setting
-from mta_assets.turnstile.files import MTA_TURNSTILE_URL, MtaTurnstileSource, WeekSource
+from mta_assets.turnstile.files import MTA_TURNSTILE_URL, MtaTurnstileSource
+from mta_assets.lib.week_source import WeekSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
 from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH

@@ -36,7 +36,8 @@ from mta_assets.partitions import (
     week_of,
     weekly_partitions,
 )
-from mta_assets.turnstile.files import MtaTurnstileSource, SourceError
+from mta_assets.turnstile.files import MtaTurnstileSource
+from mta_assets.lib.week_source import SourceError
 
 # How far back the publication sensor looks for weeks that are published but not in the lake (gaps
 # included), and how many weeks it asks the source about per tick.

@@ -36,7 +36,7 @@ from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
-from mta_assets.turnstile.files import SourceError
+from mta_assets.lib.week_source import SourceError
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
 

@@ -24,10 +24,10 @@ from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.lib.http import redact_url
 from mta_assets.lib.metadata import dates_covered, lineage, preview
-from mta_assets.open_data.turnstile import FIELDS as OPEN_DATA_FIELDS
+from mta_assets.turnstile.open_data import FIELDS as OPEN_DATA_FIELDS
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.partitions import WeekOutOfRange, week_of, weekly_partitions
-from mta_assets.turnstile.files import SourceError
+from mta_assets.lib.week_source import SourceError
 from mta_assets.turnstile.sources import FILES, TurnstileSources
 
 

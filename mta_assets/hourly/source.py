@@ -31,7 +31,7 @@ from mta_assets.open_data.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, So
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
 from mta_assets.turnstile.parsing import week_bounds
 from mta_assets.partitions import TIMEZONE
-from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekNotPublished
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished
 
 _MODULE = "mta_assets/hourly/source.py"
 # Socrata's floating timestamps: 2023-05-27T00:00:00.000; the milliseconds are optional.

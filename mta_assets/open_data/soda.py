@@ -28,7 +28,7 @@ from pydantic import Field
 
 from mta_assets.lib.http import BodyCut, Deadline, DeadlineExceeded, describe_error, read_whole_body, redact_url
 from mta_assets.lib.retries import RetriesExhausted, Retryable, retry_after_seconds
-from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekSource
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekSource
 
 T = TypeVar("T")
 

@@ -2,39 +2,23 @@
 
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import requests
-from dagster import ConfigurableResource
 from pydantic import Field
 
 from mta_assets.lib.http import BodyCut, Deadline, DeadlineExceeded, describe_error, read_whole_body, redact_url
-from mta_assets.lib.retries import RetriesExhausted, Retryable, call_with_retries, retry_after_seconds
+from mta_assets.lib.retries import RetriesExhausted, Retryable, retry_after_seconds
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished, WeekSource
 from mta_assets.partitions import file_stem
-
-T = TypeVar("T")
 
 MTA_TURNSTILE_URL = "http://web.mta.info/developers/data/nyct/turnstile"
 _CHUNK_BYTES = 1 << 20
 _RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _GONE_STATUSES = frozenset({404, 410})
-
-
-class SourceError(Exception):
-    """A week's file could not be fetched; the message says what to do."""
-
-
-class WeekNotPublished(SourceError):
-    """The source has no file for the week (HTTP 404 or 410, or a missing file in a mirror)."""
-
-
-class SourceUnavailable(SourceError):
-    """The source kept failing (connection errors, cuts, 5xx, 429) until the retries ran out."""
 
 
 @dataclass(frozen=True)
@@ -43,35 +27,6 @@ class Download:
     url: str  # redacted (no user info, query values as ***), fit for metadata and logs
     path: Path
     bytes: int
-
-
-class WeekSource(ConfigurableResource):
-    """What every source of turnstile weeks shares: the retry and deadline settings and the shares of bad
-    and repeated readings a week may have."""
-
-    connect_timeout_seconds: float = 10.0
-    read_timeout_seconds: float = 60.0
-    max_attempts: int = Field(default=5, ge=1, description="Attempts per request, the first included.")
-    backoff_seconds: float = Field(default=2.0, ge=0, description="First delay between attempts; doubles, with jitter.")
-    deadline_seconds: float = Field(
-        default=900.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="A week's download, all requests, attempts and waits included, fails this long after it "
-        "started (MTA_DOWNLOAD_DEADLINE_SECONDS); no retry starts a wait that would end later.",
-    )
-    max_rejected_share: float = Field(
-        default=0.01, ge=0, le=1, description="Share of unparseable lines above which a week fails."
-    )
-    max_duplicate_share: float = Field(
-        default=0.01, ge=0, le=1, description="Share of readings repeating another line exactly above which a week fails."
-    )
-
-    def with_retries(self, attempt: Callable[[], T], deadline: Deadline, what: str) -> T:
-        """`attempt()` under the one retry layer, with this source's attempts and backoff."""
-        return call_with_retries(
-            attempt, max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds, deadline=deadline, what=what
-        )
 
 
 class MtaTurnstileSource(WeekSource):

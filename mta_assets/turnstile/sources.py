@@ -15,7 +15,7 @@ from pydantic import Field
 from mta_assets.turnstile.completeness import DEFAULT_MIN_DEVICES
 from mta_assets.turnstile.duplicates import TooManyDuplicateReadings, remove_exact_duplicates
 from mta_assets.lib.errors import ConfigurationError
-from mta_assets.open_data.turnstile import OpenDataTurnstileSource
+from mta_assets.turnstile.open_data import OpenDataTurnstileSource
 from mta_assets.turnstile.parsing import (
     NotATurnstileFile,
     ParsedWeek,
@@ -25,7 +25,8 @@ from mta_assets.turnstile.parsing import (
     parse_turnstile_file,
 )
 from mta_assets.partitions import file_stem
-from mta_assets.turnstile.files import MtaTurnstileSource, SourceError, WeekNotPublished
+from mta_assets.turnstile.files import MtaTurnstileSource
+from mta_assets.lib.week_source import SourceError, WeekNotPublished
 
 FILES, OPEN_DATA = "files", "open-data"
 SOURCE_NAMES = (FILES, OPEN_DATA)

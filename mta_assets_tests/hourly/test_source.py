@@ -20,7 +20,7 @@ from mta_assets.hourly.source import (
 )
 from mta_assets.open_data.soda import DatasetColumnsChanged, UnstablePaging
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekNotPublished
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished
 from mta_assets_tests.lib.logs import all_output
 
 WEEK = date(2023, 6, 3)  # 2023-05-27 to 2023-06-02, in wujg-7c2s

@@ -13,7 +13,7 @@ from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.resource import LakeResource, StoredWeek
 from mta_assets.turnstile.parsing import ParsedWeek
-from mta_assets.open_data.turnstile import OpenDataTurnstileSource
+from mta_assets.turnstile.open_data import OpenDataTurnstileSource
 from mta_assets.turnstile.files import MtaTurnstileSource
 from mta_assets.turnstile.sources import TurnstileSources
 from mta_assets.warehouse import DuckDBWarehouse

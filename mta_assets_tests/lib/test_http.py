@@ -11,7 +11,8 @@ from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.lib.errors import ConfigurationError
 from mta_assets.lib.http import redact_url, scrub_url
 from mta_assets.settings import source_from_env
-from mta_assets.turnstile.files import MtaTurnstileSource, SourceUnavailable
+from mta_assets.turnstile.files import MtaTurnstileSource
+from mta_assets.lib.week_source import SourceUnavailable
 from mta_assets_tests.turnstile.test_files import NAME, WEEK, within
 
 SECRET = "SECRETxyz"

@@ -7,7 +7,7 @@ import requests
 
 from loopback.soda_server import HOURLY_FIELDS, SodaMisbehaviour, SodaServer, hourly_rows
 from mta_assets.open_data.soda import SodaAdvice, SodaReading, SodaSource, shown, soql_query, time_range, whole_number
-from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekNotPublished
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished
 
 DATASET = "wujg-7c2s"
 WEEK = date(2023, 6, 3)

@@ -8,7 +8,9 @@ from email.utils import format_datetime
 import pytest
 
 from loopback.http_mirror import Misbehaviour
-from mta_assets.turnstile.files import MtaTurnstileSource, SourceError, SourceUnavailable, WeekNotPublished, retry_after_seconds
+from mta_assets.lib.retries import retry_after_seconds
+from mta_assets.turnstile.files import MtaTurnstileSource
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished
 
 WEEK = date(2023, 6, 3)
 NAME = "turnstile_230603.txt"

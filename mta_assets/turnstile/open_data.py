@@ -19,7 +19,7 @@ from mta_assets.open_data.soda import SodaAdvice, SodaReading, SodaSource, time_
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.turnstile.parsing import COUNTER_PATTERN, ParsedWeek, has_turnstile_keys, week_bounds, write_week
 from mta_assets.partitions import file_stem
-from mta_assets.turnstile.files import SourceError, WeekNotPublished
+from mta_assets.lib.week_source import SourceError, WeekNotPublished
 from mta_assets.turnstile.station_key import with_station_names
 
 # Turnstile Usage Data, one dataset per year. No dataset is known for 2023 on.
@@ -149,7 +149,7 @@ class OpenDataTurnstileSource(SodaSource):
         return self.resource_url(dataset_id, {"$where": time_range("date", *week_bounds(week)), **query})
 
 
-_ADVICE = SodaAdvice(missing=WeekNotInOpenData, module="mta_assets/open_data/turnstile.py", elsewhere="read the week from the MTA's files")
+_ADVICE = SodaAdvice(missing=WeekNotInOpenData, module="mta_assets/turnstile/open_data.py", elsewhere="read the week from the MTA's files")
 
 
 class _WeekReading:

@@ -10,9 +10,9 @@ import requests
 from loopback.soda_server import TURNSTILE_FIELDS_2014, SodaMisbehaviour, SodaServer, turnstile_rows
 from loopback.turnstile_files import HEADER, Turnstile, line, week_lines
 from mta_assets.open_data.soda import DatasetColumnsChanged
-from mta_assets.open_data.turnstile import OpenDataTurnstileSource, WeekNotInOpenData
+from mta_assets.turnstile.open_data import OpenDataTurnstileSource, WeekNotInOpenData
 from mta_assets.turnstile.parsing import parse_turnstile_file
-from mta_assets.turnstile.files import SourceError, SourceUnavailable, WeekNotPublished
+from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished
 from mta_assets.turnstile.station_key import station_key
 from mta_assets_tests.lib.logs import all_output
 from mta_assets_tests.turnstile.test_files import within
