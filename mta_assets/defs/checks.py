@@ -11,6 +11,7 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, Failure, multi
 
 from mta_assets.asset_keys import TURNSTILE_LAKE
 from mta_assets.lake.resource import LakeResource
+from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.partitions import week_of
 from mta_assets.turnstile.completeness import recorded_sizes
 from mta_assets.turnstile.lake_checks import LAKE_CHECKS, inspect_stored_week, lake_results
@@ -32,6 +33,6 @@ def lake_checks(context: AssetCheckExecutionContext, lake: LakeResource, sources
             description="The lake checks check the weeks of a run: materialize turnstile_lake for one or more "
             "weeks (its checks run with it) rather than running the checks on their own."
         )
-    recorded = lake.recorded_weeks(context.instance, TURNSTILE_LAKE, run.partition_keys, unchanged=False)
+    recorded = lake.recorded_weeks(context.instance, TURNSTILE_OBJECTS, run.partition_keys, unchanged=False)
     findings = {key: inspect_stored_week(week.lake_week) for key, week in recorded.items()}
     yield from lake_results(findings, recorded_sizes(context.instance, TURNSTILE_LAKE, [week_of(key) for key in recorded]), sources.min_devices)

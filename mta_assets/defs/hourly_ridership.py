@@ -159,7 +159,7 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) 
             description="The hourly lake check checks the weeks of a run: materialize hourly_ridership_lake for one or "
             "more weeks (its check runs with it) rather than running the check on its own."
         )
-    recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, run.partition_keys, unchanged=False)
+    recorded = lake.recorded_weeks(context.instance, HOURLY_OBJECTS, run.partition_keys, unchanged=False)
     weeks = [HOURLY_WEEKS.week_of(key) for key in recorded]
     complexes = recorded_complexes(context.instance, hourly_ridership_lake.key, weeks)
     short, hours = {}, {}
@@ -194,5 +194,5 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) 
     automation_condition=FOLLOWS_THE_LAKE,
 )
 def hourly_ridership_warehouse(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehouse) -> MaterializeResult:
-    recorded = lake.recorded_weeks(context.instance, hourly_ridership_lake.key, context.partition_keys)
+    recorded = lake.recorded_weeks(context.instance, HOURLY_OBJECTS, context.partition_keys)
     return load_lake_weeks(context, recorded, warehouse)

@@ -4,6 +4,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 
 from mta_assets.asset_keys import TURNSTILE_LAKE, TURNSTILE_WAREHOUSE
 from mta_assets.lake.resource import LakeResource
+from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.asset_defaults import weekly_asset
 from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
 from mta_assets.lib.metadata import same_columns
@@ -25,5 +26,5 @@ from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
     automation_condition=FOLLOWS_THE_LAKE,
 )
 def turnstile_warehouse(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehouse) -> MaterializeResult:
-    recorded = lake.recorded_weeks(context.instance, TURNSTILE_LAKE, context.partition_keys)
+    recorded = lake.recorded_weeks(context.instance, TURNSTILE_OBJECTS, context.partition_keys)
     return load_lake_weeks(context, recorded, warehouse)

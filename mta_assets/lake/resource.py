@@ -14,14 +14,14 @@ from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetKey, ConfigurableResource, DagsterInstance, ResourceDependency
+from dagster import ConfigurableResource, DagsterInstance, ResourceDependency
 from dagster_gcp import GCSResource
 from pydantic import Field, PrivateAttr
 
 from mta_assets.lake.facts import LakeObject, WeekContent, WeekFacts, latest_facts
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage, file_md5
-from mta_assets.lake.week import LAKE_DATASETS, TURNSTILE_OBJECTS, LakeDataset, LakeWeek
+from mta_assets.lake.week import TURNSTILE_OBJECTS, LakeDataset, LakeWeek
 from mta_assets.lib.errors import is_disk_full
 from mta_assets.lib.tables import Table
 
@@ -140,7 +140,7 @@ class LakeResource(ConfigurableResource):
             ) from None  # the message quotes the cause: the run shows its innermost error
 
     def recorded_weeks(
-        self, instance: DagsterInstance, asset_key: AssetKey, partition_keys: Sequence[str], unchanged: bool = True
+        self, instance: DagsterInstance, dataset: LakeDataset, partition_keys: Sequence[str], unchanged: bool = True
     ) -> RecordedWeeks:
         """The objects the latest materializations of the weeks recorded, each checked to be there, inside this
         lake and, if `unchanged`, with its recorded MD5; with the rows and sums recorded when they were stored.
@@ -148,13 +148,12 @@ class LakeResource(ConfigurableResource):
         The lake checks take the objects changed or not: they judge what an object holds now, and a changed
         one is what they are there to catch; the warehouse loads only an object as it was recorded.
         """
-        dataset = LAKE_DATASETS[asset_key.path[-1]]
         keys = sorted(partition_keys)
-        facts = latest_facts(instance, asset_key, [date.fromisoformat(key) for key in keys])
+        facts = latest_facts(instance, dataset.asset_key, [date.fromisoformat(key) for key in keys])
         return RecordedWeeks({key: self._recorded_week(key, dataset, facts.get(date.fromisoformat(key)), unchanged) for key in keys})
 
     def _recorded_week(self, key: str, dataset: LakeDataset, facts: WeekFacts | None, unchanged: bool) -> RecordedWeek:
-        asset = dataset.asset_name
+        asset = dataset.asset_key.to_user_string()
         redo = f"materialize {asset} for {key} again"
         if facts is None:
             raise WeekNotInLake(f"Week {key}: {asset} has no materialization for this week; {redo} first.")

@@ -8,8 +8,10 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+from dagster import AssetKey
 from requests import RequestException
 
+from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, TURNSTILE_LAKE
 from mta_assets.lake.formats import LakeFormat, Readable
 from mta_assets.lake.storage import LakeStorage
 from mta_assets.lib.tables import HOURLY_RIDERSHIP, TURNSTILE, Table
@@ -21,7 +23,7 @@ class LakeDataset:
     """What the lake keeps a week of: its table, how its objects are named, and the asset that stores them."""
 
     table: Table
-    asset_name: str
+    asset_key: AssetKey
     stem: Callable[[date], str]  # a week's object name without extension
 
     def object_name(self, week: date, lake_format: LakeFormat) -> str:
@@ -34,9 +36,8 @@ class LakeDataset:
 
 # Turnstile weeks are named after the MTA's file (turnstile_230603.parquet); hourly weeks after their
 # Saturday the same way (hourly_ridership_230603.parquet), so a week's objects sort together.
-TURNSTILE_OBJECTS = LakeDataset(TURNSTILE, "turnstile_lake", file_stem)
-HOURLY_OBJECTS = LakeDataset(HOURLY_RIDERSHIP, "hourly_ridership_lake", lambda week: f"hourly_ridership_{week:%y%m%d}")
-LAKE_DATASETS = {dataset.asset_name: dataset for dataset in (TURNSTILE_OBJECTS, HOURLY_OBJECTS)}
+TURNSTILE_OBJECTS = LakeDataset(TURNSTILE, TURNSTILE_LAKE, file_stem)
+HOURLY_OBJECTS = LakeDataset(HOURLY_RIDERSHIP, HOURLY_RIDERSHIP_LAKE, lambda week: f"hourly_ridership_{week:%y%m%d}")
 
 
 class LakeObjectUnreadable(ValueError):
@@ -47,7 +48,7 @@ class LakeObjectUnreadable(ValueError):
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return cls(
             f"Week {lake_week.week}: the lake object {lake_week.uri} cannot be read ({detail}); "
-            f"materialize {lake_week.dataset.asset_name} for {lake_week.week} again to rewrite it."
+            f"materialize {lake_week.dataset.asset_key.to_user_string()} for {lake_week.week} again to rewrite it."
         )
 
 

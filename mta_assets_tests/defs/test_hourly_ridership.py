@@ -302,7 +302,7 @@ def test_a_transfers_correction_in_the_warehouse_alone_fails_the_warehouse_check
     soda.datasets[WUJG] = around(WEEK)
     project = HourlyProject(soda, tmp_path)
     assert project.run().success
-    lake_weeks = project.lake.recorded_weeks(project.instance, hourly_ridership_lake.key, [KEY])
+    lake_weeks = project.lake.recorded_weeks(project.instance, HOURLY_OBJECTS, [KEY])
     assert warehouse_result(hourly_ridership_warehouse.key, lake_weeks, project.warehouse).passed
     # Rows and ridership as loaded, one hour's transfers changed afterwards: only the count columns' sums tell.
     table = project.warehouse.name(HOURLY_RIDERSHIP.name)

@@ -5,16 +5,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, AssetMaterialization, DagsterInstance
+from dagster import AssetMaterialization, DagsterInstance
 from dagster_gcp import GCSResource
 
 from mta_assets.lake.facts import WeekFacts, latest_facts
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.resource import LakeResource, WeekNotInLake
+from mta_assets.lake.week import TURNSTILE_OBJECTS
 
 WEEK = date(2023, 6, 3)
 KEY = WEEK.isoformat()
-LAKE = AssetKey("turnstile_lake")
+LAKE = TURNSTILE_OBJECTS.asset_key
 
 
 def lake_in(tmp_path, lake_format: LakeFormat = LakeFormat.PARQUET) -> LakeResource:
@@ -35,7 +36,7 @@ def lake_files(tmp_path) -> list[str]:
 
 
 def load(lake: LakeResource, instance: DagsterInstance, key: str = KEY):
-    return lake.recorded_weeks(instance, LAKE, [key])
+    return lake.recorded_weeks(instance, TURNSTILE_OBJECTS, [key])
 
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))
