@@ -8,8 +8,11 @@ or sensor can ask for it.
 """
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+
+from typing import TypeVar
 
 from dagster import WeeklyPartitionsDefinition
 
@@ -22,6 +25,9 @@ FIRST_WEEK = date(2010, 5, 1)
 FIRST_MODERN_WEEK = date(2014, 10, 18)
 # The last file known to exist (turnstile_240217.txt); the MTA's exact last one is not known.
 LAST_KNOWN_WEEK = date(2024, 2, 17)
+# The stored weeks this far either side of a week are its neighbours, which its completeness is judged against.
+NEIGHBOUR_WEEKS = 8
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -185,3 +191,24 @@ def file_stem(week: date) -> str:
     if week in IRREGULAR_WEEKS:
         return IRREGULAR_WEEKS[week].file_stem
     return f"turnstile_{week:%y%m%d}"
+
+
+def week_bounds(week: date) -> tuple[datetime, datetime]:
+    """The times of the week keyed by Saturday `week`: from the Saturday before, up to (not including) `week`."""
+    return datetime.combine(week - timedelta(days=7), time()), datetime.combine(week, time())
+
+
+def week_days(week: date) -> list[date]:
+    """The seven service days of the week keyed by Saturday `week`: Saturday before it to the Friday."""
+    return [week - timedelta(days=7 - offset) for offset in range(7)]
+
+
+def weeks_near(week: date, stored: Mapping[date, T]) -> dict[date, T]:
+    """The stored weeks within NEIGHBOUR_WEEKS of `week`, itself excluded."""
+    span = timedelta(weeks=NEIGHBOUR_WEEKS)
+    return {other: value for other, value in stored.items() if other != week and abs(other - week) <= span}
+
+
+def weeks_around(weeks: Sequence[date]) -> list[date]:
+    """The weeks within NEIGHBOUR_WEEKS of any of `weeks`, themselves included: whose recorded facts they compare with."""
+    return sorted({week + timedelta(weeks=offset) for week in weeks for offset in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1)})

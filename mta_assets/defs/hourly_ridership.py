@@ -24,7 +24,6 @@ from dagster import (
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
-from mta_assets.turnstile.completeness import neighbours_of
 from mta_assets.hourly.completeness import HourlyWeekShape, hourly_shortfalls, recorded_complexes
 from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, hourly_dataset
 from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
@@ -35,7 +34,7 @@ from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
+from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions, weeks_near
 from mta_assets.lib.week_source import SourceError
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
@@ -166,7 +165,7 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) 
     for week, stored in zip(weeks, recorded.values()):
         shape = HourlyWeekShape.of(stored.lake_week.batches(["transit_timestamp", "station_complex_id"]), week)
         hours[str(week)] = len(shape.hours)
-        if found := hourly_shortfalls(shape, week, neighbours_of(week, complexes)):
+        if found := hourly_shortfalls(shape, week, weeks_near(week, complexes)):
             short[str(week)] = "; ".join(found)
     # The warehouse step that follows is the run's peak: hand the memory the reads used back first (the
     # Arrow pool keeps freed pages otherwise; measured: 14 MB of a week's growth, docs/benchmarks.md).

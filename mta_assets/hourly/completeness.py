@@ -19,9 +19,8 @@ import pyarrow.compute as pc
 from dagster import AssetKey, DagsterInstance
 
 from mta_assets.lake.facts import latest_facts
-from mta_assets.turnstile.completeness import week_days, weeks_around
 from mta_assets.hourly.source import hour_spans, local_hours
-from mta_assets.turnstile.parsing import week_bounds
+from mta_assets.partitions import week_bounds, week_days, weeks_around
 
 # Every day has station complexes of at least this share of the usual number: stations close for works
 # one at a time; a day missing a borough or a feed falls far below.

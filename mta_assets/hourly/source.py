@@ -29,8 +29,7 @@ from mta_assets.lake.facts import NO_ROWS, Fingerprint
 from mta_assets.lib.parquet import parquet_writer
 from mta_assets.open_data.soda import MAX_PAGE_ROWS, SodaAdvice, SodaReading, SodaSource, shown, time_range, whole_number
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.turnstile.parsing import week_bounds
-from mta_assets.partitions import TIMEZONE
+from mta_assets.partitions import TIMEZONE, week_bounds
 from mta_assets.lib.week_source import SourceError, SourceUnavailable, WeekNotPublished
 
 _MODULE = "mta_assets/hourly/source.py"

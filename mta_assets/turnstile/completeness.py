@@ -10,7 +10,7 @@ with the stored weeks around it; with none stored, with the floor of the feed's 
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import TypeVar
 
 import pyarrow as pa
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from dagster import AssetKey, DagsterInstance
 
 from mta_assets.lake.facts import latest_facts
-from mta_assets.partitions import FIRST_MODERN_WEEK
+from mta_assets.partitions import FIRST_MODERN_WEEK, week_days, weeks_around, weeks_near
 
 # With no stored week around it, a week must hold this many turnstiles (MTA_MIN_WEEK_DEVICES): 80% of the
 # fewest a real week holds. A half-cut file (about 2,400) and the excerpts (hundreds) fall below it.
@@ -27,9 +27,8 @@ DEFAULT_MIN_DEVICES = 3_600
 MIN_READINGS_PER_DEVICE = 21
 # Every day of the week has readings from at least this share of the week's turnstiles.
 MIN_DAY_SHARE = 0.5
-# The stored weeks this far either side are the week's neighbours; a week holds at least these shares of
-# their median turnstiles and readings. Turnstiles change by a few a week (new and removed machines).
-NEIGHBOUR_WEEKS = 8
+# A week holds at least these shares of its neighbours' (partitions.NEIGHBOUR_WEEKS) median turnstiles and
+# readings. Turnstiles change by a few a week (new and removed machines).
 MIN_DEVICES_SHARE_OF_NEIGHBOURS = 0.85
 MIN_READINGS_SHARE_OF_NEIGHBOURS = 0.75
 DEVICE = ["control_area", "unit", "scp"]
@@ -57,11 +56,6 @@ class WeekShape:
         )
 
 
-def week_days(week: date) -> list[date]:
-    """The seven service days of the week keyed by Saturday `week`: Saturday before it to the Friday."""
-    return [week - timedelta(days=7 - offset) for offset in range(7)]
-
-
 @dataclass(frozen=True)
 class Neighbour:
     """A stored week's size, as its lake materialization recorded it."""
@@ -71,21 +65,10 @@ class Neighbour:
 
 
 def neighbours_of(week: date, stored: Mapping[date, T]) -> dict[date, T]:
-    """The stored weeks within NEIGHBOUR_WEEKS of `week`, itself excluded, of the same turnstile layout: a
-    legacy line also carries door and log-on events, so readings a week need not compare across the change
-    (hourly weeks, from 2017, are all of the modern era)."""
-    span = timedelta(weeks=NEIGHBOUR_WEEKS)
+    """The stored weeks near `week` (partitions.weeks_near) of the same turnstile layout: a legacy line also
+    carries door and log-on events, so readings a week need not compare across the change."""
     modern = week >= FIRST_MODERN_WEEK
-    return {
-        other: size
-        for other, size in stored.items()
-        if other != week and abs(other - week) <= span and (other >= FIRST_MODERN_WEEK) == modern
-    }
-
-
-def weeks_around(weeks: Sequence[date]) -> list[date]:
-    """The weeks within NEIGHBOUR_WEEKS of any of `weeks`, themselves included: whose recorded sizes they compare with."""
-    return sorted({week + timedelta(weeks=offset) for week in weeks for offset in range(-NEIGHBOUR_WEEKS, NEIGHBOUR_WEEKS + 1)})
+    return {other: size for other, size in weeks_near(week, stored).items() if (other >= FIRST_MODERN_WEEK) == modern}
 
 
 def shortfalls(shape: WeekShape, neighbours: Mapping[date, Neighbour], min_devices: int) -> list[str]:
@@ -139,7 +122,7 @@ def refuse_if_short(
 
 
 def recorded_sizes(instance: DagsterInstance, asset_key: AssetKey, weeks: Sequence[date]) -> dict[date, Neighbour]:
-    """The sizes that the latest materialization of each week within NEIGHBOUR_WEEKS of `weeks` recorded
+    """The sizes that the latest materialization of each week around `weeks` (partitions.weeks_around) recorded
     (weeks stored before sizes were recorded are left out)."""
     return {
         week: Neighbour(facts.turnstiles, facts.rows)

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 from mta_assets.turnstile.duplicates import remove_exact_duplicates
 from mta_assets.open_data.soda import SodaAdvice, SodaReading, SodaSource, time_range
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.turnstile.parsing import COUNTER_PATTERN, ParsedWeek, has_turnstile_keys, week_bounds, write_week
-from mta_assets.partitions import file_stem
+from mta_assets.turnstile.parsing import COUNTER_PATTERN, ParsedWeek, has_turnstile_keys, write_week
+from mta_assets.partitions import file_stem, week_bounds
 from mta_assets.lib.week_source import SourceError, WeekNotPublished
 from mta_assets.turnstile.station_key import with_station_names
 

@@ -9,7 +9,7 @@ sits in memory whole.
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import pyarrow.csv as pv
 from mta_assets.turnstile.legacy_layout import is_legacy_line, legacy_readings
 from mta_assets.lib.parquet import ROW_GROUP_ROWS, parquet_writer
 from mta_assets.lib.tables import TURNSTILE
+from mta_assets.partitions import week_bounds
 from mta_assets.turnstile.station_key import with_station_names
 
 MODERN_HEADER = ("C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS")
@@ -64,11 +65,6 @@ class TooManyRejectedLines(ValueError):
 
 class TooManyReadingsOutsideWeek(ValueError):
     """More readings fall outside the file's seven days than MAX_SHARE_OUTSIDE_WEEK allows."""
-
-
-def week_bounds(week: date) -> tuple[datetime, datetime]:
-    """The readings of the file dated `week`: from the Saturday before, up to (not including) `week`."""
-    return datetime.combine(week - timedelta(days=7), time()), datetime.combine(week, time())
 
 
 def readings_outside_week(reading_at: pa.Array | pa.ChunkedArray, week: date) -> int:
