@@ -55,7 +55,7 @@ class BackfillLoading(AutomationCondition):
 UPSTREAM_CHANGED = (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()).since_last_handled()
 NOTHING_IN_PROGRESS = ~AutomationCondition.any_deps_in_progress() & ~AutomationCondition.in_progress()
 # Nor does a week follow while a dependency's blocking check has failed. Dagster 1.13 records the lake's
-# checks per run, not per week (see defs/checks.py), so this holds back every pending week, not just the
+# checks per run, not per week (see defs/turnstile_lake_checks.py), so this holds back every pending week, not just the
 # bad one; the parser refuses the other kind of bad week (another week's file) before it is stored.
 BLOCKING_CHECKS_PASSED = AutomationCondition.all_deps_blocking_checks_passed()
 NO_BACKFILL_LOADING = ~BackfillLoading(LOADING)

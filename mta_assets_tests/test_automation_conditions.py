@@ -5,7 +5,7 @@ import time
 from dagster import AssetKey, Definitions, evaluate_automation_conditions
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
-from mta_assets.defs.checks import lake_checks
+from mta_assets.defs.turnstile_lake_checks import lake_checks
 from mta_assets.defs.ridership import station_daily_ridership, stations, system_ridership
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse

@@ -8,7 +8,6 @@ import pyarrow as pa
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetMaterialization,
@@ -17,14 +16,13 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     ObserveResult,
-    Failure,
     asset,
     multi_asset_check,
     multi_observable_source_asset,
 )
 
 from mta_assets.asset_defaults import OWNER, weekly_asset
-from mta_assets.hourly.completeness import HourlyWeekShape, hourly_shortfalls, recorded_complexes
+from mta_assets.hourly.completeness import hourly_lake_result
 from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, hourly_dataset
 from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
 from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource
@@ -32,9 +30,10 @@ from mta_assets.lake.facts import WeekFacts
 from mta_assets.lake.resource import LakeResource
 from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
+from mta_assets.lib.check_results import require_weeks
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns
 from mta_assets.lib.tables import HOURLY_RIDERSHIP
-from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions, weeks_near
+from mta_assets.partitions import HOURLY_WEEKS, WeekOutOfRange, hourly_partitions
 from mta_assets.lib.week_source import SourceError
 from mta_assets.warehouse import Warehouse
 from mta_assets.warehouse.loads import load_lake_weeks, warehouse_checks
@@ -140,7 +139,7 @@ def hourly_ridership_lake(
     specs=[
         AssetCheckSpec(
             "hourly_lake_week_complete",
-            asset=hourly_ridership_lake.key,
+            asset=HOURLY_RIDERSHIP_LAKE,
             blocking=True,
             description="The stored week has rows in every one of its 168 hours, about as many station complexes "
             "every day as the stored weeks around it (or, with none stored, as its fullest day), and no day with "
@@ -150,33 +149,14 @@ def hourly_ridership_lake(
     description="Reads each week of the run back from the lake, one at a time.",
 )
 def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    """The completeness of the weeks a run stored, read from the objects their materializations recorded (one
-    result for the run's weeks, naming the failing ones, as the turnstile lake checks do)."""
-    run = context.op_execution_context
-    if not run.has_partition_key and not run.has_partition_key_range:
-        raise Failure(
-            description="The hourly lake check checks the weeks of a run: materialize hourly_ridership_lake for one or "
-            "more weeks (its check runs with it) rather than running the check on its own."
-        )
-    recorded = lake.recorded_weeks(context.instance, HOURLY_OBJECTS, run.partition_keys, unchanged=False)
-    weeks = [HOURLY_WEEKS.week_of(key) for key in recorded]
-    complexes = recorded_complexes(context.instance, hourly_ridership_lake.key, weeks)
-    short, hours = {}, {}
-    for week, stored in zip(weeks, recorded.values()):
-        shape = HourlyWeekShape.of(stored.lake_week.batches(["transit_timestamp", "station_complex_id"]), week)
-        hours[str(week)] = len(shape.hours)
-        if found := hourly_shortfalls(shape, week, weeks_near(week, complexes)):
-            short[str(week)] = "; ".join(found)
+    """The completeness of the weeks a run stored, read from the objects their materializations recorded."""
+    require_weeks(context, HOURLY_RIDERSHIP_LAKE)
+    recorded = lake.recorded_weeks(context.instance, HOURLY_OBJECTS, context.op_execution_context.partition_keys, unchanged=False)
+    result = hourly_lake_result(context.instance, recorded)
     # The warehouse step that follows is the run's peak: hand the memory the reads used back first (the
     # Arrow pool keeps freed pages otherwise; measured: 14 MB of a week's growth, docs/benchmarks.md).
     pa.default_memory_pool().release_unused()
-    return AssetCheckResult(
-        check_name="hourly_lake_week_complete",
-        asset_key=hourly_ridership_lake.key,
-        passed=not short,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={"hours_with_rows": hours, "failing_weeks": short or "none"},
-    )
+    return result
 
 
 @asset(
@@ -188,7 +168,7 @@ def hourly_lake_checks(context: AssetCheckExecutionContext, lake: LakeResource) 
         "dagster/column_schema": HOURLY_RIDERSHIP.table_schema,
         "dagster/column_lineage": same_columns(HOURLY_RIDERSHIP, HOURLY_RIDERSHIP_LAKE),
     },
-    deps=[hourly_ridership_lake],
+    deps=[HOURLY_RIDERSHIP_LAKE],
     check_specs=warehouse_checks(HOURLY_RIDERSHIP_WAREHOUSE),
     automation_condition=FOLLOWS_THE_LAKE,
 )

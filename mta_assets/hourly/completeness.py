@@ -16,11 +16,14 @@ from datetime import date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckResult, AssetKey, DagsterInstance
 
+from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE
 from mta_assets.lake.facts import latest_facts
+from mta_assets.lake.resource import RecordedWeeks
+from mta_assets.lib.check_results import weeks_result
 from mta_assets.hourly.source import hour_spans, local_hours
-from mta_assets.partitions import week_bounds, week_days, weeks_around
+from mta_assets.partitions import HOURLY_WEEKS, week_bounds, week_days, weeks_around, weeks_near
 
 # Every day has station complexes of at least this share of the usual number: stations close for works
 # one at a time; a day missing a borough or a feed falls far below.
@@ -94,3 +97,19 @@ def recorded_complexes(instance: DagsterInstance, asset_key: AssetKey, weeks: Se
         for week, facts in latest_facts(instance, asset_key, weeks_around(weeks)).items()
         if facts.station_complexes is not None
     }
+
+
+def hourly_lake_result(instance: DagsterInstance, recorded: RecordedWeeks) -> AssetCheckResult:
+    """hourly_lake_week_complete for a run's weeks, read from their recorded objects a batch at a time (one
+    result for the run's weeks, naming the failing ones, as the turnstile lake checks do)."""
+    weeks = [HOURLY_WEEKS.week_of(key) for key in recorded]
+    complexes = recorded_complexes(instance, HOURLY_RIDERSHIP_LAKE, weeks)
+    short, hours = {}, {}
+    for week, stored in zip(weeks, recorded.values()):
+        shape = HourlyWeekShape.of(stored.lake_week.batches(["transit_timestamp", "station_complex_id"]), week)
+        hours[str(week)] = len(shape.hours)
+        if found := hourly_shortfalls(shape, week, weeks_near(week, complexes)):
+            short[week] = "; ".join(found)
+    return weeks_result(
+        short, {"hours_with_rows": hours}, blocking=True, check_name="hourly_lake_week_complete", asset_key=HOURLY_RIDERSHIP_LAKE
+    )

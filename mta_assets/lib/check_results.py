@@ -2,7 +2,15 @@
 
 from collections.abc import Iterable, Iterator, Mapping
 
-from dagster import AssetCheckKey, AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, AssetKey, Failure
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    Failure,
+)
 
 
 def require_the_asset(context: AssetExecutionContext, asset_key: AssetKey) -> None:
@@ -11,6 +19,17 @@ def require_the_asset(context: AssetExecutionContext, asset_key: AssetKey) -> No
         raise Failure(
             description=f"The checks of {asset_key.to_user_string()} check the weeks a run of it computes, and run with "
             f"it: materialize {asset_key.to_user_string()} for the weeks to check."
+        )
+
+
+def require_weeks(context: AssetCheckExecutionContext, asset_key: AssetKey) -> None:
+    """A lake asset's checks check the weeks a run of it stored: refuse a run of the checks alone, which has none."""
+    run = context.op_execution_context
+    if not run.has_partition_key and not run.has_partition_key_range:
+        raise Failure(
+            description=f"The checks of {asset_key.to_user_string()} check the weeks of a run: materialize "
+            f"{asset_key.to_user_string()} for one or more weeks (its checks run with it) rather than running the "
+            "checks on their own."
         )
 
 

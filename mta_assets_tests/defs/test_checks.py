@@ -14,7 +14,7 @@ from mta_assets.turnstile.lake_checks import inspect_stored_week, lake_results
 from mta_assets.warehouse.loads import warehouse_result
 from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import DuckDBWarehouse
-from mta_assets.defs.checks import lake_checks
+from mta_assets.defs.turnstile_lake_checks import lake_checks
 from mta_assets_tests.lib.project import LAKE_AND_WAREHOUSE, Project, failure_message, lake_resource, stored
 from loopback.turnstile_files import HEADER, line, turnstiles, week_file, week_lines
 

@@ -2,7 +2,7 @@
 
 from dagster import Definitions, SkipReason, build_sensor_context
 
-from mta_assets.defs.checks import lake_checks
+from mta_assets.defs.turnstile_lake_checks import lake_checks
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.defs.warehouse_reconciliation import contiguous_batches, turnstile_warehouse_job, warehouse_reconciliation_sensor

@@ -7,7 +7,7 @@ from dagster import DagsterInstance, ExecuteInProcessResult, materialize
 from dagster_gcp import GCSResource
 
 from mta_assets.defs.alerts import root_message
-from mta_assets.defs.checks import lake_checks
+from mta_assets.defs.turnstile_lake_checks import lake_checks
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat

@@ -7,11 +7,12 @@ the load itself. Blocking checks stop bad data from flowing downstream; the othe
 
 from collections.abc import Iterator
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, Failure, multi_asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, multi_asset_check
 
 from mta_assets.asset_keys import TURNSTILE_LAKE
 from mta_assets.lake.resource import LakeResource
 from mta_assets.lake.week import TURNSTILE_OBJECTS
+from mta_assets.lib.check_results import require_weeks
 from mta_assets.partitions import week_of
 from mta_assets.turnstile.completeness import recorded_sizes
 from mta_assets.turnstile.lake_checks import LAKE_CHECKS, inspect_stored_week, lake_results
@@ -27,12 +28,7 @@ def lake_checks(context: AssetCheckExecutionContext, lake: LakeResource, sources
     check result per run, not per week of a multi-week run, so these are checks of the asset (not
     partitioned), naming the failing weeks in their metadata.
     """
-    run = context.op_execution_context
-    if not run.has_partition_key and not run.has_partition_key_range:
-        raise Failure(
-            description="The lake checks check the weeks of a run: materialize turnstile_lake for one or more "
-            "weeks (its checks run with it) rather than running the checks on their own."
-        )
-    recorded = lake.recorded_weeks(context.instance, TURNSTILE_OBJECTS, run.partition_keys, unchanged=False)
+    require_weeks(context, TURNSTILE_LAKE)
+    recorded = lake.recorded_weeks(context.instance, TURNSTILE_OBJECTS, context.op_execution_context.partition_keys, unchanged=False)
     findings = {key: inspect_stored_week(week.lake_week) for key, week in recorded.items()}
     yield from lake_results(findings, recorded_sizes(context.instance, TURNSTILE_LAKE, [week_of(key) for key in recorded]), sources.min_devices)
