@@ -33,17 +33,13 @@ from mta_assets.warehouse import Warehouse
 # Each source's week of the same Saturday; a week one source does not cover (the turnstile before 2010 or
 # after the feed, hourly before 2017) has no partition there and waits for nothing.
 SAME_WEEK = TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
-HOURLY = asset_keys.HOURLY_RIDERSHIP_WAREHOUSE
-TURNSTILE_DAILY = asset_keys.STATION_DAILY_RIDERSHIP
-DAILY = asset_keys.DAILY_RIDERSHIP
-SYSTEM_DAILY = asset_keys.SYSTEM_DAILY_RIDERSHIP
 # Turnstile entries over hourly MetroCard ridership: about 1.0 before OMNY (2019), about 1.1 in 2023-24
 # (../shared/ny-open-data.md); a day outside this band is flagged. A week's first day reads low when the
 # week before it is not loaded.
 TURNSTILE_TO_METROCARD_BAND = (0.8, 1.4)
 
 unit_complex_key = AssetSpec(
-    "unit_station_complex_key",
+    asset_keys.UNIT_STATION_COMPLEX_KEY,
     group_name="ridership",
     description=f"Turnstile units (remotes) to the MTA's station complex ids: {KEY_FILE} from "
     "qri-io/data-stories-scripts, shipped with the package (mta_assets/station_keys).",
@@ -53,13 +49,13 @@ unit_complex_key = AssetSpec(
 
 UNITS_IN_KEY = AssetCheckSpec(
     "turnstile_units_in_complex_key",
-    asset=DAILY,
+    asset=asset_keys.DAILY_RIDERSHIP,
     description="Every turnstile unit with ridership is in the unit-to-complex key. Units it lacks are kept under "
     "no complex and named here; the key's own units without a complex (PATH, the tram) are expected and counted.",
 )
 SOURCES_AGREE = AssetCheckSpec(
     "turnstile_matches_hourly_metrocard",
-    asset=SYSTEM_DAILY,
+    asset=asset_keys.SYSTEM_DAILY_RIDERSHIP,
     description="Where both sources have a day, turnstile entries over hourly ridership paid by MetroCard "
     f"(what the turnstiles count) is within {TURNSTILE_TO_METROCARD_BAND}; the ratio of every day is in the metadata. "
     "A run whose weeks have no day with both is not a pass: the check is left not executed (Skipped).",
@@ -69,8 +65,8 @@ SOURCES_AGREE = AssetCheckSpec(
 @asset(
     **weekly_asset("ridership", partitions_def=ridership_partitions),
     deps=[
-        AssetDep(TURNSTILE_DAILY, partition_mapping=SAME_WEEK),
-        AssetDep(HOURLY, partition_mapping=SAME_WEEK),
+        AssetDep(asset_keys.STATION_DAILY_RIDERSHIP, partition_mapping=SAME_WEEK),
+        AssetDep(asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, partition_mapping=SAME_WEEK),
         unit_complex_key,
     ],
     description="Entries per station complex, service day and source, side by side: `turnstile` (the counters' "
@@ -82,15 +78,22 @@ SOURCES_AGREE = AssetCheckSpec(
         "dagster/column_schema": DAILY_RIDERSHIP.table_schema,
         "dagster/column_lineage": lineage(
             {
-                "week_ending": [(TURNSTILE_DAILY, "week_ending"), (HOURLY, "week_ending")],
-                "service_date": [(TURNSTILE_DAILY, "service_date"), (HOURLY, "transit_timestamp")],
-                "station_complex_id": [(TURNSTILE_DAILY, "station_id"), (unit_complex_key.key, "complex_id"), (HOURLY, "station_complex_id")],
-                "station_complex": [(unit_complex_key.key, "station"), (HOURLY, "station_complex")],
-                "transit_mode": [(unit_complex_key.key, "division"), (HOURLY, "transit_mode")],
-                "entries": [(TURNSTILE_DAILY, "entries"), (HOURLY, "ridership")],
-                "exits": (TURNSTILE_DAILY, "exits"),
-                "metrocard_entries": [(HOURLY, "ridership"), (HOURLY, "payment_method")],
-                "units": (TURNSTILE_DAILY, "station_id"),
+                "week_ending": [(asset_keys.STATION_DAILY_RIDERSHIP, "week_ending"), (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "week_ending")],
+                "service_date": [(asset_keys.STATION_DAILY_RIDERSHIP, "service_date"), (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "transit_timestamp")],
+                "station_complex_id": [
+                    (asset_keys.STATION_DAILY_RIDERSHIP, "station_id"),
+                    (asset_keys.UNIT_STATION_COMPLEX_KEY, "complex_id"),
+                    (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "station_complex_id"),
+                ],
+                "station_complex": [(asset_keys.UNIT_STATION_COMPLEX_KEY, "station"), (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "station_complex")],
+                "transit_mode": [(asset_keys.UNIT_STATION_COMPLEX_KEY, "division"), (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "transit_mode")],
+                "entries": [(asset_keys.STATION_DAILY_RIDERSHIP, "entries"), (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "ridership")],
+                "exits": (asset_keys.STATION_DAILY_RIDERSHIP, "exits"),
+                "metrocard_entries": [
+                    (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "ridership"),
+                    (asset_keys.HOURLY_RIDERSHIP_WAREHOUSE, "payment_method"),
+                ],
+                "units": (asset_keys.STATION_DAILY_RIDERSHIP, "station_id"),
             }
         ),
     },
@@ -120,7 +123,7 @@ def daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
         check_results=[
             AssetCheckResult(
                 check_name=UNITS_IN_KEY.name,
-                asset_key=DAILY,
+                asset_key=asset_keys.DAILY_RIDERSHIP,
                 passed=not unknown,
                 severity=AssetCheckSeverity.WARN,
                 metadata={
@@ -144,7 +147,7 @@ def sources_agree(days: list[tuple[date, int | None, int | None]], weeks: list[d
     outside = {str(day): round(ratio, 3) for day, ratio in ratios.items() if not low <= ratio <= high}
     return AssetCheckResult(
         check_name=SOURCES_AGREE.name,
-        asset_key=SYSTEM_DAILY,
+        asset_key=asset_keys.SYSTEM_DAILY_RIDERSHIP,
         passed=not outside,
         severity=AssetCheckSeverity.WARN,
         metadata={
@@ -172,7 +175,7 @@ def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list
 @multi_asset(
     **weekly_checked_asset(
         "ridership",
-        SYSTEM_DAILY,
+        asset_keys.SYSTEM_DAILY_RIDERSHIP,
         [SOURCES_AGREE],
         partitions_def=ridership_partitions,
         deps=[daily_ridership],
@@ -185,14 +188,14 @@ def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list
             "dagster/column_schema": SYSTEM_DAILY_RIDERSHIP.table_schema,
             "dagster/column_lineage": lineage(
                 {
-                    "week_ending": (DAILY, "week_ending"),
-                    "service_date": (DAILY, "service_date"),
-                    "entries": [(DAILY, "entries"), (DAILY, "source")],
-                    "source": (DAILY, "source"),
-                    "turnstile_entries": (DAILY, "entries"),
-                    "hourly_entries": (DAILY, "entries"),
-                    "hourly_metrocard_entries": (DAILY, "metrocard_entries"),
-                    "station_complexes": (DAILY, "station_complex_id"),
+                    "week_ending": (asset_keys.DAILY_RIDERSHIP, "week_ending"),
+                    "service_date": (asset_keys.DAILY_RIDERSHIP, "service_date"),
+                    "entries": [(asset_keys.DAILY_RIDERSHIP, "entries"), (asset_keys.DAILY_RIDERSHIP, "source")],
+                    "source": (asset_keys.DAILY_RIDERSHIP, "source"),
+                    "turnstile_entries": (asset_keys.DAILY_RIDERSHIP, "entries"),
+                    "hourly_entries": (asset_keys.DAILY_RIDERSHIP, "entries"),
+                    "hourly_metrocard_entries": (asset_keys.DAILY_RIDERSHIP, "metrocard_entries"),
+                    "station_complexes": (asset_keys.DAILY_RIDERSHIP, "station_complex_id"),
                 }
             ),
         },
@@ -200,10 +203,10 @@ def ridership_series(days: list[tuple[date, int | None, str]]) -> dict[str, list
     )
 )
 def system_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult | AssetCheckResult]:
-    require_the_asset(context, SYSTEM_DAILY)
+    require_the_asset(context, asset_keys.SYSTEM_DAILY_RIDERSHIP)
     weeks = run_weeks(context, warehouse, RIDERSHIP_WEEKS, DAILY_ROWS)
     replace_weeks(context, warehouse, SYSTEM_DAILY_RIDERSHIP, weeks)
     series = ridership_series(system_daily_ridership_days(warehouse))
-    yield MaterializeResult(asset_key=SYSTEM_DAILY, metadata={"chart": chart(series, "NYC subway ridership per day (entries), 2010 to last week")})
+    yield MaterializeResult(asset_key=asset_keys.SYSTEM_DAILY_RIDERSHIP, metadata={"chart": chart(series, "NYC subway ridership per day (entries), 2010 to last week")})
     compared = sources_by_day(warehouse, weeks)
     yield from selected_results(context, [sources_agree(compared, weeks)])

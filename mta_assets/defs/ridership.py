@@ -32,12 +32,11 @@ from mta_assets.warehouse import Warehouse
 
 # The first reading of a week is differenced against the previous week's last reading.
 THIS_AND_PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
-WAREHOUSE = asset_keys.TURNSTILE_WAREHOUSE
 
 
 @asset(
     **weekly_asset("ridership"),
-    deps=[WAREHOUSE],
+    deps=[asset_keys.TURNSTILE_WAREHOUSE],
     description="The station dimension: one row per remote unit (a station) and week, with its name, lines, "
     "division and how many booths and turnstiles reported. Keyed by unit, so different stations that share "
     "a name (23 ST) stay apart.",
@@ -45,11 +44,11 @@ WAREHOUSE = asset_keys.TURNSTILE_WAREHOUSE
         "dagster/column_schema": STATIONS.table_schema,
         "dagster/column_lineage": lineage(
             {
-                "station_id": (WAREHOUSE, "unit"),
-                "station": (WAREHOUSE, "station"),
-                "line_name": (WAREHOUSE, "line_name"),
-                "division": (WAREHOUSE, "division"),
-                "week_ending": (WAREHOUSE, "week_ending"),
+                "station_id": (asset_keys.TURNSTILE_WAREHOUSE, "unit"),
+                "station": (asset_keys.TURNSTILE_WAREHOUSE, "station"),
+                "line_name": (asset_keys.TURNSTILE_WAREHOUSE, "line_name"),
+                "division": (asset_keys.TURNSTILE_WAREHOUSE, "division"),
+                "week_ending": (asset_keys.TURNSTILE_WAREHOUSE, "week_ending"),
             },
         ),
     },
@@ -65,7 +64,7 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
         "ridership",
         asset_keys.STATION_DAILY_RIDERSHIP,
         RIDERSHIP_CHECKS,
-        deps=[AssetDep(WAREHOUSE, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
+        deps=[AssetDep(asset_keys.TURNSTILE_WAREHOUSE, partition_mapping=THIS_AND_PREVIOUS_WEEK), stations],
         description="Entries and exits per station (remote unit) and service_date, from the differences between "
         "consecutive readings of each turnstile, the previous week's last reading included. Resets, backwards "
         f"counters and jumps above {MAX_INTERVAL_COUNT:,} per interval are excluded; RECOVR AUD repeats count once.",
@@ -73,13 +72,13 @@ def stations(context: AssetExecutionContext, warehouse: Warehouse) -> None:
             "dagster/column_schema": STATION_DAILY_RIDERSHIP.table_schema,
             "dagster/column_lineage": lineage(
                 {
-                    "station_id": (WAREHOUSE, "unit"),
-                    "station": (stations.key, "station"),
-                    "line_name": (stations.key, "line_name"),
-                    "service_date": (WAREHOUSE, "reading_at"),
-                    "entries": (WAREHOUSE, "entries"),
-                    "exits": (WAREHOUSE, "exits"),
-                    "week_ending": (WAREHOUSE, "week_ending"),
+                    "station_id": (asset_keys.TURNSTILE_WAREHOUSE, "unit"),
+                    "station": (asset_keys.STATIONS, "station"),
+                    "line_name": (asset_keys.STATIONS, "line_name"),
+                    "service_date": (asset_keys.TURNSTILE_WAREHOUSE, "reading_at"),
+                    "entries": (asset_keys.TURNSTILE_WAREHOUSE, "entries"),
+                    "exits": (asset_keys.TURNSTILE_WAREHOUSE, "exits"),
+                    "week_ending": (asset_keys.TURNSTILE_WAREHOUSE, "week_ending"),
                 },
             ),
         },
@@ -105,11 +104,11 @@ def station_daily_ridership(context: AssetExecutionContext, warehouse: Warehouse
         "dagster/column_schema": SYSTEM_RIDERSHIP.table_schema,
         "dagster/column_lineage": lineage(
             {
-                "service_date": (station_daily_ridership.key, "service_date"),
-                "entries": (station_daily_ridership.key, "entries"),
-                "exits": (station_daily_ridership.key, "exits"),
-                "stations": (station_daily_ridership.key, "station_id"),
-                "week_ending": (station_daily_ridership.key, "week_ending"),
+                "service_date": (asset_keys.STATION_DAILY_RIDERSHIP, "service_date"),
+                "entries": (asset_keys.STATION_DAILY_RIDERSHIP, "entries"),
+                "exits": (asset_keys.STATION_DAILY_RIDERSHIP, "exits"),
+                "stations": (asset_keys.STATION_DAILY_RIDERSHIP, "station_id"),
+                "week_ending": (asset_keys.STATION_DAILY_RIDERSHIP, "week_ending"),
             },
         ),
     },

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetMaterialization, AssetSpec, MaterializeResult, MetadataValue, asset
 
+from mta_assets import asset_keys
 from mta_assets.asset_defaults import OWNER, weekly_asset
 from mta_assets.turnstile.completeness import (
     DEVICE,
@@ -73,7 +74,7 @@ def fetch_week(sources: TurnstileSources, key: str, directory: Path, sizes: dict
 
 # The MTA's files themselves: not materialized here, the start of the lineage.
 mta_turnstile_file = AssetSpec(
-    "mta_turnstile_file",
+    asset_keys.MTA_TURNSTILE_FILE,
     partitions_def=weekly_partitions,
     group_name="lake",
     description="The MTA's weekly turnstile file turnstile_YYMMDD.txt (MTA_SOURCE_URL), one per Saturday: "
@@ -85,7 +86,7 @@ mta_turnstile_file = AssetSpec(
 
 # NY Open Data's yearly Turnstile Usage Data datasets: the same readings, the second source of a week.
 open_data_turnstile_usage = AssetSpec(
-    "open_data_turnstile_usage",
+    asset_keys.OPEN_DATA_TURNSTILE_USAGE,
     partitions_def=weekly_partitions,
     group_name="lake",
     description="NY Open Data's yearly Turnstile Usage Data datasets (2014-2022, MTA_OPEN_DATA_URL), read "
@@ -96,15 +97,22 @@ open_data_turnstile_usage = AssetSpec(
 
 
 # Each column from the MTA file's header field and NY Open Data's field it is read from.
-_MTA, _OPEN_DATA = mta_turnstile_file.key, open_data_turnstile_usage.key
 TURNSTILE_LINEAGE = lineage(
     {
         **{
-            column.name: [(_MTA, column.source), (_OPEN_DATA, OPEN_DATA_FIELDS[column.name][0])]
+            column.name: [
+                (asset_keys.MTA_TURNSTILE_FILE, column.source),
+                (asset_keys.OPEN_DATA_TURNSTILE_USAGE, OPEN_DATA_FIELDS[column.name][0]),
+            ]
             for column in TURNSTILE.columns
             if column.source
         },
-        "reading_at": [(_MTA, "DATE"), (_MTA, "TIME"), (_OPEN_DATA, "date"), (_OPEN_DATA, "time")],
+        "reading_at": [
+            (asset_keys.MTA_TURNSTILE_FILE, "DATE"),
+            (asset_keys.MTA_TURNSTILE_FILE, "TIME"),
+            (asset_keys.OPEN_DATA_TURNSTILE_USAGE, "date"),
+            (asset_keys.OPEN_DATA_TURNSTILE_USAGE, "time"),
+        ],
     }
 )
 
