@@ -159,8 +159,8 @@ class LakeResource(ConfigurableResource):
             raise WeekNotInLake(f"Week {key}: {asset} has no materialization for this week; {redo} first.")
         if facts.object is None or facts.content is None:
             raise WeekNotInLake(
-                f"Week {key}: the latest {asset} materialization records no lake object (lake_uri, lake_md5, "
-                f"count_sums): it was stored by an earlier version of mta_assets; {redo}."
+                f"Week {key}: the latest {asset} materialization records no lake object (its URI, MD5 and "
+                f"count sums): it was stored by an earlier version of mta_assets; {redo}."
             )
         uri, md5 = facts.object.uri, facts.object.md5
         week = date.fromisoformat(key)

@@ -6,7 +6,7 @@ load committed, with the rows and count-column sums recorded when each object wa
 
 from datetime import date
 
-from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetKey, MaterializeResult
+from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
 from mta_assets.lake.facts import WeekContent
 from mta_assets.lake.resource import RecordedWeeks, count_columns
@@ -39,7 +39,7 @@ def load_lake_weeks(context: AssetExecutionContext, recorded: RecordedWeeks, war
                 "dagster/row_count": load.rows,
                 "dagster/table_name": load.table,
                 "replaced_rows": load.replaced_rows,
-                "lake_uri": week.lake_week.uri,
+                "loaded_from": MetadataValue.path(week.lake_week.uri),
                 "dates_covered": dates_covered(load.first_reading, load.last_reading),
             },
             partition_key=key,

@@ -143,7 +143,6 @@ def test_a_week_loads_exactly_and_twice_without_doubling(soda, tmp_path, warehou
     (materialization, *_) = [event for event in result.get_asset_materialization_events() if event.asset_key == hourly_ridership_lake.key]
     metadata = materialization.materialization.metadata
     transfers = sum(int(row["transfers"]) for row in hourly_rows(WEEK))
-    assert metadata["source_fingerprint"].value == f"{expected[0]}:{expected[1]}:{transfers}:2023-11-14T22:13:20.000Z"
     # The fingerprint as the week's facts record it, what the hourly sensor compares.
     recorded = latest_facts(project.instance, hourly_ridership_lake.key, [WEEK])[WEEK].fingerprint
     assert recorded == Fingerprint(expected[0], expected[1], transfers, "2023-11-14T22:13:20.000Z")

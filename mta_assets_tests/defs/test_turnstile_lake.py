@@ -11,6 +11,7 @@ from dagster import DagsterUnknownPartitionError
 
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
+from mta_assets.lake.facts import WeekFacts
 from mta_assets.lake.formats import LakeFormat
 from loopback.http_mirror import Misbehaviour
 from mta_assets_tests.lib.project import Project, failure_message
@@ -34,10 +35,11 @@ def test_a_week_lands_in_the_lake_and_the_warehouse_once_however_often_it_runs(m
         assert project.rows(WEEK) == lines
 
     lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
-    assert lake_metadata["dagster/row_count"].value == lines
+    facts = WeekFacts.from_metadata(lake_metadata)
+    assert facts.rows == lines
     assert lake_metadata["bytes_downloaded"].value == len(mirror.files[NAME])
-    assert lake_metadata["bytes_stored"].value == (project.lake / project.lake_files()[0]).stat().st_size
-    assert lake_metadata["lake_uri"].value.endswith(f"turnstile_230603.{lake_format.value}")
+    assert facts.object.bytes == (project.lake / project.lake_files()[0]).stat().st_size
+    assert facts.object.uri.endswith(f"turnstile_230603.{lake_format.value}")
     assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
     assert lake_metadata["rejected_lines"].value == 0
     assert lake_metadata["readings_without_station"].value == 0
@@ -58,7 +60,7 @@ def test_a_legacy_layout_file_is_recognised_from_its_content_and_loads_named_fro
     assert project.rows(WEEK) == len(readings)
     without_station = sum(1 for reading in readings if not reading.turnstile.station)
     lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
-    assert lake_metadata["dagster/row_count"].value == len(readings)
+    assert WeekFacts.from_metadata(lake_metadata).rows == len(readings)
     assert lake_metadata["readings_without_station"].value == without_station > 0
     assert lake_metadata["rejected_lines"].value == 0
     assert lake_metadata["dates_covered"].value == "2023-05-27 to 2023-06-02"
@@ -81,7 +83,7 @@ def test_rejected_lines_are_kept_beside_the_week_and_cleared_when_it_is_clean(mi
     assert (project.lake / "turnstile_230603.rejected.txt").read_text() == lines[-1][:40] + "\n"
     lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
     assert lake_metadata["rejected_lines"].value == 1
-    assert lake_metadata["rejected_lines_uri"].value.endswith("turnstile_230603.rejected.txt")
+    assert WeekFacts.from_metadata(lake_metadata).object.rejected_lines_uri.endswith("turnstile_230603.rejected.txt")
     assert project.rows(WEEK) == len(lines)
 
     mirror.files[NAME] = "\n".join([HEADER, *lines]).encode()
@@ -97,7 +99,7 @@ def test_a_week_with_a_few_repeated_lines_is_stored_once_with_the_repeats_counte
     assert result.success
     lake_metadata = result.asset_materializations_for_node("turnstile_lake")[0].metadata
     assert lake_metadata["duplicate_readings_removed"].value == 3
-    assert lake_metadata["dagster/row_count"].value == project.rows(WEEK) == len(lines)
+    assert WeekFacts.from_metadata(lake_metadata).rows == project.rows(WEEK) == len(lines)
     assert any("3 exact duplicate readings removed" in record.user_message for record in project.instance.all_logs(result.run_id))
 
 
@@ -182,9 +184,9 @@ def test_a_run_over_several_weeks_stores_each_week_as_its_own_object(mirror, tmp
     assert project.lake_files() == ["turnstile_230520.parquet", "turnstile_230527.parquet", "turnstile_230603.parquet"]
     for key, name in [("2023-05-20", "turnstile_230520.txt"), ("2023-06-03", NAME)]:
         assert project.rows(key) == mirror.files[name].count(b"\n") - 1
-    lake_events = {event.partition: event for event in result.asset_materializations_for_node("turnstile_lake")}
-    assert lake_events["2023-05-20"].metadata["dagster/row_count"].value == project.rows("2023-05-20")
-    assert lake_events["2023-06-03"].metadata["dagster/row_count"].value == project.rows("2023-06-03")
+    lake_facts = {event.partition: WeekFacts.from_metadata(event.metadata) for event in result.asset_materializations_for_node("turnstile_lake")}
+    assert lake_facts["2023-05-20"].rows == project.rows("2023-05-20")
+    assert lake_facts["2023-06-03"].rows == project.rows("2023-06-03")
     warehouse_events = {event.partition: event for event in result.asset_materializations_for_node("turnstile_warehouse")}
     assert warehouse_events["2023-05-27"].metadata["dagster/row_count"].value == project.rows("2023-05-27")
 
@@ -198,9 +200,9 @@ def test_a_week_that_fails_in_a_multi_week_run_does_not_stop_the_others(mirror, 
     assert re.search(r"Week 2023-05-27: .* is not published", failure_message(result))
     assert project.lake_files() == ["turnstile_230520.parquet", "turnstile_230603.parquet"]
     assert project.instance.get_materialized_partitions(turnstile_lake.key) == {"2023-05-20", "2023-06-03"}
-    stored = {event.partition: event.metadata for event in result.asset_materializations_for_node("turnstile_lake")}
-    assert stored["2023-06-03"]["lake_uri"].value.endswith("turnstile_230603.parquet")
-    assert stored["2023-06-03"]["dagster/row_count"].value == mirror.files[NAME].count(b"\n") - 1
+    stored = {event.partition: WeekFacts.from_metadata(event.metadata) for event in result.asset_materializations_for_node("turnstile_lake")}
+    assert stored["2023-06-03"].object.uri.endswith("turnstile_230603.parquet")
+    assert stored["2023-06-03"].rows == mirror.files[NAME].count(b"\n") - 1
     # The warehouse step did not run: the checks were skipped with the failed step, and unchecked weeks
     # do not flow on in the same run.
     assert project.rows("2023-05-20") == project.rows("2023-06-03") == 0
