@@ -1,7 +1,7 @@
 """NY Open Data's "MTA Subway Hourly Ridership" as a source of weeks.
 
 Partition S (a Saturday) holds the hours from S-7 00:00 to S-1 23:00. They come from the dataset of
-their days (three datasets split the years; a week across New Year reads two), through lib/soda: CSV
+their days (three datasets split the years; a week across New Year reads two), through open_data/soda.py: CSV
 pages by `:id` (each the rows after the last id read), each normalised to HOURLY_RIDERSHIP and written to
 parquet at once, so a week is never held in memory whole. A week is read only once its dataset holds
 every one of its hours.

@@ -143,7 +143,7 @@ STATION_COMPLEX = _text("station_complex", "The station complex's name, e.g. Tim
 
 # NY Open Data's MTA Subway Hourly Ridership, one row per station complex, hour, payment method and fare
 # class, as its current version has them; older versions' fields are normalised to these (see
-# mta_assets/hourly_ridership.py).
+# mta_assets/hourly/source.py).
 HOURLY_RIDERSHIP = Table(
     "hourly_ridership",
     (

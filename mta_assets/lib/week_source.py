@@ -26,8 +26,8 @@ class SourceUnavailable(SourceError):
 
 
 class WeekSource(ConfigurableResource):
-    """What every source of turnstile weeks shares: the retry and deadline settings and the shares of bad
-    and repeated readings a week may have."""
+    """What every source of weeks shares (turnstile and hourly): the retry and deadline settings, and the
+    shares of bad and repeated readings a turnstile week may have."""
 
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0

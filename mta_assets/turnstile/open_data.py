@@ -1,8 +1,8 @@
 """NY Open Data's yearly "Turnstile Usage Data" datasets (2014-2022) as a source of turnstile weeks.
 
 They hold the readings of the MTA's weekly files. A week is read through Socrata's SODA 2 API as CSV
-pages (lib/soda: `$where` on the week's dates, `$order=:id` for stable paging, `$limit`/`$offset`), typed
-page by page into the same parquet table as a parsed MTA file: a week is never held in memory whole.
+pages (open_data/soda.py: `$where` on the week's dates, `$order=:id` for stable paging, `$limit`/`$offset`),
+typed page by page into the same parquet table as a parsed MTA file: a week is never held in memory whole.
 """
 
 from collections.abc import Iterator

@@ -1,4 +1,4 @@
-"""lib/soda against the SODA server on loopback: aggregate answers, metadata, and the pieces of a query."""
+"""open_data/soda.py against the SODA server on loopback: aggregate answers, metadata, and the pieces of a query."""
 
 from datetime import date, datetime
 
