@@ -28,7 +28,7 @@ from mta_assets.automation_conditions import FOLLOWS_THE_LAKE
 from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource
 from mta_assets.lake.facts import WeekFacts
 from mta_assets.lake.resource import LakeResource
-from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
+from mta_assets.lake.store_weeks import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import HOURLY_OBJECTS
 from mta_assets.lib.check_results import require_weeks
 from mta_assets.lib.metadata import dates_covered, lineage, same_columns

@@ -21,7 +21,7 @@ from mta_assets.turnstile.duplicates import TooManyDuplicateReadings
 from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.facts import WeekFacts
 from mta_assets.lake.resource import LakeResource
-from mta_assets.lake.runs import WeekFailed, WeekRead, store_weeks
+from mta_assets.lake.store_weeks import WeekFailed, WeekRead, store_weeks
 from mta_assets.lake.week import TURNSTILE_OBJECTS
 from mta_assets.lib.http import redact_url
 from mta_assets.lib.metadata import dates_covered, lineage, preview
@@ -129,6 +129,6 @@ TURNSTILE_LINEAGE = lineage(
 def turnstile_lake(
     context: AssetExecutionContext, sources: TurnstileSources, lake: LakeResource
 ) -> Iterator[MaterializeResult | AssetMaterialization]:
-    """Fetches and parses the run's weeks one at a time onto local disk, each stored in the lake at once (lake/runs.py)."""
+    """Fetches and parses the run's weeks one at a time onto local disk, each stored in the lake at once (lake/store_weeks.py)."""
     sizes = recorded_sizes(context.instance, context.asset_key, [week_of(key) for key in context.partition_keys])
     yield from store_weeks(context, lake, TURNSTILE_OBJECTS, lambda key, directory: fetch_week(sources, key, directory, sizes))

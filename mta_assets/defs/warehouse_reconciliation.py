@@ -1,6 +1,6 @@
 """The sensor that loads every week the lake holds and the warehouse lacks, or holds from an older object.
 
-A multi-week run whose lake step fails a week publishes its good weeks and fails (lake/runs.py), so its
+A multi-week run whose lake step fails a week publishes its good weeks and fails (lake/store_weeks.py), so its
 warehouse step never runs. The warehouse's eager condition does not reliably pick those weeks up: it
 waits until the lake's blocking check passes again (that run skipped it), and it ignores a lake update
 made by a run that also selected the warehouse ("executed_with_root_target"), which Dagster 1.13 decides

@@ -2,5 +2,6 @@
 
 `formats` writes and reads a week as parquet or gzip CSV, `storage` puts whole files in a folder or a
 bucket, `week` is the handle to one stored week, `resource` is what assets store weeks through and readers
-ask for the recorded weeks, `runs` stores a run's weeks, and `facts` is what a stored week's materialization records.
+ask for the recorded weeks, `store_weeks` stores a run's weeks, and `facts` is what a stored week's
+materialization records.
 """
