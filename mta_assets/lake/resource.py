@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import ConfigurableResource, DagsterInstance, ResourceDependency
 from dagster_gcp import GCSResource
@@ -23,7 +22,6 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage, file_md5
 from mta_assets.lake.week import TURNSTILE_OBJECTS, LakeDataset, LakeWeek
 from mta_assets.lib.errors import is_disk_full
-from mta_assets.lib.tables import Table
 
 
 class LakeDiskFull(RuntimeError):
@@ -57,20 +55,6 @@ class StagedWeek(Protocol):
     rejected_lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class StoredWeek:
-    """A week as the lake now holds it: its handle, and the facts of its object."""
-
-    lake_week: LakeWeek
-    object: LakeObject
-    content: WeekContent
-
-
-def count_columns(table: Table) -> list[str]:
-    """The columns whose sums a lost, doubled or altered row changes."""
-    return [column.name for column in table.columns if column.arrow_type == pa.int64()]
-
-
 class LakeResource(ConfigurableResource):
     """One lake object per week and dataset (turnstile, hourly ridership), in a local folder or a GCS bucket."""
 
@@ -97,19 +81,18 @@ class LakeResource(ConfigurableResource):
         """ConfigurationError naming MTA_LAKE_URL unless the lake can be written."""
         self.storage().check_writable()
 
-    def store(self, staged: StagedWeek, directory: Path, dataset: LakeDataset = TURNSTILE_OBJECTS) -> StoredWeek:
+    def store(self, staged: StagedWeek, directory: Path, dataset: LakeDataset = TURNSTILE_OBJECTS) -> WeekFacts:
         """Write one week into the lake: its object, its unreadable lines beside it, and nothing else of it.
 
         The object is the staged parquet, or a csv.gz written from it in `directory`; its rows and sums are
         read from that file, the very bytes stored. The object first: if it fails, the lake keeps the earlier
         object and its rejected lines. Then the week's object in the other format and stale rejected lines
-        go, so a week is one object.
+        go, so a week is one object. Returns the facts of the stored object: it, its rows and its sums.
         """
         lake_week = self.lake_week(staged.week, dataset)
         file = lake_week.format.from_parquet(staged.path, directory, dataset.table)
-        columns = count_columns(dataset.table)
+        columns = dataset.table.count_columns
         counts = lake_week.format.read_table(file, columns, False, dataset.table)
-        content = WeekContent(counts.num_rows, {column: pc.sum(counts[column]).as_py() or 0 for column in columns})
         md5, size = file_md5(file), file.stat().st_size
         storage, week = lake_week.storage, staged.week
         self._write(storage, week, file, lake_week.name)
@@ -124,7 +107,11 @@ class LakeResource(ConfigurableResource):
         else:
             storage.delete(rejected)  # left by an earlier run of the same week
         rejected_uri = storage.uri(rejected) if staged.rejected_lines else None
-        return StoredWeek(lake_week, LakeObject(lake_week.uri, md5, size, rejected_uri), content)
+        return WeekFacts(
+            object=LakeObject(lake_week.uri, md5, size, rejected_uri),
+            rows=counts.num_rows,
+            sums={column: pc.sum(counts[column]).as_py() or 0 for column in columns},
+        )
 
     def _write(self, storage: LakeStorage, week: date, file: Path, name: str) -> None:
         """Publish one file of the week; a full disk names the week, the object and MTA_LAKE_URL."""

@@ -85,7 +85,7 @@ def store_weeks(
             context.log.info(f"Week {key}: {read.summary}")
             with scratch_space(key, directory):
                 stored = lake.store(read.staged, folder, dataset)
-            facts = replace(read.facts, object=stored.object, rows=stored.content.rows, sums=stored.content.sums)
+            facts = replace(read.facts, object=stored.object, rows=stored.rows, sums=stored.sums)
             metadata[key] = {**read.metadata, **facts.metadata()}
             shutil.rmtree(folder)
 

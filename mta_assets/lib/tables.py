@@ -51,6 +51,11 @@ class Table:
         return tuple(column.name for column in self.columns)
 
     @property
+    def count_columns(self) -> list[str]:
+        """The columns whose sums a lost, doubled or altered row changes."""
+        return [column.name for column in self.columns if column.arrow_type == pa.int64()]
+
+    @property
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(column.name, column.arrow_type) for column in self.columns])
 

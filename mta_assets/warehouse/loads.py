@@ -9,7 +9,7 @@ from datetime import date
 from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
 from mta_assets.lake.facts import WeekContent
-from mta_assets.lake.resource import RecordedWeeks, count_columns
+from mta_assets.lake.resource import RecordedWeeks
 from mta_assets.lib.check_results import weeks_result
 from mta_assets.lib.metadata import dates_covered
 from mta_assets.lib.tables import Table
@@ -49,7 +49,7 @@ def load_lake_weeks(context: AssetExecutionContext, recorded: RecordedWeeks, war
 
 def warehouse_contents(warehouse: Warehouse, table: Table, weeks: list[date]) -> dict[date, WeekContent]:
     """Each week's rows and count-column sums as the warehouse holds them now (a week it lacks: 0 rows)."""
-    columns = count_columns(table)
+    columns = table.count_columns
     found = {week: WeekContent(rows, dict(zip(columns, totals))) for week, (rows, totals) in warehouse.week_sums(table, weeks, columns).items()}
     return {week: found.get(week, WeekContent(0, dict.fromkeys(columns, 0))) for week in weeks}
 

@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 from dagster import AssetCheckSeverity, AssetKey, AssetSelection, materialize
 
-from mta_assets.lake.resource import RecordedWeek, RecordedWeeks
+from mta_assets.lake.resource import RecordedWeeks
 from mta_assets.ridership.checks import ridership_results
 from mta_assets.turnstile.lake_checks import inspect_stored_week, lake_results
 from mta_assets.warehouse.loads import warehouse_result
@@ -90,7 +90,7 @@ def stored_week(tmp_path, drop_column: str | None = None, saturday: date = SATUR
     if drop_column:
         pq.write_table(pq.read_table(parsed.path).drop_columns([drop_column]), parsed.path)
     week = stored(lake_resource(tmp_path / "lake"), parsed)
-    return RecordedWeeks({saturday.isoformat(): RecordedWeek(week.lake_week, week.content)})
+    return RecordedWeeks({saturday.isoformat(): week})
 
 
 def column_check(lake_weeks: RecordedWeeks):

@@ -71,7 +71,8 @@ def load_hourly_week(warehouse, tmp_path: Path, week: date, ridership: dict[tupl
     with parquet_writer(path, HOURLY_RIDERSHIP.arrow_schema) as writer:
         writer.write_table(pa.Table.from_pylist(rows, schema=HOURLY_RIDERSHIP.arrow_schema))
     lake = lake_resource(tmp_path / "lake")
-    warehouse.replace_weeks([lake.store(StagedHourlyWeek(week, path), tmp_path, HOURLY_OBJECTS).lake_week])
+    lake.store(StagedHourlyWeek(week, path), tmp_path, HOURLY_OBJECTS)
+    warehouse.replace_weeks([lake.lake_week(week, HOURLY_OBJECTS)])
 
 
 def unified(warehouse, key: str, with_turnstile: bool = True, instance: DagsterInstance | None = None):

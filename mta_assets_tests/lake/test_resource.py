@@ -26,8 +26,7 @@ def store(lake: LakeResource, parsed_week, instance: DagsterInstance | None = No
     """Store the week as the asset does and, given an instance, record its facts there."""
     stored = lake.store(parsed_week, parsed_week.path.parent)
     if instance is not None:
-        facts = WeekFacts(object=stored.object, rows=stored.content.rows, sums=stored.content.sums)
-        instance.report_runless_asset_event(AssetMaterialization(LAKE, partition=KEY, metadata=facts.metadata()))
+        instance.report_runless_asset_event(AssetMaterialization(LAKE, partition=KEY, metadata=stored.metadata()))
     return stored
 
 
@@ -41,18 +40,21 @@ def load(lake: LakeResource, instance: DagsterInstance, key: str = KEY):
 
 @pytest.mark.parametrize("lake_format", list(LakeFormat))
 def test_a_stored_week_is_what_was_parsed(parsed_week, tmp_path, lake_format):
-    stored = store(lake_in(tmp_path, lake_format), parsed_week)
-    assert stored.lake_week.name == f"turnstile_230603.{lake_format.value}"
-    assert stored.object.bytes == (tmp_path / "lake" / stored.lake_week.name).stat().st_size
-    assert stored.lake_week.row_count() == parsed_week.rows == stored.content.rows
+    lake = lake_in(tmp_path, lake_format)
+    stored, lake_week = store(lake, parsed_week), lake.lake_week(WEEK)
+    assert stored.object.uri == lake_week.uri
+    assert lake_week.name == f"turnstile_230603.{lake_format.value}"
+    assert stored.object.bytes == (tmp_path / "lake" / lake_week.name).stat().st_size
+    assert lake_week.row_count() == parsed_week.rows == stored.rows
     assert stored.object.rejected_lines_uri is None
 
 
 def test_a_stored_weeks_recorded_sums_are_its_objects(parsed_week, tmp_path):
-    stored = store(lake_in(tmp_path, LakeFormat.CSV_GZ), parsed_week)
-    table = stored.lake_week.read_table(list(stored.content.sums))
-    assert stored.content.sums == {column: sum(table[column].to_pylist()) for column in stored.content.sums}
-    assert set(stored.content.sums) == {"entries", "exits"}
+    lake = lake_in(tmp_path, LakeFormat.CSV_GZ)
+    stored = store(lake, parsed_week)
+    table = lake.lake_week(WEEK).read_table(list(stored.sums))
+    assert stored.sums == {column: sum(table[column].to_pylist()) for column in stored.sums}
+    assert set(stored.sums) == {"entries", "exits"}
 
 
 def test_switching_formats_leaves_one_object_per_week(parsed_week, tmp_path):
@@ -90,16 +92,18 @@ def test_a_materialization_without_a_lake_object_says_to_materialize_again(tmp_p
 
 def test_a_recorded_object_that_is_gone_says_to_materialize_again(parsed_week, tmp_path):
     instance = DagsterInstance.ephemeral()
-    stored = store(lake_in(tmp_path), parsed_week, instance)
-    stored.lake_week.local_path.unlink()
+    lake = lake_in(tmp_path)
+    store(lake, parsed_week, instance)
+    lake.lake_week(WEEK).local_path.unlink()
     with pytest.raises(WeekNotInLake, match=r"turnstile_230603.parquet, recorded by its latest turnstile_lake materialization, is gone; materialize turnstile_lake for 2023-06-03 again"):
         load(lake_in(tmp_path), instance)
 
 
 def test_a_recorded_object_that_changed_is_refused(parsed_week, tmp_path):
     instance = DagsterInstance.ephemeral()
-    stored = store(lake_in(tmp_path), parsed_week, instance)
-    path = stored.lake_week.local_path
+    lake = lake_in(tmp_path)
+    store(lake, parsed_week, instance)
+    path = lake.lake_week(WEEK).local_path
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(WeekNotInLake, match=r"is not the object its latest turnstile_lake materialization recorded"):
         load(lake_in(tmp_path), instance)

@@ -11,7 +11,7 @@ from mta_assets.defs.turnstile_lake_checks import lake_checks
 from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets.lake.formats import LakeFormat
-from mta_assets.lake.resource import LakeResource, StoredWeek
+from mta_assets.lake.resource import LakeResource, RecordedWeek
 from mta_assets.turnstile.parsing import ParsedWeek
 from mta_assets.turnstile.open_data import OpenDataTurnstileSource
 from mta_assets.turnstile.files import MtaTurnstileSource
@@ -30,9 +30,10 @@ def lake_resource(folder: Path, lake_format: LakeFormat = LakeFormat.PARQUET) ->
     return LakeResource(url=str(folder), format=lake_format.value, gcs=GCSResource())
 
 
-def stored(lake: LakeResource, parsed: ParsedWeek) -> StoredWeek:
-    """The parsed week stored in the lake as the asset stores it (converted beside the parsed file)."""
-    return lake.store(parsed, parsed.path.parent)
+def stored(lake: LakeResource, parsed: ParsedWeek) -> RecordedWeek:
+    """The parsed week stored in the lake as the asset stores it (converted beside the parsed file), as a
+    reader gets it."""
+    return RecordedWeek(lake.lake_week(parsed.week), lake.store(parsed, parsed.path.parent).content)
 
 
 def failure_message(result: ExecuteInProcessResult) -> str:
