@@ -27,7 +27,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 class LakeStorage(Protocol):
     def uri(self, name: str) -> str: ...
     def local_path(self, name: str) -> Path | None: ...
-    def publish(self, file: Path, name: str) -> int: ...
+    def publish(self, file: Path, name: str) -> None: ...
     def open(self, name: str) -> BinaryIO: ...
     def delete(self, name: str) -> None: ...
     def check_writable(self) -> None: ...
@@ -65,8 +65,8 @@ class LocalLakeStorage:
                 f"Give this user write access to it, or point MTA_LAKE_URL at a writable folder."
             ) from None
 
-    def publish(self, file: Path, name: str) -> int:
-        """Copy `file` in as `name`, replacing any earlier one atomically; returns its size.
+    def publish(self, file: Path, name: str) -> None:
+        """Copy `file` in as `name`, replacing any earlier one atomically.
 
         The copy is written under a hidden name carrying this process's PID; copies left by killed runs
         are removed first.
@@ -84,7 +84,6 @@ class LocalLakeStorage:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        return (self.root / name).stat().st_size
 
     def open(self, name: str) -> BinaryIO:
         return open(self.root / name, "rb")
@@ -128,7 +127,7 @@ class GcsLakeStorage:
             f"(gcloud storage buckets create gs://{self.bucket_name}) or fix MTA_LAKE_URL."
         )
 
-    def publish(self, file: Path, name: str) -> int:
+    def publish(self, file: Path, name: str) -> None:
         from google.api_core.exceptions import NotFound
 
         blob = self._bucket.blob(self._key(name))
@@ -139,7 +138,6 @@ class GcsLakeStorage:
             if self._bucket.exists():
                 raise
             raise self._missing_bucket() from None
-        return file.stat().st_size
 
     def open(self, name: str) -> BinaryIO:
         return self._bucket.blob(self._key(name)).open("rb")
