@@ -41,7 +41,7 @@ from mta_assets.partitions import hourly_partitions, weekly_partitions
 
 @dataclass(frozen=True)
 class Follower:
-    """A warehouse asset that loads a lake asset's weeks, and the job that loads them (lake checks first)."""
+    """A warehouse asset that loads a lake asset's weeks, and the job that loads them."""
 
     lake: AssetKey
     warehouse: AssetKey
@@ -49,8 +49,9 @@ class Follower:
     job: UnresolvedAssetJobDefinition
 
 
-# The lake checks run again in the warehouse's run, on the stored weeks: a blocking one that fails still
-# keeps the week out of the warehouse, as in the lake's own run.
+# The turnstile's job runs its lake checks again, on the stored weeks: a blocking one that fails still keeps
+# the week out of the warehouse, as in the lake's own run. The hourly job only loads: its lake check is not
+# re-run here.
 turnstile_warehouse_job = define_asset_job(
     "turnstile_warehouse_job",
     selection=AssetSelection.assets(TURNSTILE_WAREHOUSE) | AssetSelection.checks_for_assets(TURNSTILE_LAKE),
