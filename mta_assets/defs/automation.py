@@ -65,7 +65,7 @@ def run_key(partition_key: str) -> str:
     **SUNDAY_MORNING,
     description="Sunday 09:00 New York: the Saturday's file, if the MTA has published it.",
 )
-def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTurnstileSource):
+def weekly_turnstile_schedule(context: ScheduleEvaluationContext, mta_files: MtaTurnstileSource):
     week = context.scheduled_execution_time.date() - timedelta(days=1)
     if week > latest_week():
         return SkipReason(
@@ -74,12 +74,12 @@ def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTur
         )
     name = f"{file_stem(week)}.txt"
     try:
-        published = source.is_published(week)
+        published = mta_files.is_published(week)
     except SourceError as error:
         return SkipReason(f"Could not ask whether {name} is published ({error}); the publication sensor will retry.")
     if not published:
         return SkipReason(
-            f"{name} is not published yet at {redact_url(source.file_url(week))}; the publication sensor launches it when it appears."
+            f"{name} is not published yet at {redact_url(mta_files.file_url(week))}; the publication sensor launches it when it appears."
         )
     return RunRequest(partition_key=week.isoformat(), run_key=run_key(week.isoformat()))
 
@@ -90,7 +90,7 @@ def weekly_turnstile_schedule(context: ScheduleEvaluationContext, source: MtaTur
     default_status=DefaultSensorStatus.RUNNING,
     description=f"Hourly: launches each published week of the last {LOOKBACK_WEEKS} that is not in the lake yet.",
 )
-def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTurnstileSource):
+def turnstile_publication_sensor(context: SensorEvaluationContext, mta_files: MtaTurnstileSource):
     # Newest first, up to the feed's last week (a week the MTA never published is no partition).
     recent = list(reversed(weekly_partitions.get_partition_keys()[-LOOKBACK_WEEKS:]))
     launched = set(json.loads(context.cursor)) if context.cursor else set()
@@ -99,7 +99,7 @@ def turnstile_publication_sensor(context: SensorEvaluationContext, source: MtaTu
     requests = []
     for key in candidates:
         try:
-            if source.is_published(week_of(key)):
+            if mta_files.is_published(week_of(key)):
                 requests.append(RunRequest(partition_key=key, run_key=run_key(key)))
         except SourceError as error:
             if requests:

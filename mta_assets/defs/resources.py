@@ -23,7 +23,7 @@ def resources() -> Definitions:
             # The weeks' sources, in MTA_SOURCES' order; the MTA's files alone for the schedule and the
             # sensor, which ask whether a week's file is published.
             "sources": (sources := sources_from_env()),
-            "source": sources.files,
+            "mta_files": sources.files,
             # NY Open Data's hourly ridership datasets: the hourly assets, their schedule and sensor.
             "hourly_source": hourly_source_from_env(),
             "lake": lake_from_env(),

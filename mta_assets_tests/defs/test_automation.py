@@ -73,7 +73,7 @@ def publish(mirror, key: str) -> None:
 
 
 def evaluate_schedule(instance, source, when: datetime):
-    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"source": source}) as context:
+    with build_schedule_context(instance=instance, scheduled_execution_time=when, resources={"mta_files": source}) as context:
         return weekly_turnstile_schedule(context)
 
 
@@ -99,7 +99,7 @@ def test_the_schedule_skips_when_the_source_is_down(instance):
 
 
 def tick(instance, source, cursor=None):
-    with build_sensor_context(instance=instance, cursor=cursor, resources={"source": source}) as context:
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"mta_files": source}) as context:
         return turnstile_publication_sensor(context)
 
 
