@@ -160,9 +160,24 @@ def gcs_from_env(environ: Mapping[str, str] = os.environ) -> GCSResource:
     return GCSResource(project=_setting(environ, "MTA_GCP_PROJECT"))
 
 
+def _lake_location(environ: Mapping[str, str]) -> LakeLocation:
+    """MTA_LAKE_URL, parsed and checked (the local lake when unset)."""
+    return LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL)
+
+
+def _lake_format(environ: Mapping[str, str]) -> LakeFormat:
+    """MTA_LAKE_FORMAT, checked (parquet when unset)."""
+    return LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
+
+
+def _warehouse_choice(environ: Mapping[str, str]) -> str:
+    """MTA_WAREHOUSE, lowercased (duckdb when unset); warehouse_from_env refuses any but duckdb and bigquery."""
+    return (environ.get("MTA_WAREHOUSE") or "duckdb").strip().lower()
+
+
 def lake_from_env(environ: Mapping[str, str] = os.environ) -> LakeResource:
-    check_lake_folder(LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL))
-    LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
+    check_lake_folder(_lake_location(environ))
+    _lake_format(environ)  # checked now; the resource takes the setting by name
     return LakeResource(
         url=_setting(environ, "MTA_LAKE_URL", DEFAULT_LAKE_URL),
         format=_setting(environ, "MTA_LAKE_FORMAT", LakeFormat.PARQUET.value),
@@ -171,7 +186,7 @@ def lake_from_env(environ: Mapping[str, str] = os.environ) -> LakeResource:
 
 
 def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
-    choice = (environ.get("MTA_WAREHOUSE") or "duckdb").strip().lower()
+    choice = _warehouse_choice(environ)
     if choice == "duckdb":
         check_duckdb_path(environ)
         return DuckDBWarehouse(path=_setting(environ, "MTA_DUCKDB_PATH", DEFAULT_DUCKDB_PATH))
@@ -262,12 +277,13 @@ def alert_webhook_from_env(environ: Mapping[str, str] = os.environ) -> AlertWebh
 
 
 def asset_kinds(environ: Mapping[str, str] = os.environ) -> dict[str, set[str]]:
-    """Kinds shown in the UI per asset group, from where the lake and the warehouse are."""
-    location = LakeLocation.from_setting(environ.get("MTA_LAKE_URL") or DEFAULT_LAKE_URL)
-    lake_format = LakeFormat.from_setting(environ.get("MTA_LAKE_FORMAT") or LakeFormat.PARQUET.value)
-    warehouse = (environ.get("MTA_WAREHOUSE") or "duckdb").strip().lower()
+    """Kinds shown in the UI per stage (lake, warehouse, ridership), from where the lake and the warehouse are."""
+    warehouse = _warehouse_choice(environ)
     return {
-        "lake": {"gcs" if location.bucket else "local", "parquet" if lake_format is LakeFormat.PARQUET else "csv"},
+        "lake": {
+            "gcs" if _lake_location(environ).bucket else "local",
+            "parquet" if _lake_format(environ) is LakeFormat.PARQUET else "csv",
+        },
         "warehouse": {warehouse},
         "ridership": {warehouse, "sql"},
     }
