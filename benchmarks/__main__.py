@@ -1,6 +1,6 @@
 """Every benchmark, and a markdown report of them in docs/benchmarks.md.
 
-    python -m benchmarks [--output docs/benchmarks.md] [--only week|backfill|history|hourly]
+    python -m benchmarks [--output docs/benchmarks.md] [--only week|backfill|history|hourly|everything]
 
 With --only, that benchmark runs and its section is rewritten; the other sections are kept as they are
 in the output file, with the date they were run.
@@ -8,20 +8,16 @@ in the output file, with the date they were run.
 
 import argparse
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import backfill, history, hourly, week
 from benchmarks.machine import machine
+from benchmarks.report import REPORT, now
 
 BACKFILL_HEADING = "## Backfills launched as the UI launches them, run by the daemon"
 WEEK_HEADING = "## Memory and speed of a week, as a real run meets them"
 HISTORY_HEADING = "## The whole feed, backfilled through the daemon"
 HOURLY_HEADING = "## Hourly ridership"
-
-
-def now() -> str:
-    return f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
 def week_section(results: dict) -> list[str]:
@@ -235,8 +231,8 @@ def report(sections: list[list[str]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
-    parser.add_argument("--only", choices=["week", "backfill", "history", "hourly"], help="run one benchmark; keep the others' sections")
+    parser.add_argument("--output", type=Path, default=REPORT)
+    parser.add_argument("--only", choices=["week", "backfill", "history", "hourly", "everything"], help="run one benchmark; keep the others' sections")
     arguments = parser.parse_args()
     previous = arguments.output.read_text() if arguments.output.exists() else ""
     runs = {
@@ -244,8 +240,15 @@ def main() -> None:
         BACKFILL_HEADING: lambda: backfill_section(backfill.main([]), now()),
         HISTORY_HEADING: lambda: history_section(history.main([]), now()),
         HOURLY_HEADING: lambda: hourly_section(hourly.main([])),
+        history.EVERYTHING_HEADING: lambda: history.everything_section(history.run_everything(5000), now()),
     }
-    chosen = {"week": WEEK_HEADING, "backfill": BACKFILL_HEADING, "history": HISTORY_HEADING, "hourly": HOURLY_HEADING}.get(
+    chosen = {
+        "week": WEEK_HEADING,
+        "backfill": BACKFILL_HEADING,
+        "history": HISTORY_HEADING,
+        "hourly": HOURLY_HEADING,
+        "everything": history.EVERYTHING_HEADING,
+    }.get(
         arguments.only
     )
     sections = [run() if chosen in (None, heading) else kept_section(previous, heading) for heading, run in runs.items()]

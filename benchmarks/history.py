@@ -10,6 +10,12 @@ was loading, the time until the unified tables (daily_ridership, system_daily_ri
 too, and the DuckDB file's size.
 
     python -m benchmarks.history [--turnstiles 5000] [--first 2010-05-01] [--last 2024-02-17]
+
+With --everything, every hourly week too (2017-01-07 to the latest Saturday, 606,305 rows each, from
+`loopback.generated_hourly`), in a second backfill launched beside the first, until system_daily_ridership
+holds every day from 2010-05-01 to the latest Saturday; it writes its section of docs/benchmarks.md.
+
+    python -m benchmarks.history --everything
 """
 
 import argparse
@@ -18,16 +24,16 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus
 
 from loopback.dagster_dev import dagster_dev, launch_asset_backfill, materialized_count, wait_for_backfill
 from loopback.emulators import free_port
 from mta_assets.defs.alerts import root_message
-from mta_assets.partitions import NEVER_PUBLISHED
+from mta_assets.partitions import NEVER_PUBLISHED, hourly_partitions, weekly_partitions
 from loopback.generated_feed import readings_per_week
 
 RIDERSHIP = {"stations", "station_daily_ridership", "system_ridership"}
@@ -151,6 +157,166 @@ def run_history(turnstiles: int, first: date, last: date) -> dict:
         }
 
 
+EVERYTHING_HEADING = "## Every week since 2010, both sources, backfilled from the UI"
+TURNSTILE_ASSETS = ["turnstile_lake", "turnstile_warehouse"]
+HOURLY_ASSETS = ["hourly_ridership_lake", "hourly_ridership_warehouse"]
+# Each follower and the warehouse assets it follows; its lag is how long after a source's materialization of
+# a week the follower's next materialization of that week came.
+FOLLOWING = {"system_ridership": ("turnstile_warehouse",), "system_daily_ridership": ("turnstile_warehouse", "hourly_ridership_warehouse")}
+TABLE_OF = {"turnstile_warehouse": "turnstile", "hourly_ridership_warehouse": "hourly_ridership"}
+
+
+def materialization_times(instance: DagsterInstance, asset: str) -> dict[str, list[float]]:
+    """Every materialization of the asset's weeks, by partition key, oldest first."""
+    times: dict[str, list[float]] = {}
+    cursor = None
+    while True:
+        result = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey(asset)), limit=1000, cursor=cursor, ascending=True)
+        for record in result.records:
+            times.setdefault(record.asset_materialization.partition, []).append(record.timestamp)
+        if not result.has_more:
+            return times
+        cursor = result.cursor
+
+
+def lags(source_times: dict[str, list[float]], follower_times: dict[str, list[float]]) -> list[float]:
+    """For each materialization of a source week, the seconds until the follower's next one of that week."""
+    found = []
+    for key, times in source_times.items():
+        for landed in times:
+            later = [followed for followed in follower_times.get(key, []) if followed >= landed]
+            found.append(min(later) - landed if later else float("inf"))
+    return found
+
+
+def run_everything(turnstiles: int, last_weeks: int | None = None) -> dict:
+    """Both sources' every week (or their `last_weeks`) backfilled side by side through `dg dev`, until the
+    unified series holds every week either source has."""
+    turnstile_weeks = weekly_partitions.get_partition_keys()[-(last_weeks or 0):]
+    hourly_weeks = hourly_partitions.get_partition_keys()[-(last_weeks or 0):]
+    unified_weeks = sorted(set(turnstile_weeks) | set(hourly_weeks))
+    feed_first, feed_last = date.fromisoformat(turnstile_weeks[0]), date.fromisoformat(turnstile_weeks[-1])
+    # The hourly datasets hold every hour to the end of the latest week.
+    newest_hour = datetime.combine(date.fromisoformat(hourly_weeks[-1]), datetime.min.time()) - timedelta(hours=1)
+    with tempfile.TemporaryDirectory(prefix="mta-everything-") as directory:
+        folder = Path(directory)
+        feed_port = free_port()
+        feed = subprocess.Popen(
+            [sys.executable, "-m", "loopback.generated_feed", str(feed_port), "--turnstiles", str(turnstiles),
+             "--first", feed_first.isoformat(), "--last", feed_last.isoformat()],
+        )  # fmt: skip
+        hourly = subprocess.Popen(
+            [sys.executable, "-m", "loopback.generated_hourly", "--port", "0", "--newest-hour", newest_hour.isoformat()],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            env = {"MTA_SOURCE_URL": f"http://127.0.0.1:{feed_port}", "MTA_OPEN_DATA_URL": hourly.stdout.readline().strip()}
+            with dagster_dev(folder, env) as url, RunMemory() as run_memory:
+                instance = DagsterInstance.from_config(str(folder / "dagster_home"))
+                started = time.monotonic()
+                backfills = {
+                    "turnstile": launch_asset_backfill(url, TURNSTILE_ASSETS, turnstile_weeks),
+                    "hourly": launch_asset_backfill(url, HOURLY_ASSETS, hourly_weeks),
+                }
+                wait_until(lambda: materialized_count(url, "turnstile_warehouse") >= len(turnstile_weeks), "every turnstile week in the warehouse", 7200)
+                turnstile_seconds = time.monotonic() - started
+                wait_until(lambda: materialized_count(url, "hourly_ridership_warehouse") >= len(hourly_weeks), "every hourly week in the warehouse", 7200)
+                hourly_seconds = time.monotonic() - started
+                wait_until(lambda: materialized_count(url, "system_daily_ridership") >= len(unified_weeks), "every week of the unified series", 7200)
+                everything_seconds = time.monotonic() - started
+                statuses = {name: wait_for_backfill(url, backfill_id, timeout=600) for name, backfill_id in backfills.items()}
+                times = {asset: materialization_times(instance, asset) for asset in {*FOLLOWING, *TABLE_OF}}
+                records = instance.get_run_records()
+                failed = [record for record in records if record.dagster_run.status == DagsterRunStatus.FAILURE]
+                messages = [message for record in failed for message in _failure_messages(instance, record.dagster_run.run_id)]
+        finally:
+            for server in (feed, hourly):
+                server.terminate()
+                server.wait()
+        database = folder / "data" / "warehouse.duckdb"
+        with duckdb.connect(str(database), read_only=True) as connection:
+            rows = {
+                table: connection.execute(f"SELECT count(*) FROM mta.{table}").fetchone()[0]
+                for table in ("turnstile", "hourly_ridership", "stations", "station_daily_ridership", "system_ridership", "daily_ridership", "system_daily_ridership")
+            }
+            per_week = {
+                table: dict(connection.execute(f"SELECT week_ending, count(*) FROM mta.{table} GROUP BY week_ending").fetchall())
+                for table in ("turnstile", "hourly_ridership")
+            }
+            days, distinct_days, first_day, last_day = connection.execute(
+                "SELECT count(*), count(DISTINCT service_date), min(service_date), max(service_date) FROM mta.system_daily_ridership"
+            ).fetchone()
+        expected_turnstile = readings_per_week(turnstiles, feed_last, [date.fromisoformat(key) for key in turnstile_weeks])
+        lake_bytes = sum(path.stat().st_size for path in (folder / "data" / "lake").rglob("*") if path.is_file())
+        return {
+            "turnstile_weeks": len(turnstile_weeks),
+            "hourly_weeks": len(hourly_weeks),
+            "unified_weeks": len(unified_weeks),
+            "turnstile_seconds": turnstile_seconds,
+            "hourly_seconds": hourly_seconds,
+            "everything_seconds": everything_seconds,
+            "statuses": statuses,
+            "runs": len(records),
+            "failed_runs": len(failed),
+            "failure_messages": messages[:3],
+            "run_peak_mb": run_memory.peak_mb,
+            "duckdb_mb": database.stat().st_size / 1e6,
+            "lake_mb": lake_bytes / 1e6,
+            "rows": rows,
+            "turnstile_once": per_week["turnstile"] == expected_turnstile,
+            "hourly_once": per_week["hourly_ridership"] == {date.fromisoformat(key): hourly_rows_per_week() for key in hourly_weeks},
+            "unified_days": days,
+            "unified_days_once": days == distinct_days,
+            "unified_span": f"{first_day} to {last_day}",
+            "lag_seconds": {follower: max(lag for source in sources for lag in lags(times[source], times[follower])) for follower, sources in FOLLOWING.items()},
+            "materializations": {asset: sum(len(keys) for keys in by_key.values()) for asset, by_key in times.items()},
+        }
+
+
+def hourly_rows_per_week() -> int:
+    from loopback.generated_hourly import ROWS_PER_DAY
+
+    return 7 * ROWS_PER_DAY
+
+
+def everything_report(result: dict) -> list[str]:
+    lag = result["lag_seconds"]
+    return [
+        f"turnstile: {result['turnstile_weeks']} weeks in the warehouse after {result['turnstile_seconds']:.0f} s "
+        f"(exactly once: {result['turnstile_once']}); target <= 300 s",
+        f"hourly ridership: {result['hourly_weeks']} weeks in the warehouse after {result['hourly_seconds']:.0f} s "
+        f"(exactly once: {result['hourly_once']})",
+        f"everything: system_daily_ridership holds {result['unified_days']:,} days ({result['unified_span']}; one row a day: "
+        f"{result['unified_days_once']}) after {result['everything_seconds']:.0f} s; target <= 1800 s",
+        f"backfills: {', '.join(f'{name} {status}' for name, status in result['statuses'].items())}; {result['runs']} runs, "
+        f"{result['failed_runs']} failed" + (f" ({'; '.join(result['failure_messages'])})" if result["failure_messages"] else ""),
+        f"largest run process: {result['run_peak_mb']:,.0f} MB resident; target <= 500 MB",
+        f"ridership behind its source at most {lag['system_ridership']:.0f} s (system_ridership after turnstile_warehouse); "
+        f"the unified series at most {lag['system_daily_ridership']:.0f} s (system_daily_ridership after either source)",
+        f"DuckDB file {result['duckdb_mb']:,.0f} MB, lake {result['lake_mb']:,.0f} MB; rows: "
+        + ", ".join(f"{table} {count:,}" for table, count in result["rows"].items()),
+        "materializations: " + ", ".join(f"{asset} {count:,}" for asset, count in sorted(result["materializations"].items())),
+    ]
+
+
+def everything_section(result: dict, when: str) -> list[str]:
+    return [
+        EVERYTHING_HEADING,
+        "",
+        f"Run on {when} by `python -m benchmarks.history --everything`.",
+        "",
+        "Every turnstile week (2010-05-01 to the feed's last, both layouts, real size, from `loopback.generated_feed`)",
+        "and every hourly ridership week (2017-01-07 to the latest Saturday, 606,305 rows each, from",
+        "`loopback.generated_hourly`, which also spends CPU on the same 2 cores), in two backfills launched together",
+        "as the UI launches them, run by the daemon of `dg dev` with the project's dagster.yaml; the ridership and",
+        "unified tables follow by their automation. Times from the launch.",
+        "",
+        *[f"- {line}" for line in everything_report(result)],
+        "",
+    ]
+
+
 def report(result: dict) -> list[str]:
     return [
         f"weeks {result['weeks']} ({result['readings']:,} readings), backfill {result['status']} with {result['runs']} runs, "
@@ -171,7 +337,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--turnstiles", type=int, default=5000, help="5000 gives about 250,000 lines a week")
     parser.add_argument("--first", type=date.fromisoformat, default=date(2010, 5, 1))
     parser.add_argument("--last", type=date.fromisoformat, default=date(2024, 2, 17))
+    parser.add_argument("--everything", action="store_true", help="both sources, every week, and write the section of docs/benchmarks.md")
+    parser.add_argument("--weeks", type=int, help="with --everything: only the last WEEKS of each source, a quick look (not written)")
     arguments = parser.parse_args(argv)
+    if arguments.everything:
+        from benchmarks.report import now, write_section
+
+        result = run_everything(arguments.turnstiles, arguments.weeks)
+        print("\n".join(everything_report(result)))
+        if arguments.weeks is None:
+            write_section(EVERYTHING_HEADING, everything_section(result, now()))
+        return result
     result = run_history(arguments.turnstiles, arguments.first, arguments.last)
     print("\n".join(report(result)))
     return result

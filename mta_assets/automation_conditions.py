@@ -18,14 +18,7 @@ from mta_assets.asset_keys import LOADING, STATIONS
 
 @dataclass(frozen=True)
 class BackfillLoading(AutomationCondition):
-    """True for every partition while an active backfill has partitions of `assets` left to materialize.
-
-    Dagster's conditions look at a partition's own dependencies, so while a history-scale backfill lands
-    26 weeks at a time, the ridership weeks of each landed batch become ready one batch after another and
-    the automation launches a run for each. Held until the backfill has loaded every week, the ridership
-    follows in a few large runs instead, and its runs never queue between the backfill's for the
-    warehouse's one writer.
-    """
+    """True for every partition while an active backfill has partitions of `assets` left to materialize."""
 
     assets: tuple[AssetKey, ...]
 
@@ -58,7 +51,15 @@ NOTHING_IN_PROGRESS = ~AutomationCondition.any_deps_in_progress() & ~AutomationC
 # checks per run, not per week (see defs/turnstile_lake_checks.py), so this holds back every pending week, not just the
 # bad one; the parser refuses the other kind of bad week (another week's file) before it is stored.
 BLOCKING_CHECKS_PASSED = AutomationCondition.all_deps_blocking_checks_passed()
-NO_BACKFILL_LOADING = ~BackfillLoading(LOADING)
+# While a backfill loads the sources, the ridership follows on a clock instead of at once. Dagster's conditions
+# look at a partition's own dependencies, so a history-scale backfill landing 26 weeks at a time would make
+# the ridership of each landed batch ready one batch after another, and the automation would launch a run
+# for each, queued between the backfill's for the warehouse's one writer. Every few minutes, the weeks
+# landed since follow in a few runs of up to 26 weeks: never more than a few minutes behind their sources.
+FOLLOW_UP_DURING_BACKFILLS = "*/5 * * * *"
+BETWEEN_BACKFILL_BATCHES = (
+    ~BackfillLoading(LOADING) | AutomationCondition.cron_tick_passed(FOLLOW_UP_DURING_BACKFILLS)
+).with_label("no_backfill_loading_or_a_follow_up_tick")
 
 # The warehouse follows the lake, week by week. Declarative automation rather than an asset sensor,
 # because it already knows which weeks are in progress, missing upstream, or loaded by the same run.
@@ -67,14 +68,13 @@ FOLLOWS_THE_LAKE = (
     UPSTREAM_CHANGED & ~AutomationCondition.any_deps_missing() & NOTHING_IN_PROGRESS & BLOCKING_CHECKS_PASSED
 ).with_label("follows_the_lake")
 
-# The ridership follows the warehouse the same way, but not while a backfill still loads lake or
-# warehouse weeks: the ridership of a history-scale backfill then follows in a few large runs.
+# The ridership follows the warehouse the same way, every few minutes while a backfill loads the sources.
 FOLLOWS_THE_WAREHOUSE = (
     UPSTREAM_CHANGED
     & ~AutomationCondition.any_deps_missing()
     & NOTHING_IN_PROGRESS
     & BLOCKING_CHECKS_PASSED
-    & NO_BACKFILL_LOADING
+    & BETWEEN_BACKFILL_BATCHES
 ).with_label("follows_the_warehouse")
 
 # station_daily_ridership is also computed when the week before is missing (its first readings then have
@@ -86,7 +86,7 @@ FOLLOWS_ITS_WEEK = (
     & ~AutomationCondition.any_deps_missing().allow(AssetSelection.assets(STATIONS))
     & NOTHING_IN_PROGRESS
     & BLOCKING_CHECKS_PASSED
-    & NO_BACKFILL_LOADING
+    & BETWEEN_BACKFILL_BATCHES
 ).with_label("follows_its_week")
 
 # The unified tables compute a week once either source has it, and again when the other arrives (its
@@ -101,5 +101,5 @@ NO_PRESENT_SOURCE_FAILED_A_CHECK = ~AutomationCondition.any_deps_match(
     & ~AutomationCondition.all_checks_match(AutomationCondition.check_passed() | AutomationCondition.will_be_requested(), blocking_only=True)
 ).with_label("no_present_source_failed_a_blocking_check")
 FOLLOWS_EITHER_SOURCE = (
-    UPSTREAM_CHANGED & SOME_SOURCE_HAS_THE_WEEK & NOTHING_IN_PROGRESS & NO_PRESENT_SOURCE_FAILED_A_CHECK & NO_BACKFILL_LOADING
+    UPSTREAM_CHANGED & SOME_SOURCE_HAS_THE_WEEK & NOTHING_IN_PROGRESS & NO_PRESENT_SOURCE_FAILED_A_CHECK & BETWEEN_BACKFILL_BATCHES
 ).with_label("follows_either_source")

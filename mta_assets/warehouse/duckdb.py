@@ -19,6 +19,9 @@ from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+# A run process holds about 270 MB once the definitions are loaded; with DuckDB held to 200 MB (spilling
+# beyond it), the ridership's runs over half a year of readings stay under 500 MB resident.
+DEFAULT_MEMORY_LIMIT = "200MB"
 # DuckDB names the process that holds its lock: 'Conflicting lock is held in /usr/bin/python3 (PID 1234)'.
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
@@ -30,6 +33,10 @@ def _noting(batches: Iterator[pa.RecordBatch], unreadable: list) -> Iterator[pa.
     except LakeObjectUnreadable as error:
         unreadable.append(error)
         raise
+
+
+# The environment variable behind a field, named in its errors.
+_SETTINGS = {"memory_limit": " (MTA_DUCKDB_MEMORY_LIMIT)"}
 
 
 class WarehouseLocked(RuntimeError):
@@ -57,7 +64,9 @@ class DuckDBWarehouse(Warehouse):
         default=120.0, description="How long to wait for another process that holds the file."
     )
     memory_limit: str = Field(
-        default="1GB", description="DuckDB's memory limit on every connection (a DuckDB size: '512MB', '1GB'); beyond it, it spills to the folder beside the file."
+        default=DEFAULT_MEMORY_LIMIT,
+        description="DuckDB's memory limit on every connection (MTA_DUCKDB_MEMORY_LIMIT, a DuckDB size: '200MB', '1GB'); "
+        "beyond it, it spills to the folder beside the file.",
     )
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
@@ -182,8 +191,8 @@ class DuckDBWarehouse(Warehouse):
             connection.execute("SET memory_limit = ?", [limit])
         except duckdb.ParserException as error:
             raise ConfigurationError(
-                f"The DuckDB warehouse's {setting}={limit!r} is not a memory size DuckDB reads ({error}); give one "
-                f"like '512MB' or '1GB'."
+                f"The DuckDB warehouse's {setting}={limit!r}{_SETTINGS.get(setting, '')} is not a memory size DuckDB "
+                f"reads ({error}); give one like '200MB' or '1GB'."
             ) from None
 
     def _create_table(self, connection, table: Table) -> None:

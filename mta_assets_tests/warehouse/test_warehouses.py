@@ -107,7 +107,7 @@ def test_every_duckdb_connection_is_held_to_its_memory_limit_and_spills_beside_i
 
 
 def test_a_memory_limit_duckdb_cannot_read_names_the_setting(tmp_path):
-    with pytest.raises(ConfigurationError, match=r"memory_limit='lots' is not a memory size DuckDB reads"):
+    with pytest.raises(ConfigurationError, match=r"memory_limit='lots' \(MTA_DUCKDB_MEMORY_LIMIT\) is not a memory size DuckDB reads"):
         DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="lots").query("SELECT 1")
 
 
