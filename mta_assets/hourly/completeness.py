@@ -22,8 +22,8 @@ from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE
 from mta_assets.lake.facts import latest_facts
 from mta_assets.lake.resource import RecordedWeeks
 from mta_assets.lib.check_results import weeks_result
-from mta_assets.hourly.source import hour_spans, local_hours
-from mta_assets.partitions import HOURLY_WEEKS, week_bounds, week_days, weeks_around, weeks_near
+from mta_assets.hourly.source import hour_spans, published_hours
+from mta_assets.partitions import HOURLY_WEEKS, week_days, weeks_around, weeks_near
 
 # Every day has station complexes of at least this share of the usual number: stations close for works
 # one at a time; a day missing a borough or a feed falls far below.
@@ -68,8 +68,7 @@ def hourly_shortfalls(shape: HourlyWeekShape, week: date, neighbours: Mapping[da
 
     `neighbours`: the station complexes recorded for the stored weeks around it.
     """
-    start, end = week_bounds(week)
-    every_hour = local_hours(start, end)
+    every_hour = published_hours(week)
     found = []
     missing = [hour for hour in every_hour if hour not in shape.hours]
     if missing:

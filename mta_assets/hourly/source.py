@@ -165,6 +165,12 @@ def local_hours(start: datetime, end: datetime) -> list[datetime]:
     return [hour for hour in hours if hour.replace(tzinfo=_NEW_YORK).astimezone(UTC).astimezone(_NEW_YORK).replace(tzinfo=None) == hour]
 
 
+def published_hours(week: date) -> list[datetime]:
+    """The week's hours that NY Open Data's hourly datasets cover: all of them, but for the first week, whose
+    Saturday (2016-12-31) comes before the datasets' first day."""
+    return [hour for dataset in HOURLY_DATASETS if (span := dataset.clip(*week_bounds(week))) for hour in local_hours(*span)]
+
+
 class _Tally:
     """What the written rows add up to, page by page."""
 

@@ -42,6 +42,17 @@ def test_a_week_holding_one_hour_lacks_the_other_167():
     assert hourly_shortfalls(shape, WEEK, {}) == ["no rows in 167 of its 168 hours (2023-05-27 00:00 to 2023-06-02 22:00)"]
 
 
+def test_the_first_week_needs_only_the_hours_from_the_datasets_first_day():
+    first_week = date(2017, 1, 7)  # 2016-12-31 to 2017-01-06; the datasets begin on 2017-01-01
+    hours = [datetime(2017, 1, 1) + timedelta(hours=hour) for hour in range(144)]
+    table = pa.table({"transit_timestamp": pa.array(hours, pa.timestamp("ms")), "station_complex_id": ["611"] * len(hours)})
+    assert hourly_shortfalls(HourlyWeekShape.of(batches_of(table), first_week), first_week, {}) == []
+    without_one = table.filter(pa.array([hour != datetime(2017, 1, 3, 5) for hour in hours]))
+    assert hourly_shortfalls(HourlyWeekShape.of(batches_of(without_one), first_week), first_week, {}) == [
+        "no rows in 1 of its 144 hours (2017-01-03 05:00)"
+    ]
+
+
 def test_station_complexes_are_compared_with_the_stored_weeks_around():
     shape = HourlyWeekShape.of(batches_of(week_table()), WEEK)
     neighbours = {date(2023, 5, 27): 3, date(2023, 6, 10): 4, date(2023, 6, 17): 4}
