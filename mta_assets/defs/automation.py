@@ -21,6 +21,7 @@ from dagster import (
     sensor,
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.storage.tags import PRIORITY_TAG
 
 from mta_assets.lib.active_runs import weeks_being_loaded
 from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, TURNSTILE_LAKE, TURNSTILE_WAREHOUSE, hourly_dataset
@@ -288,6 +289,10 @@ automation_condition_sensor = AutomationConditionSensorDefinition(
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
+    # Ahead of the queue: the runs that follow the sources (a few weeks of warehouse or ridership, seconds
+    # each) would otherwise wait behind every queued run of a history-scale backfill, dequeued first-in
+    # first-out, and the ridership would trail its sources by as long as the backfill takes.
+    run_tags={PRIORITY_TAG: "1"},
     # The ridership's condition (BackfillLoading) is this project's own Python, which only the code
     # location can evaluate.
     use_user_code_server=True,

@@ -26,7 +26,9 @@ from dagster import (
 from dagster._core.definitions.sensor_definition import SensorEvaluationContext
 from dagster._core.execution.build_resources import wrap_resources_for_execution
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
 from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.defs.alerts import run_failure_alert
@@ -417,3 +419,13 @@ def test_the_hourly_sensor_skips_when_open_data_is_down(instance, tmp_path):
 
     skip = evaluate_hourly_sensor(instance, Down())
     assert isinstance(skip, SkipReason) and "asking again next tick" in skip.skip_message
+
+
+def test_the_runs_that_follow_the_sources_are_dequeued_before_queued_backfill_runs():
+    """The automation's runs carry a priority, and Dagster's run queue dequeues them ahead of a backfill's
+    runs queued earlier (first-in first-out among equals)."""
+    run_tags = defs().resolve_sensor_def("automation_condition_sensor").run_tags
+    queued = [DagsterRun(job_name="__ASSET_JOB", run_id=f"backfill-{n}", tags={"dagster/backfill": "history"}) for n in range(3)]
+    queued.append(DagsterRun(job_name="__ASSET_JOB", run_id="ridership", tags=dict(run_tags)))
+    dequeued = QueuedRunCoordinatorDaemon(interval_seconds=1)._priority_sort(queued)
+    assert [run.run_id for run in dequeued] == ["ridership", "backfill-0", "backfill-1", "backfill-2"]
