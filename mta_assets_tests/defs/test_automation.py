@@ -26,7 +26,6 @@ from dagster import (
 from dagster._core.definitions.sensor_definition import SensorEvaluationContext
 from dagster._core.execution.build_resources import wrap_resources_for_execution
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
