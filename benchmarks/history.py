@@ -89,19 +89,25 @@ def wait_until(condition, what: str, timeout: float, every: float = 2) -> None:
         time.sleep(every)
 
 
+def generated_feed(turnstiles: int, first: date, last: date) -> tuple[subprocess.Popen, str]:
+    """`loopback.generated_feed` serving every week from `first` to `last` as a process of its own, and its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loopback.generated_feed", str(port), "--turnstiles", str(turnstiles),
+         "--first", first.isoformat(), "--last", last.isoformat()],
+    )  # fmt: skip
+    return server, f"http://127.0.0.1:{port}"
+
+
 def run_history(turnstiles: int, first: date, last: date) -> dict:
     weeks = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
     weeks = [week for week in weeks if week not in NEVER_PUBLISHED]
     expected = readings_per_week(turnstiles, last, weeks)
     with tempfile.TemporaryDirectory(prefix="mta-history-") as directory:
         folder = Path(directory)
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "loopback.generated_feed", str(port), "--turnstiles", str(turnstiles),
-             "--first", first.isoformat(), "--last", last.isoformat()],
-        )
+        server, feed_url = generated_feed(turnstiles, first, last)
         try:
-            with dagster_dev(folder, {"MTA_SOURCE_URL": f"http://127.0.0.1:{port}"}) as url, RunMemory() as run_memory:
+            with dagster_dev(folder, {"MTA_SOURCE_URL": feed_url}) as url, RunMemory() as run_memory:
                 instance = DagsterInstance.from_config(str(folder / "dagster_home"))
                 started = time.monotonic()
                 backfill_id = launch_asset_backfill(url, ["turnstile_lake", "turnstile_warehouse"], [w.isoformat() for w in weeks])
@@ -200,18 +206,14 @@ def run_everything(turnstiles: int, last_weeks: int | None = None) -> dict:
     newest_hour = datetime.combine(date.fromisoformat(hourly_weeks[-1]), datetime.min.time()) - timedelta(hours=1)
     with tempfile.TemporaryDirectory(prefix="mta-everything-") as directory:
         folder = Path(directory)
-        feed_port = free_port()
-        feed = subprocess.Popen(
-            [sys.executable, "-m", "loopback.generated_feed", str(feed_port), "--turnstiles", str(turnstiles),
-             "--first", feed_first.isoformat(), "--last", feed_last.isoformat()],
-        )  # fmt: skip
+        feed, feed_url = generated_feed(turnstiles, feed_first, feed_last)
         hourly = subprocess.Popen(
             [sys.executable, "-m", "loopback.generated_hourly", "--port", "0", "--newest-hour", newest_hour.isoformat()],
             stdout=subprocess.PIPE,
             text=True,
         )
         try:
-            env = {"MTA_SOURCE_URL": f"http://127.0.0.1:{feed_port}", "MTA_OPEN_DATA_URL": hourly.stdout.readline().strip()}
+            env = {"MTA_SOURCE_URL": feed_url, "MTA_OPEN_DATA_URL": hourly.stdout.readline().strip()}
             with dagster_dev(folder, env) as url, RunMemory() as run_memory:
                 instance = DagsterInstance.from_config(str(folder / "dagster_home"))
                 started = time.monotonic()
