@@ -1,6 +1,7 @@
 import os
 
-# Arrow's allocator (mimalloc) keeps freed memory for a while before giving it back, so each step of a
-# run would peak on top of what the steps before it freed: give it back at once. mimalloc reads this when
-# pyarrow loads, which is after this package is imported in a run worker.
-os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
+# Arrow allocates from the C library's malloc, the heap DuckDB allocates from too: what one step frees, the
+# next reuses, instead of each allocator keeping its own high water (Arrow's mimalloc held 30 MB more after
+# a week, 80 MB more after 26, and the warehouse step then peaked on top: docs/benchmarks.md). Arrow reads
+# this when it first allocates, which is after this package is imported in a run worker.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
