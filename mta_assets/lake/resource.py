@@ -22,6 +22,7 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.storage import DEFAULT_LAKE_URL, LakeLocation, LakeStorage, file_md5
 from mta_assets.lake.week import TURNSTILE_OBJECTS, LakeDataset, LakeWeek
 from mta_assets.lib.errors import is_disk_full
+from mta_assets.lib.tables import Table
 
 
 class LakeDiskFull(RuntimeError):
@@ -55,6 +56,16 @@ class StagedWeek(Protocol):
     rejected_lines: tuple[str, ...]
 
 
+def _content(lake_format: LakeFormat, file: Path, table: Table) -> WeekContent:
+    """The rows of `file` and the sum of each of its count columns."""
+    rows, sums = 0, dict.fromkeys(table.count_columns, 0)
+    for batch in lake_format.batches(file, table.count_columns, table):
+        rows += batch.num_rows
+        for column in sums:
+            sums[column] += pc.sum(batch[column]).as_py() or 0
+    return WeekContent(rows, sums)
+
+
 class LakeResource(ConfigurableResource):
     """One lake object per week and dataset (turnstile, hourly ridership), in a local folder or a GCS bucket."""
 
@@ -85,14 +96,14 @@ class LakeResource(ConfigurableResource):
         """Write one week into the lake: its object, its unreadable lines beside it, and nothing else of it.
 
         The object is the staged parquet, or a csv.gz written from it in `directory`; its rows and sums are
-        read from that file, the very bytes stored. The object first: if it fails, the lake keeps the earlier
-        object and its rejected lines. Then the week's object in the other format and stale rejected lines
+        read from that file, the very bytes stored, a batch of its count columns at a time (read whole, a
+        week's held 14-19 MB). The object first: if it fails, the lake keeps the earlier object and its
+        rejected lines. Then the week's object in the other format and stale rejected lines
         go, so a week is one object. Returns the facts of the stored object: it, its rows and its sums.
         """
         lake_week = self.lake_week(staged.week, dataset)
         file = lake_week.format.from_parquet(staged.path, directory, dataset.table)
-        columns = dataset.table.count_columns
-        counts = lake_week.format.read_table(file, columns, False, dataset.table)
+        content = _content(lake_week.format, file, dataset.table)
         md5, size = file_md5(file), file.stat().st_size
         storage, week = lake_week.storage, staged.week
         self._write(storage, week, file, lake_week.name)
@@ -109,8 +120,8 @@ class LakeResource(ConfigurableResource):
         rejected_uri = storage.uri(rejected) if staged.rejected_lines else None
         return WeekFacts(
             object=LakeObject(lake_week.uri, md5, size, rejected_uri),
-            rows=counts.num_rows,
-            sums={column: pc.sum(counts[column]).as_py() or 0 for column in columns},
+            rows=content.rows,
+            sums=content.sums,
         )
 
     def _write(self, storage: LakeStorage, week: date, file: Path, name: str) -> None:
