@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
 from dagster import AssetExecutionContext, AssetMaterialization, Failure, MaterializeResult
 
 from mta_assets.lake.facts import WeekFacts
@@ -88,6 +89,9 @@ def store_weeks(
             facts = replace(read.facts, object=stored.object, rows=stored.rows, sums=stored.sums)
             metadata[key] = {**read.metadata, **facts.metadata()}
             shutil.rmtree(folder)
+            # The week's parse freed its memory into the C heap (Arrow's and DuckDB's): hand it back to the
+            # system, so that it does not lie under the next week's and the checks' peaks.
+            pa.default_memory_pool().release_unused()
 
         if not failures:
             for key, recorded in metadata.items():
