@@ -37,6 +37,7 @@ from mta_assets.defs.automation import (
     hourly_ridership_sensor,
     turnstile_publication_sensor,
     weekly_hourly_ridership_schedule,
+    week_run_requests,
     weekly_turnstile_schedule,
 )
 from mta_assets.defs.hourly_ridership import hourly_ridership_lake
@@ -104,6 +105,15 @@ def weeks_of(request, partitions_def=weekly_partitions) -> list[str]:
     if request.partition_key is not None:
         return [request.partition_key]
     return list(partitions_def.get_partition_keys_in_range(request.partition_key_range))
+
+
+def test_a_sensors_weeks_are_runs_of_consecutive_weeks_up_to_a_backfills_run_newest_first():
+    keys = hourly_partitions.get_partition_keys()[:40]
+    wanted = [*keys[0:30], *keys[32:34], keys[36]]  # 30 in a row (one run more than 26), 2, then 1
+    requests = week_run_requests(reversed(wanted), hourly_partitions, lambda weeks: f"{weeks[0]}..{weeks[-1]}")
+    assert [weeks_of(request, hourly_partitions) for request in requests] == [[keys[36]], keys[32:34], keys[26:30], keys[0:26]]
+    assert requests[0].partition_key == keys[36] and requests[0].run_key == f"{keys[36]}..{keys[36]}"
+    assert requests[3].tags == {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[25]}
 
 
 def tick(instance, source, cursor=None):
