@@ -240,7 +240,7 @@ def main() -> None:
         BACKFILL_HEADING: lambda: backfill_section(backfill.main([]), now()),
         HISTORY_HEADING: lambda: history_section(history.main([]), now()),
         HOURLY_HEADING: lambda: hourly_section(hourly.main([])),
-        history.EVERYTHING_HEADING: lambda: history.everything_section(history.run_everything(5000), now()),
+        history.EVERYTHING_HEADING: lambda: history.everything_section(*history.run_scaling(5000), now()),
     }
     chosen = {
         "week": WEEK_HEADING,

@@ -2,6 +2,7 @@
 launch what the sources publish (the MTA's files until the feed ended, hourly ridership today)."""
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 from dagster import (
@@ -12,6 +13,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    TimeWindowPartitionsDefinition,
     ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
@@ -21,8 +23,9 @@ from dagster import (
     sensor,
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.storage.tags import PRIORITY_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PRIORITY_TAG
 
+from mta_assets.asset_defaults import WEEKS_PER_RUN
 from mta_assets.lib.active_runs import weeks_being_loaded
 from mta_assets.asset_keys import HOURLY_RIDERSHIP_LAKE, HOURLY_RIDERSHIP_WAREHOUSE, TURNSTILE_LAKE, TURNSTILE_WAREHOUSE, hourly_dataset
 from mta_assets.hourly.source import HOURLY_DATASETS, HourlyRidershipSource, hour_spans
@@ -57,8 +60,30 @@ turnstile_job = define_asset_job(
 SUNDAY_MORNING = {"cron_schedule": "0 9 * * 0", "execution_timezone": TIMEZONE, "default_status": DefaultScheduleStatus.RUNNING}
 
 
-def run_key(partition_key: str) -> str:
-    return f"turnstile:{partition_key}"
+def run_key(partition_keys: list[str]) -> str:
+    return f"turnstile:{partition_keys[0]}" + (f"..{partition_keys[-1]}" if len(partition_keys) > 1 else "")
+
+
+def week_run_requests(
+    partition_keys: Iterable[str], partitions_def: TimeWindowPartitionsDefinition, run_key_of: Callable[[list[str]], str]
+) -> list[RunRequest]:
+    """One run per stretch of consecutive weeks, up to WEEKS_PER_RUN of them, newest stretch first: what a
+    backfill's runs are. A run costs seconds to start (a process, the definitions), a week about one to
+    load, so the dozen weeks a sensor finds on a first start are one run, not twelve."""
+    position = {key: n for n, key in enumerate(partitions_def.get_partition_keys())}
+    stretches: list[list[str]] = []
+    for key in sorted(partition_keys, key=position.__getitem__):
+        if stretches and position[key] == position[stretches[-1][-1]] + 1 and len(stretches[-1]) < WEEKS_PER_RUN:
+            stretches[-1].append(key)
+        else:
+            stretches.append([key])
+    return [
+        RunRequest(partition_key=keys[0], run_key=run_key_of(keys))
+        if len(keys) == 1
+        else RunRequest(run_key=run_key_of(keys), tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+        for keys in reversed(stretches)
+    ]
+
 
 
 @schedule(
@@ -82,14 +107,15 @@ def weekly_turnstile_schedule(context: ScheduleEvaluationContext, mta_files: Mta
         return SkipReason(
             f"{name} is not published yet at {redact_url(mta_files.file_url(week))}; the publication sensor launches it when it appears."
         )
-    return RunRequest(partition_key=week.isoformat(), run_key=run_key(week.isoformat()))
+    return RunRequest(partition_key=week.isoformat(), run_key=run_key([week.isoformat()]))
 
 
 @sensor(
     job=turnstile_job,
     minimum_interval_seconds=3600,
     default_status=DefaultSensorStatus.RUNNING,
-    description=f"Hourly: launches each published week of the last {LOOKBACK_WEEKS} that is not in the lake yet.",
+    description=f"Hourly: launches the published weeks of the last {LOOKBACK_WEEKS} that are not in the lake yet "
+    "(consecutive ones in one run).",
 )
 def turnstile_publication_sensor(context: SensorEvaluationContext, mta_files: MtaTurnstileSource):
     # Newest first, up to the feed's last week (a week the MTA never published is no partition).
@@ -97,17 +123,18 @@ def turnstile_publication_sensor(context: SensorEvaluationContext, mta_files: Mt
     launched = set(json.loads(context.cursor)) if context.cursor else set()
     in_lake = context.instance.get_materialized_partitions(TURNSTILE_LAKE)
     candidates = [key for key in recent if key not in in_lake and key not in launched][:CHECKS_PER_TICK]
-    requests = []
+    published = []
     for key in candidates:
         try:
             if mta_files.is_published(week_of(key)):
-                requests.append(RunRequest(partition_key=key, run_key=run_key(key)))
+                published.append(key)
         except SourceError as error:
-            if requests:
+            if published:
                 break  # launch what was found; the rest is asked again next tick
             return SkipReason(f"The source did not answer for week {key} ({error}); asking again next tick.")
+    requests = week_run_requests(published, weekly_partitions, run_key)
     # Only weeks still in the look-back window are remembered, so the cursor stays small.
-    launched = sorted((launched | {request.partition_key for request in requests}) & set(recent))
+    launched = sorted((launched | set(published)) & set(recent))
     return SensorResult(
         run_requests=requests,
         cursor=json.dumps(launched),
@@ -212,7 +239,7 @@ def hourly_week_requests(
     fingerprints = source.week_fingerprints(None, candidates[0], candidates[-1])
     running = weeks_being_loaded(instance, [HOURLY_RIDERSHIP_LAKE], hourly_partitions)
     recorded = stored_fingerprints(instance, [week for week in candidates if week.isoformat() in stored])
-    requests, lacking = [], []
+    week_keys, lacking = {}, []
     for week in candidates:
         key, fingerprint = week.isoformat(), fingerprints.get(week)
         if fingerprint is None or key in running:
@@ -224,7 +251,9 @@ def hourly_week_requests(
             lacking.append(missing)
             continue
         rows_updated_at = max(versions.get(dataset_id, 0) for dataset_id in datasets)
-        requests.append(RunRequest(partition_key=key, run_key=hourly_run_key(week, fingerprint, rows_updated_at)))
+        week_keys[key] = hourly_run_key(week, fingerprint, rows_updated_at)
+    # A run's key is its weeks' keys together: a week that changes again is in a run under another key.
+    requests = week_run_requests(week_keys, hourly_partitions, lambda keys: " ".join(week_keys[key] for key in keys))
     return requests, lacking
 
 
@@ -232,8 +261,8 @@ def hourly_week_requests(
     job=hourly_ridership_job,
     minimum_interval_seconds=3600,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Hourly: when a dataset's rowsUpdatedAt moves, launches each week the dataset holds every hour of "
-    f"that is new (of the last {HOURLY_LOOKBACK_WEEKS}) or whose fingerprint (rows, sums, newest :updated_at) "
+    description="Hourly: when a dataset's rowsUpdatedAt moves, launches the weeks (consecutive ones in one run) the "
+    "dataset holds every hour of that are new (of the last {HOURLY_LOOKBACK_WEEKS}) or whose fingerprint (rows, sums, newest :updated_at) "
     "differs from the one the stored week's materialization recorded.",
 )
 def hourly_ridership_sensor(context: SensorEvaluationContext, hourly_source: HourlyRidershipSource):

@@ -37,6 +37,7 @@ from mta_assets.defs.automation import (
     hourly_ridership_sensor,
     turnstile_publication_sensor,
     weekly_hourly_ridership_schedule,
+    week_run_requests,
     weekly_turnstile_schedule,
 )
 from mta_assets.defs.hourly_ridership import hourly_ridership_lake
@@ -99,6 +100,22 @@ def test_the_schedule_skips_when_the_source_is_down(instance):
     assert "Could not ask whether turnstile_230603.txt is published" in result.skip_message
 
 
+def weeks_of(request, partitions_def=weekly_partitions) -> list[str]:
+    """The weeks a sensor's run request covers: its partition, or its range of partitions."""
+    if request.partition_key is not None:
+        return [request.partition_key]
+    return list(partitions_def.get_partition_keys_in_range(request.partition_key_range))
+
+
+def test_a_sensors_weeks_are_runs_of_consecutive_weeks_up_to_a_backfills_run_newest_first():
+    keys = hourly_partitions.get_partition_keys()[:40]
+    wanted = [*keys[0:30], *keys[32:34], keys[36]]  # 30 in a row (one run more than 26), 2, then 1
+    requests = week_run_requests(reversed(wanted), hourly_partitions, lambda weeks: f"{weeks[0]}..{weeks[-1]}")
+    assert [weeks_of(request, hourly_partitions) for request in requests] == [[keys[36]], keys[32:34], keys[26:30], keys[0:26]]
+    assert requests[0].partition_key == keys[36] and requests[0].run_key == f"{keys[36]}..{keys[36]}"
+    assert requests[3].tags == {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[25]}
+
+
 def tick(instance, source, cursor=None):
     with build_sensor_context(instance=instance, cursor=cursor, resources={"mta_files": source}) as context:
         return turnstile_publication_sensor(context)
@@ -112,8 +129,9 @@ def test_the_sensor_requests_exactly_the_published_weeks_missing_from_the_lake(i
     source = MtaTurnstileSource(base_url=mirror.url)
 
     first = tick(instance, source)
-    assert [request.partition_key for request in first.run_requests] == [recent[4], recent[3], recent[1], recent[0]]
-    assert len({request.run_key for request in first.run_requests}) == 4
+    # Consecutive weeks in one run, as a backfill runs them; the newest first.
+    assert [weeks_of(request) for request in first.run_requests] == [[recent[3], recent[4]], [recent[0], recent[1]]]
+    assert len({request.run_key for request in first.run_requests}) == 2
     assert sum(mirror.requests.values()) <= CHECKS_PER_TICK
 
     second = tick(instance, source, first.cursor)
@@ -122,7 +140,7 @@ def test_the_sensor_requests_exactly_the_published_weeks_missing_from_the_lake(i
 
     publish(mirror, recent[5])
     third = tick(instance, source, second.cursor)
-    assert [request.partition_key for request in third.run_requests] == [recent[5]]
+    assert [weeks_of(request) for request in third.run_requests] == [[recent[5]]]
 
 
 def test_the_sensor_falls_back_to_a_ranged_get_where_head_is_not_served(instance, mirror):
@@ -344,14 +362,14 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
 
     def load(result):
         for request in result.run_requests:
-            run = project.run(request.partition_key)
+            run = project.run(request.partition_key, request.tags)
             assert run.success, failure_message(run)
 
-    def requested(result) -> list[str]:
-        return sorted(request.partition_key for request in result.run_requests)
+    def requested(result) -> list[list[str]]:
+        return [weeks_of(request, hourly_partitions) for request in result.run_requests]
 
     result = tick(None)
-    assert requested(result) == [first.isoformat(), second.isoformat()]  # the latest lacks hours: not launched
+    assert requested(result) == [[first.isoformat(), second.isoformat()]]  # one run; the latest lacks hours: not launched
     assert len(result.asset_events) == 3  # every dataset observed
     load(result)
 
@@ -366,7 +384,7 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
     revised = tick(result.cursor)
     (request,) = revised.run_requests
     assert request.partition_key == second.isoformat() and fingerprint_of(second_rows) in request.run_key
-    assert request.run_key not in {earlier.run_key for earlier in result.run_requests}
+    assert request.run_key not in result.run_requests[0].run_key.split()
     assert [event.asset_key.path[-1] for event in revised.asset_events] == ["open_data_hourly_ridership_5wq4_mkjj"]
     load(revised)
     assert project_rows(project, second) == dataset_rows(soda, second, GROWING)
@@ -378,7 +396,7 @@ def test_the_hourly_sensor_requests_each_changed_week_once_and_its_run_loads_it_
     # A correction of transfers alone in the first week: that week, once.
     soda.revise(GROWING, lambda row: row is first_rows[3], transfers=str(int(first_rows[3]["transfers"]) + 1))
     corrected = tick(revised.cursor)
-    assert requested(corrected) == [first.isoformat()]
+    assert requested(corrected) == [[first.isoformat()]]
     load(corrected)
     assert project_rows(project, first) == dataset_rows(soda, first, GROWING)
 

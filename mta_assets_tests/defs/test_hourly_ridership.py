@@ -1,5 +1,6 @@
 """Hourly ridership through the lake and the warehouse, from a SODA server on loopback, as Dagster runs it."""
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 import duckdb
@@ -30,11 +31,13 @@ class HourlyProject:
         self.warehouse = warehouse or DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
         self.instance = instance or DagsterInstance.ephemeral()
 
-    def run(self, key: str = KEY):
+    def run(self, key: str | None = KEY, tags: Mapping[str, str] | None = None):
+        """A run of week `key`, or of the range of weeks its `tags` name (key None), as a sensor requests it."""
         source = HourlyRidershipSource(base_url=self.soda.url, page_rows=500, backoff_seconds=0, max_attempts=3)
         return materialize(
             [hourly_ridership_lake, hourly_lake_checks, hourly_ridership_warehouse],
             partition_key=key,
+            tags=tags,
             instance=self.instance,
             raise_on_error=False,
             resources={"hourly_source": source, "lake": self.lake, "warehouse": self.warehouse},
