@@ -35,7 +35,7 @@ from mta_assets.turnstile.files import MTA_TURNSTILE_URL, MtaTurnstileSource
 from mta_assets.lib.week_source import WeekSource
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse, Warehouse
 from mta_assets.warehouse.bigquery import BigQueryEndpointResource
-from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH
+from mta_assets.warehouse.duckdb import DEFAULT_DUCKDB_PATH, DEFAULT_MEMORY_LIMIT
 
 
 def _setting(environ: Mapping[str, str], name: str, default: str | None = None) -> str | None:
@@ -191,7 +191,7 @@ def warehouse_from_env(environ: Mapping[str, str] = os.environ) -> Warehouse:
         check_duckdb_path(environ)
         return DuckDBWarehouse(
             path=_setting(environ, "MTA_DUCKDB_PATH", DEFAULT_DUCKDB_PATH),
-            memory_limit=_setting(environ, "MTA_DUCKDB_MEMORY_LIMIT"),
+            memory_limit=_setting(environ, "MTA_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
         )
     if choice == "bigquery":
         missing = [name for name in ("MTA_BQ_PROJECT", "MTA_BQ_DATASET") if not environ.get(name, "").strip()]

@@ -22,7 +22,7 @@ def test_defaults_are_the_local_lake_and_duckdb():
     assert (lake.url, lake.format) == ("data/lake", "parquet")
     assert isinstance(lake.gcs, GCSResource)
     assert isinstance(warehouse_from_env({}), DuckDBWarehouse)
-    assert warehouse_from_env({}).memory_limit is None
+    assert warehouse_from_env({}).memory_limit == "128MB"
     assert warehouse_from_env({"MTA_DUCKDB_MEMORY_LIMIT": "1GB"}).memory_limit == EnvVar("MTA_DUCKDB_MEMORY_LIMIT")
     assert source_from_env({}).base_url == "http://web.mta.info/developers/data/nyct/turnstile"
     assert asset_kinds({}) == {"lake": {"local", "parquet"}, "warehouse": {"duckdb"}, "ridership": {"duckdb", "sql"}}

@@ -104,12 +104,17 @@ class Warehouse(ConfigurableResource, ABC):
         if isinstance(value, Sql):
             return value
         if isinstance(value, (list, tuple)) and value and all(isinstance(item, Mapping) for item in value):
-            return "\n  UNION ALL ".join(
-                "SELECT " + ", ".join(f"{self.literal(item)} AS {column}" for column, item in row.items()) for row in value
-            )
+            return self.rows_query(value)
         if isinstance(value, (list, tuple)):
             return ", ".join(self.literal(item) for item in value)
         return self.literal(value)
+
+    def rows_query(self, rows: Sequence[Mapping]) -> str:
+        """A query of literal rows (mappings of column to value, the same columns in each): one SELECT a row,
+        joined by UNION ALL."""
+        return "\n  UNION ALL ".join(
+            "SELECT " + ", ".join(f"{self.literal(item)} AS {column}" for column, item in row.items()) for row in rows
+        )
 
     def week_counts_sql(self, table: Table, weeks: Sequence[date]) -> str:
         """The query of each week's rows and first and last time (week_ending, rows, first, last)."""

@@ -2,7 +2,7 @@
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from mta_assets.lib.tables import TURNSTILE, Table
 from mta_assets.warehouse.base import Warehouse, WeekLoad, load_table, week_loads
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+DEFAULT_MEMORY_LIMIT = "128MB"
 # DuckDB names the process that holds its lock: 'Conflicting lock is held in /usr/bin/python3 (PID 1234)'.
 _LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
@@ -60,12 +61,13 @@ class DuckDBWarehouse(Warehouse):
     lock_timeout_seconds: float = Field(
         default=120.0, description="How long to wait for another process that holds the file."
     )
-    # No limit by default: held to 200 MB, the unified tables' runs of 26 weeks (15 million hourly rows) ran out
-    # of memory (DuckDB cannot spill every operator they use); measured in the whole-history benchmark.
-    memory_limit: str | None = Field(
-        default=None,
+    # A run process is about 270 MB once the definitions are loaded, and DuckDB's resident memory goes past its
+    # limit (library pages, what it allocates outside its buffers): the 26-week runs of station_daily_ridership
+    # grew a run by 1 GB without a limit, by about 260 MB at 200 MB, by about 190 MB at 128 MB (benchmarks.ridership).
+    memory_limit: str = Field(
+        default=DEFAULT_MEMORY_LIMIT,
         description="DuckDB's memory limit on every connection (MTA_DUCKDB_MEMORY_LIMIT, a DuckDB size: '512MB', '2GB'), "
-        "spilling beyond it to the folder beside the file; None: DuckDB's own (80% of the machine's memory).",
+        "spilling beyond it to the folder beside the file (<file>.tmp).",
     )
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
@@ -76,6 +78,13 @@ class DuckDBWarehouse(Warehouse):
 
     def string_literal(self, value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
+
+    def rows_query(self, rows: Sequence[Mapping]) -> str:
+        """A query of literal rows as one VALUES list. As a UNION ALL of one SELECT a row, the unit-to-complex key's
+        455 rows made daily_ridership's join of 26 weeks run out of memory at a 200 MB limit (measured); as VALUES
+        it needs a few MB."""
+        values = ",\n  ".join("(" + ", ".join(self.literal(item) for item in row.values()) + ")" for row in rows)
+        return f"SELECT * FROM (VALUES\n  {values}\n) AS literal_rows ({', '.join(rows[0])})"
 
     def query(self, sql: str) -> list[tuple]:
         with self.connect() as connection:
@@ -150,8 +159,7 @@ class DuckDBWarehouse(Warehouse):
                 }
             )
             # Set before the file is attached, so that everything the connection does is held to it.
-            if self.memory_limit:
-                self._set_memory_limit(connection, "memory_limit")
+            self._set_memory_limit(connection, "memory_limit")
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                 # Each load appends to the table's last, partly filled row group, which DuckDB rewrites
@@ -192,7 +200,7 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.ParserException as error:
             raise ConfigurationError(
                 f"The DuckDB warehouse's {setting}={limit!r}{_SETTINGS.get(setting, '')} is not a memory size DuckDB "
-                f"reads ({error}); give one like '200MB' or '1GB'."
+                f"reads ({error}); give one like '128MB' or '1GB'" + (f", or unset it for {DEFAULT_MEMORY_LIMIT}." if setting == "memory_limit" else ".")
             ) from None
 
     def _create_table(self, connection, table: Table) -> None:

@@ -95,19 +95,49 @@ def test_bigquery_uploads_the_weeks_itself_when_it_cannot_read_the_bucket(gcs_bu
     assert "could not load" in caplog.text and "uploading the weeks from this process" in caplog.text
 
 
+def duckdb_size(size: str) -> str:
+    """A memory size as DuckDB shows its memory_limit setting."""
+    reference = duckdb.connect()
+    reference.execute("SET memory_limit = ?", [size])
+    return reference.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
 def test_every_duckdb_connection_is_held_to_its_memory_limit_and_spills_beside_its_file(tmp_path):
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="512MB")
-    reference = duckdb.connect()
-    reference.execute("SET memory_limit = '512MB'")
     with warehouse.connect() as connection:
         assert connection.execute("SELECT current_setting('temp_directory'), current_setting('memory_limit')").fetchone() == (
             f"{tmp_path}/warehouse.duckdb.tmp",
-            reference.execute("SELECT current_setting('memory_limit')").fetchone()[0],
+            duckdb_size("512MB"),
         )
 
 
+def test_a_duckdb_connection_is_held_to_128mb_unless_told_otherwise(tmp_path):
+    with DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb")).connect() as connection:
+        assert connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == duckdb_size("128MB")
+
+
+def test_what_does_not_fit_the_memory_limit_goes_to_the_spill_folder(tmp_path):
+    """A temporary table larger than the limit lives in the spill folder beside the file while the connection is open."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="16MB")
+    with warehouse.connect() as connection:
+        connection.execute("CREATE TEMP TABLE digests AS SELECT md5(CAST(range AS VARCHAR)) AS digest FROM range(1000000)")
+        assert connection.execute("SELECT count(*) FROM digests").fetchone()[0] == 1_000_000
+        assert sum(path.stat().st_size for path in (tmp_path / "warehouse.duckdb.tmp").iterdir()) > 16_000_000
+
+
+def test_literal_rows_join_within_a_small_memory_limit(tmp_path):
+    """The unit-to-complex key's 455 rows, joined: as one SELECT a row (UNION ALL) they ran out of memory at 200 MB."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="32MB")
+    key = warehouse.rows_query([{"unit": f"R{number:03d}", "station_complex_id": str(number)} for number in range(455)])
+    joined = warehouse.query(
+        f"WITH key AS ({key}) SELECT count(*), count(key.station_complex_id) FROM range(200000) AS units "
+        "LEFT JOIN key ON key.unit = 'R' || lpad(CAST(units.range % 500 AS VARCHAR), 3, '0')"
+    )
+    assert joined == [(200_000, 200_000 * 455 // 500)]
+
+
 def test_a_memory_limit_duckdb_cannot_read_names_the_setting(tmp_path):
-    with pytest.raises(ConfigurationError, match=r"memory_limit='lots' \(MTA_DUCKDB_MEMORY_LIMIT\) is not a memory size DuckDB reads"):
+    with pytest.raises(ConfigurationError, match=r"memory_limit='lots' \(MTA_DUCKDB_MEMORY_LIMIT\) is not a memory size DuckDB reads .*, or unset it for 128MB\."):
         DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"), memory_limit="lots").query("SELECT 1")
 
 
