@@ -264,14 +264,20 @@ def _hour_counts(hour_of_day: int, level: int) -> tuple[pa.Array, pa.Array]:
     return base, pc.cast(pc.divide(pc.multiply(base, cells.transfer_sixteenths), 16), pa.string())
 
 
-_HEX_DIGITS = pa.array(list("0123456789abcdef"))
+# The last four hex digits of a position, for every value: a page's ids are slices of it after a prefix.
+_LOW_HEX_DIGITS = pa.array([f"{low:04x}" for low in range(1 << 16)])
 
 
 def _row_id_cells(first_position: int, count: int) -> pa.Array:
     """`"row-000000abcd",` for each `:id` position from `first_position`: row- and the position in 10 hex digits."""
-    positions = pa.array(range(first_position, first_position + count), pa.int64())
-    digits = [pc.take(_HEX_DIGITS, pc.bit_wise_and(pc.shift_right(positions, shift), 15)) for shift in range(36, -1, -4)]
-    return pc.binary_join_element_wise('"row-', *digits, '",', "")
+    runs = []
+    position, end = first_position, first_position + count
+    while position < end:  # in runs of the same first six digits
+        high, low = divmod(position, 1 << 16)
+        rows = min(end - position, (1 << 16) - low)
+        runs.append(pc.binary_join_element_wise(f'"row-{high:06x}', _LOW_HEX_DIGITS.slice(low, rows), '",', ""))
+        position += rows
+    return pa.concat_arrays(runs)
 
 
 def _position(row_id_text: str) -> int:
