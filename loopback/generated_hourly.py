@@ -495,6 +495,8 @@ class GeneratedHourlyServer:
         return {"id": dataset.id, "name": dataset.name, "rowsUpdatedAt": updated, "viewLastModified": _epoch_seconds(first), "columns": columns}
 
     def start(self, port: int = 0) -> "GeneratedHourlyServer":
+        for hour_of_day in range(24):  # made before the first request: a benchmark's first page costs what any other does
+            _hour_cells(hour_of_day)
         server = self
 
         class Handler(QuietHandler):

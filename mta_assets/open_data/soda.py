@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -172,27 +173,36 @@ class SodaReading:
         assert self.page_file is not None, "reading pages needs a page file"
         fields = {**fields, ":id": (":id",)}
         columns = {spelling for spellings in fields.values() for spelling in spellings} | set(optional)
-        after = None
-        while True:
+
+        def fetch(after: str | None) -> tuple[str, pa.Table]:
             url = page_url(after)
-            page = self._get(
-                url, dataset_id, f"rows after {after or 'none'}", lambda: self._page_once(url, dataset_id, fields, columns)
-            )
-            if page.num_rows:
-                ids = page[":id"]
-                first = ids[0].as_py()
-                increasing = pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
-                if not first or (after is not None and first <= after) or not increasing or "'" in ids[-1].as_py():
-                    raise UnstablePaging(
-                        f"{self.subject}: NY Open Data dataset {dataset_id} answered the rows after :id {after or 'none'} "
-                        f"({shown(url)}) with :ids from {first!r} to {ids[-1].as_py()!r}, not increasing after it: its "
-                        f"paging by :id does not hold, so rows could be skipped or repeated, and nothing was stored. "
-                        f"{self.advice.options('Retry later')}"
-                    )
-                after = ids[-1].as_py()
-            yield page
-            if page.num_rows < self.source.page_rows:
-                return
+            what = f"rows after {after or 'none'}"
+            return url, self._get(url, dataset_id, what, lambda: self._page_once(url, dataset_id, fields, columns))
+
+        # The next page is read (into the page file, free once a page is parsed) while the caller stores this
+        # one: the server's time and the caller's overlap. One page ahead, no more.
+        with ThreadPoolExecutor(1, thread_name_prefix="soda-next-page") as ahead:
+            coming, after = ahead.submit(fetch, None), None
+            while True:
+                url, page = coming.result()
+                if page.num_rows:
+                    ids = page[":id"]
+                    first, last = ids[0].as_py(), ids[-1].as_py()
+                    increasing = pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
+                    if ids.null_count or (after is not None and first <= after) or not increasing or "'" in last:
+                        raise UnstablePaging(
+                            f"{self.subject}: NY Open Data dataset {dataset_id} answered the rows after :id {after or 'none'} "
+                            f"({shown(url)}) with :ids from {first!r} to {last!r}, not increasing after it: its "
+                            f"paging by :id does not hold, so rows could be skipped or repeated, and nothing was stored. "
+                            f"{self.advice.options('Retry later')}"
+                        )
+                    after = last
+                full = page.num_rows >= self.source.page_rows
+                if full:
+                    coming = ahead.submit(fetch, after)
+                yield page
+                if not full:
+                    return
 
     def answer(self, url: str, dataset_id: str, what: str, columns: tuple[str, ...]) -> pa.Table:
         """The CSV answer to an aggregate query as a table of text (an empty cell as ""), with `columns`."""
