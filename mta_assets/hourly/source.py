@@ -2,9 +2,9 @@
 
 Partition S (a Saturday) holds the hours from S-7 00:00 to S-1 23:00. They come from the dataset of
 their days (three datasets split the years; a week across New Year reads two), through open_data/soda.py: CSV
-pages by `:id` (each the rows after the last id read), each normalised to HOURLY_RIDERSHIP and written to
-parquet at once, so a week is never held in memory whole. A week is read only once its dataset holds
-every one of its hours.
+pages by `:id` (each the rows after the last id read, the next one read while one is stored), each
+normalised to HOURLY_RIDERSHIP and written to parquet at once, so a week is never held in memory whole. A
+week is read only once its dataset holds every one of its hours.
 
 A load is exact although NY Open Data changes while it is read: the rows of each hour and the newest
 `:updated_at` of the week's rows, per dataset, are asked before the pages and again after them (and after

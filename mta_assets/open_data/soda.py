@@ -2,7 +2,8 @@
 
 Rows come as CSV pages (`GET {base}/resource/{id}.csv`, `$order=:id` for stable paging, with `$limit` and
 `$offset`, or by key: each page the rows after the last `:id` read, which no concurrent insert or delete
-can shift), each page read whole onto disk (lib/http) and handed on as a table of text; aggregate queries
+can shift, the next page read while the caller stores one), each page read whole onto disk (lib/http) and
+handed on as a table of text; aggregate queries
 and a dataset's metadata (`GET {base}/api/views/{id}.json`) are small answers read into memory. Every
 request goes through the one retry layer (lib/retries) under one deadline, 429 and 5xx are retried (after
 Retry-After, if sent), and Socrata's JSON error bodies (`code` or `errorCode`) are quoted in the errors.
@@ -180,7 +181,8 @@ class SodaReading:
             return url, self._get(url, dataset_id, what, lambda: self._page_once(url, dataset_id, fields, columns))
 
         # The next page is read (into the page file, free once a page is parsed) while the caller stores this
-        # one: the server's time and the caller's overlap. One page ahead, no more.
+        # one: the server's time and the caller's overlap. One page ahead, no more. A caller that stops waits
+        # for the page on its way (within the reading's deadline), so no request outlives the reading.
         with ThreadPoolExecutor(1, thread_name_prefix="soda-next-page") as ahead:
             coming, after = ahead.submit(fetch, None), None
             while True:
