@@ -2,9 +2,9 @@
 
 Partition S (a Saturday) holds the hours from S-7 00:00 to S-1 23:00. They come from the dataset of
 their days (three datasets split the years; a week across New Year reads two), through open_data/soda.py: CSV
-pages by `:id` (each the rows after the last id read), each normalised to HOURLY_RIDERSHIP and written to
-parquet at once, so a week is never held in memory whole. A week is read only once its dataset holds
-every one of its hours.
+pages by `:id` (each the rows after the last id read, the next one read while one is stored), each
+normalised to HOURLY_RIDERSHIP and written to parquet at once, so a week is never held in memory whole. A
+week is read only once its dataset holds every one of its hours.
 
 A load is exact although NY Open Data changes while it is read: the rows of each hour and the newest
 `:updated_at` of the week's rows, per dataset, are asked before the pages and again after them (and after
@@ -16,6 +16,7 @@ Every row is checked (no bad value is skipped).
 
 import re
 import time as clock
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
@@ -273,7 +274,7 @@ class HourlyRidershipSource(SodaSource):
         with parquet_writer(destination, HOURLY_RIDERSHIP.arrow_schema) as writer:
             for part in parts:
                 counts_before = tally.counts()
-                for page in reading.keyset_pages(part.dataset_id, partial(self._page_url, part), _NEEDED):
+                for page in reading.keyset_pages(part.dataset_id, partial(self._page_url, part), _NEEDED, _NEWER_FIELDS):
                     table = _normalised(page, week, part)
                     writer.write_table(table)
                     tally.add(table)
@@ -501,37 +502,68 @@ def _normalised(page: pa.Table, week: date, part: _WeekPart) -> pa.Table:
         if not pc.any(bad).as_py():  # None for a page of no rows
             return
         first = pc.indices_nonzero(bad)[0].as_py()
+
+        def cell(name: str) -> str:
+            """The first bad row's cell as written (a null as the empty cell it was)."""
+            return repr(page[name][first].as_py() or "")
+
         raise HourlyRowsInvalid(
             f"Week {week}: NY Open Data dataset {part.dataset_id} has {pc.sum(bad).as_py():,} rows with {problem}, the "
-            f"first at station complex {page['station_complex_id'][first].as_py()!r}, "
-            f"{page['transit_timestamp'][first].as_py()!r}{f' ({field} {page[field][first].as_py()!r})' if field else ''}; nothing was stored. If NY Open Data changed how it writes "
+            f"first at station complex {cell('station_complex_id')}, "
+            f"{cell('transit_timestamp')}{f' ({field} {cell(field)})' if field else ''}; nothing was stored. If NY Open Data changed how it writes "
             f"the dataset, map the new form in {_MODULE}; if the rows are wrong, materialize the week again once NY "
             f"Open Data has corrected them."
         )
 
-    # Socrata writes a null as an empty cell.
-    text = {name: pc.if_else(pc.equal(page[name], ""), pa.scalar(None, pa.string()), page[name]) for name in page.column_names}
-    at = pc.strptime(pc.utf8_slice_codeunits(text["transit_timestamp"], 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
-    well_formed = pc.match_substring_regex(text["transit_timestamp"], f"^{_TIMESTAMP.pattern}$")
-    check(pc.invert(pc.and_(well_formed, pc.is_valid(at))), "a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]")
+    # Empty cells are nulls already (keyset_pages). A page repeats its hours and its station complexes' places:
+    # those are checked and typed once per distinct value.
+    at = _by_value(page["transit_timestamp"], _hour_or_null)
+    check(pc.is_null(at), "a transit_timestamp that is not YYYY-MM-DDTHH:MM:SS[.fff]")
     outside = pc.or_(pc.less(at, part.start), pc.greater_equal(at, part.end))
     check(outside, f"hours outside those asked for, {part.start:%Y-%m-%d %H:%M} to {part.last_hour:%Y-%m-%d %H:%M}")
-    check(pc.is_null(text["station_complex_id"]), "an unknown station complex (no station_complex_id)")
+    check(pc.is_null(page["station_complex_id"]), "an unknown station complex (no station_complex_id)")
+    counts = {}
     for name in ("ridership", "transfers"):
-        check(pc.invert(pc.match_substring_regex(text[name], _COUNT_PATTERN)), f"a {name} that is not a whole number of at least 0 (and at most 18 digits)", name)
+        counts[name] = _count_or_null(page[name])
+        check(pc.is_null(counts[name]), f"a {name} that is not a whole number of at least 0 (and at most 18 digits)", name)
+    coordinates = {}
     for name in ("latitude", "longitude"):  # may be missing (null), never anything but a number
-        is_number = pc.fill_null(pc.match_substring_regex(text[name], _COORDINATE_PATTERN), True)
-        check(pc.invert(is_number), f"a {name} that is not a number", name)
+        coordinates[name] = _by_value(page[name], _coordinate_or_nan)
+        check(pc.fill_null(pc.is_nan(coordinates[name]), False), f"a {name} that is not a number", name)
     rows = page.num_rows
-    columns = {name: text.get(name) for name in HOURLY_RIDERSHIP.column_names}
+    columns = {name: page[name] if name in page.column_names else None for name in HOURLY_RIDERSHIP.column_names}
     for name in _NEWER_FIELDS:  # null where the dataset's version lacks the field
         if columns[name] is None:
             columns[name] = pa.nulls(rows, pa.string())
-    for name in ("ridership", "transfers"):
-        columns[name] = pc.cast(pc.replace_substring_regex(text[name], r"\.0*$", ""), pa.int64())
-    for name in ("latitude", "longitude"):
-        columns[name] = pc.cast(text[name], pa.float64())
-    columns["transit_timestamp"] = at
+    columns.update(counts, **coordinates, transit_timestamp=at)
     columns["dataset_id"] = pa.repeat(pa.scalar(part.dataset_id), rows)
     columns["week_ending"] = pa.repeat(pa.scalar(week, pa.date32()), rows)
     return pa.table([columns[name] for name in HOURLY_RIDERSHIP.column_names], schema=HOURLY_RIDERSHIP.arrow_schema)
+
+
+def _by_value(column: pa.ChunkedArray, typed: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """`typed(values)` for each row of a text column, computed once per distinct value (a null stays null)."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    return pc.take(typed(encoded.dictionary), encoded.indices)
+
+
+def _hour_or_null(text: pa.Array) -> pa.Array:
+    """Floating timestamps (YYYY-MM-DDTHH:MM:SS, milliseconds optional) as timestamp[s]; null for anything else."""
+    at = pc.strptime(pc.utf8_slice_codeunits(text, 0, 19), format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    return pc.if_else(pc.match_substring_regex(text, f"^{_TIMESTAMP.pattern}$"), at, None)
+
+
+def _count_or_null(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Counts as Socrata writes them (_COUNT_PATTERN: `31`, or `31.0` from a decimal column) as int64; null for
+    anything else (a fraction, a sign, text, 19 digits or more)."""
+    plain = pc.and_(pc.ascii_is_decimal(text), pc.less_equal(pc.binary_length(text), 18))
+    if pc.all(plain).as_py():  # every cell 1 to 18 ASCII digits (or null, which stays null): typed at once
+        return pc.cast(text, pa.int64())
+    whole = pc.match_substring_regex(text, _COUNT_PATTERN)
+    return pc.cast(pc.if_else(whole, pc.replace_substring_regex(text, r"\.0*$", ""), None), pa.int64())
+
+
+def _coordinate_or_nan(text: pa.Array) -> pa.Array:
+    """Coordinates (_COORDINATE_PATTERN) as float64; null stays null (no place), anything else is NaN."""
+    is_number = pc.match_substring_regex(text, _COORDINATE_PATTERN)
+    return pc.if_else(pc.fill_null(is_number, True), pc.cast(pc.if_else(is_number, text, None), pa.float64()), float("nan"))

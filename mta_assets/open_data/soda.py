@@ -2,7 +2,8 @@
 
 Rows come as CSV pages (`GET {base}/resource/{id}.csv`, `$order=:id` for stable paging, with `$limit` and
 `$offset`, or by key: each page the rows after the last `:id` read, which no concurrent insert or delete
-can shift), each page read whole onto disk (lib/http) and handed on as a table of text; aggregate queries
+can shift, the next page read while the caller stores one), each page read whole onto disk (lib/http) and
+handed on as a table of text; aggregate queries
 and a dataset's metadata (`GET {base}/api/views/{id}.json`) are small answers read into memory. Every
 request goes through the one retry layer (lib/retries) under one deadline, 429 and 5xx are retried (after
 Retry-After, if sent), and Socrata's JSON error bodies (`code` or `errorCode`) are quoted in the errors.
@@ -14,6 +15,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,7 +141,9 @@ class SodaReading:
         offset = 0
         while True:
             url = page_url(offset)
-            page, digest = self._get(url, dataset_id, f"rows from {offset:,}", lambda: self._page_once(url, dataset_id, fields))
+            page = self._get(url, dataset_id, f"rows from {offset:,}", lambda: self._page_once(url, dataset_id, fields))
+            with open(self.page_file, "rb") as body:  # the page read whole, still on disk
+                digest = hashlib.file_digest(body, "blake2b").digest()
             if page.num_rows and digest in seen:
                 raise UnstablePaging(
                     f"{self.subject}: NY Open Data dataset {dataset_id} sent the rows from {seen[digest]:,} again as "
@@ -153,36 +157,54 @@ class SodaReading:
                 return
 
     def keyset_pages(
-        self, dataset_id: str, page_url: Callable[[str | None], str], fields: dict[str, tuple[str, ...]]
+        self,
+        dataset_id: str,
+        page_url: Callable[[str | None], str],
+        fields: dict[str, tuple[str, ...]],
+        optional: tuple[str, ...] = (),
     ) -> Iterator[pa.Table]:
         """Each page of rows in `:id` order, each the rows after the last `:id` read, until a page shorter than `page_rows`.
 
         `page_url(after)` is the request for the rows after the id `after` (None: from the first). Rows are
         found by their id, not their place, so a row inserted or deleted during the read shifts no page.
         Every page must carry `:id`, increasing and after the last one read; a server that pages otherwise
-        (another `:id` form, say) is UnstablePaging, and nothing is stored.
+        (another `:id` form, say) is UnstablePaging, and nothing is stored. A page holds `:id`, `fields` and
+        those of the `optional` fields it has, as text, an empty cell as null (Socrata writes a null so).
         """
         assert self.page_file is not None, "reading pages needs a page file"
         fields = {**fields, ":id": (":id",)}
-        after = None
-        while True:
+        columns = {spelling for spellings in fields.values() for spelling in spellings} | set(optional)
+
+        def fetch(after: str | None) -> tuple[str, pa.Table]:
             url = page_url(after)
-            page, _ = self._get(url, dataset_id, f"rows after {after or 'none'}", lambda: self._page_once(url, dataset_id, fields))
-            if page.num_rows:
-                ids = page[":id"]
-                first = ids[0].as_py()
-                increasing = pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
-                if not first or (after is not None and first <= after) or not increasing or "'" in ids[-1].as_py():
-                    raise UnstablePaging(
-                        f"{self.subject}: NY Open Data dataset {dataset_id} answered the rows after :id {after or 'none'} "
-                        f"({shown(url)}) with :ids from {first!r} to {ids[-1].as_py()!r}, not increasing after it: its "
-                        f"paging by :id does not hold, so rows could be skipped or repeated, and nothing was stored. "
-                        f"{self.advice.options('Retry later')}"
-                    )
-                after = ids[-1].as_py()
-            yield page
-            if page.num_rows < self.source.page_rows:
-                return
+            what = f"rows after {after or 'none'}"
+            return url, self._get(url, dataset_id, what, lambda: self._page_once(url, dataset_id, fields, columns))
+
+        # The next page is read (into the page file, free once a page is parsed) while the caller stores this
+        # one: the server's time and the caller's overlap. One page ahead, no more. A caller that stops waits
+        # for the page on its way (within the reading's deadline), so no request outlives the reading.
+        with ThreadPoolExecutor(1, thread_name_prefix="soda-next-page") as ahead:
+            coming, after = ahead.submit(fetch, None), None
+            while True:
+                url, page = coming.result()
+                if page.num_rows:
+                    ids = page[":id"]
+                    first, last = ids[0].as_py(), ids[-1].as_py()
+                    increasing = pc.all(pc.less(ids[:-1], ids[1:])).as_py() is not False
+                    if ids.null_count or (after is not None and first <= after) or not increasing or "'" in last:
+                        raise UnstablePaging(
+                            f"{self.subject}: NY Open Data dataset {dataset_id} answered the rows after :id {after or 'none'} "
+                            f"({shown(url)}) with :ids from {first!r} to {last!r}, not increasing after it: its "
+                            f"paging by :id does not hold, so rows could be skipped or repeated, and nothing was stored. "
+                            f"{self.advice.options('Retry later')}"
+                        )
+                    after = last
+                full = page.num_rows >= self.source.page_rows
+                if full:
+                    coming = ahead.submit(fetch, after)
+                yield page
+                if not full:
+                    return
 
     def answer(self, url: str, dataset_id: str, what: str, columns: tuple[str, ...]) -> pa.Table:
         """The CSV answer to an aggregate query as a table of text (an empty cell as ""), with `columns`."""
@@ -265,13 +287,13 @@ class SodaReading:
             f"{self.source.deadline_seconds:g}s, at {url} ({detail}). Retry later, or raise MTA_DOWNLOAD_DEADLINE_SECONDS."
         )
 
-    def _page_once(self, url: str, dataset_id: str, fields: dict[str, tuple[str, ...]]) -> tuple[pa.Table, bytes]:
-        """One attempt at one page, its body whole on disk: the page and the digest of its bytes."""
+    def _page_once(
+        self, url: str, dataset_id: str, fields: dict[str, tuple[str, ...]], columns: set[str] | None = None
+    ) -> pa.Table:
+        """One attempt at one page, its body whole on disk (the page file): the page (see `_text_table`)."""
         with open(self.page_file, "w+b") as page:
             self._fetch(url, dataset_id, "text/csv", page)
-            table = self._text_table(page, dataset_id, fields)
-            page.seek(0)
-            return table, hashlib.file_digest(page, "blake2b").digest()
+            return self._text_table(page, dataset_id, fields, columns)
 
     def _fetch_to_memory(self, url: str, dataset_id: str, accept: str) -> io.BytesIO:
         body = io.BytesIO()
@@ -294,8 +316,14 @@ class SodaReading:
         except (requests.ConnectionError, requests.Timeout) as error:  # the texts quote the URL: scrubbed
             raise Retryable(describe_error(error, url)) from None
 
-    def _text_table(self, body: BinaryIO, dataset_id: str, fields: dict[str, tuple[str, ...]]) -> pa.Table:
-        """A CSV body as a table of text, once it ends whole and has every one of `fields` (by any spelling)."""
+    def _text_table(
+        self, body: BinaryIO, dataset_id: str, fields: dict[str, tuple[str, ...]], columns: set[str] | None = None
+    ) -> pa.Table:
+        """A CSV body as a table of text, once it ends whole and has every one of `fields` (by any spelling).
+
+        With `columns`, only those of them the body has are read, and an empty cell is null; otherwise every
+        column, an empty cell as "".
+        """
         size = body.seek(0, io.SEEK_END)
         body.seek(max(size - 1, 0))
         if body.read(1) != b"\n":
@@ -313,7 +341,12 @@ class SodaReading:
         try:
             return pv.read_csv(
                 body,
-                convert_options=pv.ConvertOptions(column_types={name: pa.string() for name in header}),
+                convert_options=pv.ConvertOptions(
+                    column_types={name: pa.string() for name in header},
+                    include_columns=None if columns is None else [name for name in header if name in columns],
+                    strings_can_be_null=columns is not None,
+                    null_values=[""],  # not "NA", "null" and the rest of pyarrow's defaults: names are text
+                ),
                 read_options=pv.ReadOptions(use_threads=False),
                 # In a one-column answer an empty line is a null (a max over no rows); no other is expected (unconfirmed).
                 parse_options=pv.ParseOptions(ignore_empty_lines=False),

@@ -265,7 +265,8 @@ def test_a_timestamp_in_another_form_fails_the_week(soda, tmp_path, timestamp):
         r"was stored",
     ):
         read_into(source_for(soda), WEEK, tmp_path)
-    assert len(row_reads(soda, WUJG)) == 2  # the first page was written: its file is gone too
+    # The first page was written (its file is gone too); the third was read ahead while the second was checked.
+    assert len(row_reads(soda, WUJG)) == 3
     assert left_in(tmp_path) == []
 
 
@@ -274,6 +275,8 @@ def test_a_timestamp_in_another_form_fails_the_week(soda, tmp_path, timestamp):
     [
         ("ridership", "-3"), ("ridership", "2.5"), ("ridership", "-3.0"), ("ridership", None), ("ridership", "many"),
         ("ridership", "1" + "0" * 19), ("transfers", "1.5"),
+        # What a cast to int64 alone would take: hex, 19 digits within int64, a negative zero.
+        ("ridership", "0x10"), ("transfers", "1" + "0" * 18), ("ridership", "-0"),
     ],  # fmt: skip
 )
 def test_a_count_that_is_not_a_whole_number_fails_the_week(soda, tmp_path, field, value):
@@ -302,6 +305,13 @@ def test_a_coordinate_that_is_not_a_number_fails_the_week(soda, tmp_path, field,
     with pytest.raises(HourlyRowsInvalid, match=rf"Week 2023-06-03: NY Open Data dataset {WUJG} has 1 rows with a {field} that is not a number"):
         read_into(source_for(soda), WEEK, tmp_path)
     assert left_in(tmp_path) == []
+
+
+def test_text_that_reads_as_null_elsewhere_is_kept_as_written(soda, tmp_path):
+    """Only an empty cell is null (Socrata's null): not "NA", "null" or "NaN", which CSV readers often take as one."""
+    soda.datasets[WUJG] = with_value(hourly_rows(WEEK), 10, station_complex="NA", borough="null", fare_class_category="NaN")
+    row = stored(read_into(source_for(soda), WEEK, tmp_path))[10]
+    assert (row["station_complex"], row["borough"], row["fare_class_category"]) == ("NA", "null", "NaN")
 
 
 def test_a_missing_coordinate_is_null(soda, tmp_path):

@@ -1,5 +1,6 @@
 """open_data/soda.py against the SODA server on loopback: aggregate answers, metadata, and the pieces of a query."""
 
+import time
 from datetime import date, datetime
 
 import pytest
@@ -143,4 +144,30 @@ def test_the_page_file_is_gone_when_the_reading_ends(soda, tmp_path):
     with SodaReading(source, "Week 2023-06-03", ADVICE, page_file) as asking:
         pages = asking.pages(DATASET, page_url, {})
         assert next(pages).num_rows == 1000 and page_file.exists()
+    assert not page_file.exists()
+
+
+def test_keyset_pages_read_the_next_page_while_the_caller_holds_this_one(soda, tmp_path):
+    soda.datasets[DATASET] = hourly_rows(WEEK)
+    page_file = tmp_path / ".page.csv"
+    source = SodaSource(base_url=soda.url, page_rows=500)
+    week = time_range("transit_timestamp", datetime(2023, 5, 27), datetime(2023, 6, 3))
+
+    def page_url(after: str | None) -> str:
+        where = week if after is None else f"{week} AND :id > '{after}'"
+        return source.resource_url(DATASET, {"$select": ":id, *", "$where": where, "$order": ":id", "$limit": "500"})
+
+    def row_reads() -> list[dict]:
+        return [request.params for request in soda.requests if request.path == f"/resource/{DATASET}.csv"]
+
+    with SodaReading(source, "Week 2023-06-03", ADVICE, page_file) as asking:
+        pages = asking.keyset_pages(DATASET, page_url, {"ridership": ("ridership",)})
+        first = next(pages)
+        # Not a timing: the second page is asked for without the caller asking; wait until it has been.
+        deadline = time.monotonic() + 30
+        while len(row_reads()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [params["$where"] for params in row_reads()] == [week, f"{week} AND :id > '{first[':id'][-1].as_py()}'"]
+        pages.close()  # the caller stops: the page read ahead is dropped, and no other is asked for
+        assert len(row_reads()) == 2
     assert not page_file.exists()
