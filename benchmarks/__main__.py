@@ -7,7 +7,6 @@ in the output file, with the date they were run.
 """
 
 import argparse
-import re
 from pathlib import Path
 
 from benchmarks import backfill, history, hourly, week
@@ -204,17 +203,12 @@ def hourly_section(results: dict) -> list[str]:
 
 
 def kept_section(previous: str, heading: str) -> list[str]:
-    """The section under `heading` in an earlier report, with the date it was run."""
+    """The section under `heading` in an earlier report, as it is (each section says when it was run)."""
     if heading not in previous:
         return [heading, "", "Not run yet: `python -m benchmarks`.", ""]
     section = previous[previous.index(heading) :]
     following = section.find("\n## ", len(heading))
-    lines = (section if following < 0 else section[: following + 1]).rstrip("\n").splitlines() + [""]
-    if not any(line.startswith("Run on ") for line in lines):
-        # Reports before sections carried their own dates: the date is in the report's header.
-        match = re.search(r"^Run by `python -m benchmarks` on (.+?)\.$", previous, re.MULTILINE)
-        lines[1:1] = ["", f"Run on {match.group(1) if match else 'an earlier date'} by `python -m benchmarks.backfill`."]
-    return lines
+    return (section if following < 0 else section[: following + 1]).rstrip("\n").splitlines() + [""]
 
 
 def report(sections: list[list[str]]) -> str:
