@@ -69,6 +69,12 @@ class DuckDBWarehouse(Warehouse):
         description="DuckDB's memory limit on every connection (MTA_DUCKDB_MEMORY_LIMIT, a DuckDB size: '512MB', '2GB'), "
         "spilling beyond it to the folder beside the file (<file>.tmp).",
     )
+    # A week at a time: station_daily_ridership's window functions (ROW_NUMBER, LAG) over the 6.5 million
+    # readings of 26 weeks spilled past the memory limit, 37-65 s a run at 128 MB; one week (and the week
+    # before) fits it (benchmarks.ridership).
+    weeks_per_query: int | None = Field(
+        default=1, ge=1, description="How many of a run's weeks one query of a ridership table computes, all in one transaction."
+    )
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
     )
@@ -90,13 +96,14 @@ class DuckDBWarehouse(Warehouse):
         with self.connect() as connection:
             return connection.execute(sql).fetchall()
 
-    def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+    def replace_weeks_with(self, table: Table, weeks: Sequence[date], selects: Sequence[str]) -> dict[date, int]:
         name = self.name(table.name)
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
             with self.transaction(connection, weeks):
                 self._delete_weeks(connection, table, weeks)
-                connection.execute(f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql}")
+                for select_sql in selects:  # one after the other, each within the memory limit
+                    connection.execute(f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql}")
                 loaded = self._week_counts(connection, table, weeks)
         return {week: loaded.get(week, (0,))[0] for week in weeks}
 
