@@ -69,11 +69,13 @@ class DuckDBWarehouse(Warehouse):
         description="DuckDB's memory limit on every connection (MTA_DUCKDB_MEMORY_LIMIT, a DuckDB size: '512MB', '2GB'), "
         "spilling beyond it to the folder beside the file (<file>.tmp).",
     )
-    # A week at a time: station_daily_ridership's window functions (ROW_NUMBER, LAG) over the 6.5 million
-    # readings of 26 weeks spilled past the memory limit, 37-65 s a run at 128 MB; one week (and the week
-    # before) fits it (benchmarks.ridership).
+    # A few weeks a query, not a run's 26: each query of station_daily_ridership then reads 5 weeks of readings
+    # instead of 27 for its window functions (ROW_NUMBER, LAG), so less of it spills past the memory limit.
+    # Measured over real-size weeks at 128 MB (26 weeks, interleaved, busy 2 cores): 4 a query 6.6-10.7 s,
+    # all 26 at once 10.2-14.1 s, one a query 11.5-16.0 s (26 queries reading each week twice); peaks within
+    # 7 MB of each other, the memory limit bounds them all.
     weeks_per_query: int | None = Field(
-        default=1, ge=1, description="How many of a run's weeks one query of a ridership table computes, all in one transaction."
+        default=4, ge=1, description="How many of a run's weeks one query of a ridership table computes, all in one transaction."
     )
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
