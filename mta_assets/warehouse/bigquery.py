@@ -161,7 +161,7 @@ class BigQueryWarehouse(Warehouse):
                     client,
                     table,
                     weeks,
-                    f"SELECT {', '.join(table.column_names)} FROM `{staging}` WHERE week_ending IN ({self._rendered(weeks)})",
+                    [f"SELECT {', '.join(table.column_names)} FROM `{staging}` WHERE week_ending IN ({self._rendered(weeks)})"],
                 )
             finally:
                 client.delete_table(staging, not_found_ok=True)
