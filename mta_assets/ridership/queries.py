@@ -72,9 +72,18 @@ def render(warehouse: Warehouse, name: str, weeks: list[date] = (), **values) ->
 
 
 def replace_weeks(context: AssetExecutionContext, warehouse: Warehouse, table: Table, weeks: list[date]) -> None:
-    """Replace the weeks of `table` with the rows of its SQL (sql/<table>.sql), recording each week's rows."""
+    """Replace the weeks of `table` with the rows of its SQL (sql/<table>.sql), recording each week's rows.
+
+    The SQL is rendered for `warehouse.weeks_per_query` weeks at a time, all in the one transaction: each
+    table's rows of a week depend on that week's rows upstream only (station_daily_ridership: and on the
+    week before's), so the groups' rows are the rows of the whole run.
+    """
     extra = _VALUES.get(table)
-    rows = warehouse.replace_weeks_with(table, weeks, render(warehouse, table.name, weeks, **(extra(weeks) if extra else {})))
+    ordered = sorted(weeks)
+    size = warehouse.weeks_per_query or len(ordered)
+    groups = [ordered[start : start + size] for start in range(0, len(ordered), size)]
+    selects = [render(warehouse, table.name, group, **(extra(group) if extra else {})) for group in groups]
+    rows = warehouse.replace_weeks_with(table, weeks, selects)
     for week, count in rows.items():
         context.add_asset_metadata(
             {"dagster/row_count": count, "dagster/table_name": warehouse.name(table.name).strip("`")},

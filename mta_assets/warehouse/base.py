@@ -8,6 +8,7 @@ from importlib.abc import Traversable
 from importlib.resources import files
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from mta_assets.lake.week import LakeWeek
 from mta_assets.lib.tables import TURNSTILE, Table
@@ -71,9 +72,14 @@ class Warehouse(ConfigurableResource, ABC):
     def query(self, sql: str) -> list[tuple]:
         """Rows of a query (SQL from `render`)."""
 
+    weeks_per_query: int | None = Field(
+        default=None, ge=1, description="How many of a run's weeks one query of a ridership table computes; none: all of them."
+    )
+
     @abstractmethod
-    def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
-        """Replace the weeks' rows of `table` with the rows of `select_sql`, in one transaction.
+    def replace_weeks_with(self, table: Table, weeks: Sequence[date], selects: Sequence[str]) -> dict[date, int]:
+        """Replace the weeks' rows of `table` with the rows of the `selects` (one query per group of
+        `weeks_per_query` weeks), all in one transaction: a failing one leaves every week as it was.
 
         Creates the table (partitioned by week_ending) when it is missing; returns rows by week.
         """

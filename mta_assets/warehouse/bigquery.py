@@ -71,21 +71,22 @@ class BigQueryWarehouse(Warehouse):
         with self.bigquery.get_client() as client:
             return [tuple(row.values()) for row in client.query(sql).result()]
 
-    def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+    def replace_weeks_with(self, table: Table, weeks: Sequence[date], selects: Sequence[str]) -> dict[date, int]:
         with self.bigquery.get_client() as client:
             self._ensure_table(client, table)
-            self._replace(client, table, weeks, select_sql)
+            self._replace(client, table, weeks, selects)
             counts = self._counts(client, weeks, table)
         return {week: counts.get(week, (0,))[0] for week in weeks}
 
-    def _replace(self, client: bigquery.Client, table: Table, weeks: Sequence[date], select_sql: str) -> None:
-        """The weeks' rows of `table` replaced by the rows of `select_sql` in one multi-statement transaction:
-        readers see the old weeks or the new ones, never neither or both."""
+    def _replace(self, client: bigquery.Client, table: Table, weeks: Sequence[date], selects: Sequence[str]) -> None:
+        """The weeks' rows of `table` replaced by the rows of the `selects` in one multi-statement transaction,
+        one query job: readers see the old weeks or the new ones, never neither or both."""
         name = self.name(table.name)
+        inserts = "".join(f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql};\n" for select_sql in selects)
         client.query(
             f"BEGIN TRANSACTION;\n"
             f"DELETE FROM {name} WHERE week_ending IN ({self._rendered(list(weeks))});\n"
-            f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql};\n"
+            f"{inserts}"
             f"COMMIT TRANSACTION;"
         ).result()
 
@@ -160,7 +161,7 @@ class BigQueryWarehouse(Warehouse):
                     client,
                     table,
                     weeks,
-                    f"SELECT {', '.join(table.column_names)} FROM `{staging}` WHERE week_ending IN ({self._rendered(weeks)})",
+                    [f"SELECT {', '.join(table.column_names)} FROM `{staging}` WHERE week_ending IN ({self._rendered(weeks)})"],
                 )
             finally:
                 client.delete_table(staging, not_found_ok=True)

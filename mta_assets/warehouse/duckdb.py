@@ -69,6 +69,14 @@ class DuckDBWarehouse(Warehouse):
         description="DuckDB's memory limit on every connection (MTA_DUCKDB_MEMORY_LIMIT, a DuckDB size: '512MB', '2GB'), "
         "spilling beyond it to the folder beside the file (<file>.tmp).",
     )
+    # A few weeks a query, not a run's 26: each query of station_daily_ridership then reads 5 weeks of readings
+    # instead of 27 for its window functions (ROW_NUMBER, LAG), so less of it spills past the memory limit.
+    # Measured over real-size weeks at 128 MB (26 weeks, interleaved, busy 2 cores): 4 a query 6.6-10.7 s,
+    # all 26 at once 10.2-14.1 s, one a query 11.5-16.0 s (26 queries reading each week twice); peaks within
+    # 7 MB of each other, the memory limit bounds them all.
+    weeks_per_query: int | None = Field(
+        default=4, ge=1, description="How many of a run's weeks one query of a ridership table computes, all in one transaction."
+    )
     load_memory_limit: str = Field(
         default="32MB", description="DuckDB's memory limit while it loads lake weeks (a DuckDB size: '64MB', '1GB')."
     )
@@ -90,13 +98,14 @@ class DuckDBWarehouse(Warehouse):
         with self.connect() as connection:
             return connection.execute(sql).fetchall()
 
-    def replace_weeks_with(self, table: Table, weeks: Sequence[date], select_sql: str) -> dict[date, int]:
+    def replace_weeks_with(self, table: Table, weeks: Sequence[date], selects: Sequence[str]) -> dict[date, int]:
         name = self.name(table.name)
         with self.connect(weeks) as connection:
             self._create_table(connection, table)
             with self.transaction(connection, weeks):
                 self._delete_weeks(connection, table, weeks)
-                connection.execute(f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql}")
+                for select_sql in selects:  # one after the other, each within the memory limit
+                    connection.execute(f"INSERT INTO {name} ({', '.join(table.column_names)}) {select_sql}")
                 loaded = self._week_counts(connection, table, weeks)
         return {week: loaded.get(week, (0,))[0] for week in weeks}
 

@@ -108,6 +108,43 @@ def test_a_week_gives_the_same_numbers_when_materialized_again(warehouse, tmp_pa
     assert ridership(warehouse)[1] == ridership(warehouse)[1] == EXPECTED
 
 
+NEXT = date(2023, 6, 10)
+NEXT_LINES = [
+    line(A, datetime(2023, 6, 3, 0), "REGULAR", 5_000_100, 30),  # +30 / +4 from the week before
+    line(A, datetime(2023, 6, 5, 8), "REGULAR", 5_000_160, 41),  # +60 / +11
+    line(C, datetime(2023, 6, 3, 8), "REGULAR", 70_400, 9_130),  # +100 / +30 from its stray reading
+]
+
+
+@pytest.mark.parametrize("weeks_per_query", [None, 1, 2])
+def test_a_run_of_several_weeks_gives_the_rows_of_runs_of_one_week(warehouse, tmp_path, weeks_per_query):
+    """However many weeks a query computes (all of the run's, one, two), the tables hold what runs of one
+    week each give them."""
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: WEEK_LINES, NEXT: NEXT_LINES})
+    names = [asset.key.to_user_string() for asset in (stations, station_daily_ridership, system_ridership)]
+
+    def tables() -> dict[str, list[tuple]]:
+        return {name: sorted(warehouse.query(f"SELECT * FROM {warehouse.name(name)}")) for name in names}
+
+    for week in (PREVIOUS, WEEK, NEXT):
+        ridership(warehouse, week.isoformat())
+    week_by_week = tables()
+    assert {(week, day) for week, day, *_ in week_by_week["system_ridership"]} == {
+        (PREVIOUS, date(2023, 5, 26)), (WEEK, date(2023, 5, 27)), (WEEK, date(2023, 5, 28)), (WEEK, date(2023, 5, 29)), (NEXT, date(2023, 6, 3)), (NEXT, date(2023, 6, 5))
+    }  # fmt: skip
+    for name in names:  # emptied, so that only the run of several weeks fills them
+        warehouse.query(f"DELETE FROM {warehouse.name(name)} WHERE TRUE")
+    grouped = warehouse.model_copy(update={"weeks_per_query": weeks_per_query})
+    result = materialize(
+        [stations, station_daily_ridership, system_ridership],
+        resources={"warehouse": grouped},
+        instance=DagsterInstance.ephemeral(),
+        tags={RANGE_START: PREVIOUS.isoformat(), RANGE_END: NEXT.isoformat()},
+    )
+    assert result.success
+    assert tables() == week_by_week
+
+
 def test_without_the_previous_week_the_first_readings_have_nothing_to_difference(tmp_path):
     warehouse = DuckDBWarehouse(path=str(tmp_path / "warehouse.duckdb"))
     load_turnstile_weeks(warehouse, tmp_path, {WEEK: WEEK_LINES})

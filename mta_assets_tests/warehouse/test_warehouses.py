@@ -14,6 +14,7 @@ from mta_assets.lake.formats import LakeFormat
 from mta_assets.lake.resource import LakeResource
 from mta_assets.lake.week import LakeObjectUnreadable, LakeWeek
 from mta_assets.lib.errors import ConfigurationError
+from mta_assets.lib.tables import SYSTEM_RIDERSHIP
 from mta_assets.turnstile.parsing import parse_turnstile_file
 from mta_assets.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from mta_assets.warehouse.duckdb import WarehouseLocked, WarehouseWriteFailed
@@ -148,6 +149,31 @@ def test_a_load_memory_limit_duckdb_cannot_read_names_the_setting_and_loads_noth
     with pytest.raises(ConfigurationError, match=r"load_memory_limit='32 apples' is not a memory size DuckDB reads"):
         DuckDBWarehouse(path=warehouse.path, load_memory_limit="32 apples").replace_weeks([week])
     assert warehouse.week_row_counts([WEEKS[1]]) == {WEEKS[1]: rows}
+
+
+def system_day(week: date, entries: int | str) -> str:
+    """A SELECT of one system_ridership row for the week's Saturday; `entries` as SQL."""
+    return f"SELECT DATE '{week}' AS week_ending, DATE '{week}' AS service_date, CAST({entries} AS INT64) AS entries, 0 AS exits, 1 AS stations"
+
+
+def system_days(warehouse) -> list[tuple]:
+    return sorted(warehouse.query(f"SELECT week_ending, entries FROM {warehouse.name(SYSTEM_RIDERSHIP.name)}"))
+
+
+def test_the_selects_of_a_replace_together_replace_its_weeks(warehouse):
+    assert warehouse.replace_weeks_with(SYSTEM_RIDERSHIP, WEEKS, [system_day(WEEKS[0], 1), system_day(WEEKS[1], 2)]) == {WEEKS[0]: 1, WEEKS[1]: 1}
+    assert warehouse.replace_weeks_with(SYSTEM_RIDERSHIP, WEEKS, [system_day(WEEKS[0], 3), system_day(WEEKS[1], 4)]) == {WEEKS[0]: 1, WEEKS[1]: 1}
+    assert system_days(warehouse) == [(WEEKS[0], 3), (WEEKS[1], 4)]
+
+
+def test_a_later_select_that_fails_leaves_every_week_as_it_was(warehouse):
+    """The first week's INSERT has run when the second week's fails: the transaction takes both back."""
+    warehouse.replace_weeks_with(SYSTEM_RIDERSHIP, WEEKS, [system_day(WEEKS[0], 1), system_day(WEEKS[1], 2)])
+    from google.api_core.exceptions import GoogleAPICallError
+
+    with pytest.raises((duckdb.ConversionException, GoogleAPICallError), match="not a number"):
+        warehouse.replace_weeks_with(SYSTEM_RIDERSHIP, WEEKS, [system_day(WEEKS[0], 3), system_day(WEEKS[1], "'not a number'")])
+    assert system_days(warehouse) == [(WEEKS[0], 1), (WEEKS[1], 2)]
 
 
 def test_values_are_written_in_each_warehouses_own_dialect(warehouse, tmp_path):
