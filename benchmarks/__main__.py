@@ -1,15 +1,16 @@
 """Every benchmark, and a markdown report of them in docs/benchmarks.md.
 
-    python -m benchmarks [--output docs/benchmarks.md] [--only week|backfill|history|hourly|everything]
+    python -m benchmarks [--output docs/benchmarks.md] [--only week|backfill|history|hourly|everything|ridership]
 
 With --only, that benchmark runs and its section is rewritten; the other sections are kept as they are
 in the output file, with the date they were run.
 """
 
 import argparse
+import re
 from pathlib import Path
 
-from benchmarks import backfill, history, hourly, week
+from benchmarks import backfill, history, hourly, ridership, week
 from benchmarks.machine import machine
 from benchmarks.report import REPORT, now
 
@@ -227,7 +228,9 @@ def report(sections: list[list[str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPORT)
-    parser.add_argument("--only", choices=["week", "backfill", "history", "hourly", "everything"], help="run one benchmark; keep the others' sections")
+    parser.add_argument(
+        "--only", choices=["week", "backfill", "history", "hourly", "everything", "ridership"], help="run one benchmark; keep the others' sections"
+    )
     arguments = parser.parse_args()
     previous = arguments.output.read_text() if arguments.output.exists() else ""
     runs = {
@@ -236,6 +239,7 @@ def main() -> None:
         HISTORY_HEADING: lambda: history_section(history.main([]), now()),
         HOURLY_HEADING: lambda: hourly_section(hourly.main([])),
         history.EVERYTHING_HEADING: lambda: history.everything_section(*history.run_scaling(5000), now()),
+        ridership.HEADING: lambda: ridership.section(ridership.measure(ridership.FIRST_WEEK, ridership.WEEKS, None), now()),
     }
     chosen = {
         "week": WEEK_HEADING,
@@ -243,10 +247,13 @@ def main() -> None:
         "history": HISTORY_HEADING,
         "hourly": HOURLY_HEADING,
         "everything": history.EVERYTHING_HEADING,
+        "ridership": ridership.HEADING,
     }.get(
         arguments.only
     )
     sections = [run() if chosen in (None, heading) else kept_section(previous, heading) for heading, run in runs.items()]
+    # Sections no benchmark writes (comparisons of two versions of the code, kept by hand) stay as they are.
+    sections += [kept_section(previous, heading) for heading in re.findall(r"^## .+$", previous, re.MULTILINE) if heading not in runs]
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(report(sections))
     print(f"wrote {arguments.output}")

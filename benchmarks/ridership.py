@@ -184,6 +184,8 @@ def report(result: dict) -> list[str]:
     return lines
 
 
+FIRST_WEEK = date(2017, 1, 14)
+WEEKS = 104
 HEADING = "## The ridership and unified tables' runs of 26 weeks, memory at real size"
 
 
@@ -205,8 +207,8 @@ def section(result: dict, when: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--first", type=date.fromisoformat, default=date(2017, 1, 14), help="the first week (a Saturday)")
-    parser.add_argument("--weeks", type=int, default=104)
+    parser.add_argument("--first", type=date.fromisoformat, default=FIRST_WEEK, help="the first week (a Saturday)")
+    parser.add_argument("--weeks", type=int, default=WEEKS)
     parser.add_argument("--memory-limit", help="MTA_DUCKDB_MEMORY_LIMIT for the runs")
     parser.add_argument("--folder", type=Path, help="keep the warehouse in this folder, built on the first use")
     parser.add_argument("--child", help=argparse.SUPPRESS)
