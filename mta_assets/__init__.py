@@ -8,7 +8,7 @@ import sys
 # this when it first allocates, which is after this package is imported in a run worker.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
-MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting value, kept from moving
+MMAP_THRESHOLD_BYTES = 512 * 1024
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 
 
@@ -17,9 +17,12 @@ def _fix_glibc_mmap_threshold() -> None:
 
     glibc raises the threshold to the size of each mapped block freed (up to 32 MB), so after the first pages
     a page's column buffers (0.2-2 MB) come from the heap, where a freed one stays resident unless it is on
-    top: an hourly week's lake step then rose 106-112 MB instead of 38-39 MB (GLIBC_TUNABLES with the fixed
-    threshold, benchmarks.hourly; one malloc arena instead of one a thread: no better, a 1 MB threshold: no
-    better). Setting the threshold turns the raising off. Only glibc raises it; elsewhere nothing is done.
+    top: an hourly week's lake step then rose 106-112 MB instead of about 40 (benchmarks.hourly, growth of the
+    run 105-115 MB; one malloc arena instead of one a thread: no better). Setting the threshold turns the
+    raising off. Measured on the same machine: fixed at 128, 256 or 512 KiB the hourly week grows 76-82 MB
+    (1 MiB: 102-103); a smaller threshold maps more blocks one by one, and parsing a turnstile week cost about
+    15-25% more CPU at 128 and 256 KiB, within the noise at 512 KiB. Only glibc raises it; elsewhere nothing
+    is done.
     """
     if not sys.platform.startswith("linux"):
         return
