@@ -108,6 +108,28 @@ def test_a_week_gives_the_same_numbers_when_materialized_again(warehouse, tmp_pa
     assert ridership(warehouse)[1] == ridership(warehouse)[1] == EXPECTED
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["week alone", "with the week before in one query"])
+def test_a_reading_in_two_weeks_files_counts_in_the_week_that_holds_its_day(warehouse, tmp_path, grouped):
+    """As the first file (a Wednesday's, the week of 2010-05-01) runs into the next week, the week before's
+    file here repeats the week's first readings: they count once, in the week, however the weeks are read."""
+    repeated = [text for text in WEEK_LINES if text.startswith(A.control_area)][:3]
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES + repeated, WEEK: WEEK_LINES})
+    if grouped:
+        assert materialize(
+            [stations, station_daily_ridership, system_ridership],
+            resources={"warehouse": warehouse},
+            instance=DagsterInstance.ephemeral(),
+            tags={RANGE_START: PREVIOUS.isoformat(), RANGE_END: WEEK.isoformat()},
+        ).success
+        rows = warehouse.query(
+            f"SELECT station_id, service_date, entries, exits FROM {warehouse.name('station_daily_ridership')} "
+            f"WHERE week_ending = DATE '{WEEK}'"
+        )
+        assert {(station, day): (entries, exits) for station, day, entries, exits in rows} == EXPECTED
+    else:
+        assert ridership(warehouse)[1] == EXPECTED
+
+
 NEXT = date(2023, 6, 10)
 NEXT_LINES = [
     line(A, datetime(2023, 6, 3, 0), "REGULAR", 5_000_100, 30),  # +30 / +4 from the week before

@@ -7,12 +7,16 @@
 -- the day of the reading that closes the interval. A RECOVR AUD that repeats a reading's time counts
 -- once. Differences below 0 (counter resets, counters running backwards) or above {max_interval_count}
 -- (more than a turnstile can pass in a 4-hour audit interval) are left out and counted as excluded.
+-- A reading in two weeks' files (the first file, a Wednesday's, runs into the next week) is kept from
+-- the file whose week holds its day, the first week ending after it: the other copy's week would drop
+-- its interval, and which copy won a tie would depend on which weeks the query reads.
 WITH readings AS (
   SELECT
     control_area, unit, scp, reading_at, entries, exits, week_ending,
     ROW_NUMBER() OVER (
       PARTITION BY control_area, unit, scp, reading_at
-      ORDER BY CASE WHEN description = 'REGULAR' THEN 0 ELSE 1 END, entries, exits
+      ORDER BY CASE WHEN description = 'REGULAR' THEN 0 ELSE 1 END, entries, exits,
+        CASE WHEN week_ending > CAST(reading_at AS DATE) THEN 0 ELSE 1 END, week_ending
     ) AS copy
   FROM {turnstile}
   WHERE week_ending BETWEEN {first_week_before} AND {last_week}
