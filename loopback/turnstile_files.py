@@ -7,9 +7,12 @@ and units of the MTA's Remote-Booth-Station key and a few it does not know.
 """
 
 import random
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 from mta_assets.turnstile.station_key import station_key
 
@@ -172,16 +175,35 @@ def week_file(week: date, turnstile_count: int = 60, seed: int = 0, crlf: bool =
     return (newline.join([HEADER, *week_lines(week, turnstile_count, seed)]) + newline).encode("ascii")
 
 
-def moved_to(template: bytes, template_week: date, week: date, date_format: str = "%m/%d/%Y") -> bytes:
-    """The file `template` (dated `template_week`) with its readings' dates moved to `week`'s seven days.
+class MovableWeek:
+    """A generated week's file (dated `template_week`) whose readings' dates move to any other week.
 
-    `date_format` is how the file writes a date: the modern layout's, or the legacy layout's "%m-%d-%y".
+    Where each of its seven dates is written is found once; a move writes the week's dates there in a copy
+    (about 20 ms for 33 MB, where seven `bytes.replace` passes took 250 ms). `date_format` is how the file
+    writes a date: the modern layout's, or the legacy layout's "%m-%d-%y".
     """
-    data = template
-    for day in range(7, 0, -1):
-        old, new = template_week - timedelta(days=day), week - timedelta(days=day)
-        data = data.replace(f"{old:{date_format}}".encode(), f"{new:{date_format}}".encode())
-    return data
+
+    def __init__(self, template: bytes, template_week: date, date_format: str = "%m/%d/%Y") -> None:
+        self.template = np.frombuffer(template, np.uint8)
+        self.template_week, self.date_format = template_week, date_format
+        self.width = len(f"{template_week:{date_format}}")
+        # The offsets of every byte of each day's dates, by days before the week's Saturday (7 to 1).
+        self.offsets = {}
+        for day in range(7, 0, -1):
+            starts = [match.start() for match in re.finditer(re.escape(self._date(template_week, day)), template)]
+            self.offsets[day] = np.array(starts, np.int64)[:, None] + np.arange(self.width)
+
+    def _date(self, week: date, day: int) -> bytes:
+        return f"{week - timedelta(days=day):{self.date_format}}".encode()
+
+    def __len__(self) -> int:
+        return len(self.template)
+
+    def moved_to(self, week: date) -> bytes:
+        data = self.template.copy()
+        for day, offsets in self.offsets.items():
+            data[offsets] = np.frombuffer(self._date(week, day), np.uint8)
+        return data.tobytes()
 
 
 def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
@@ -189,6 +211,7 @@ def write_weeks(folder: Path, weeks: list[date], turnstiles: int) -> int:
     slower than the pipeline it feeds). Returns the lines per file."""
     template_week = weeks[-1]
     template = week_file(template_week, turnstiles, crlf=True)
+    movable = MovableWeek(template, template_week)
     for week in weeks:
-        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(moved_to(template, template_week, week))
+        (folder / f"turnstile_{week:%y%m%d}.txt").write_bytes(movable.moved_to(week))
     return template.count(b"\n") - 1
