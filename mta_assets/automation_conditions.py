@@ -51,14 +51,6 @@ NOTHING_IN_PROGRESS = ~AutomationCondition.any_deps_in_progress() & ~AutomationC
 # checks per run, not per week (see defs/turnstile_lake_checks.py), so this holds back every pending week, not just the
 # bad one; the parser refuses the other kind of bad week (another week's file) before it is stored.
 BLOCKING_CHECKS_PASSED = AutomationCondition.all_deps_blocking_checks_passed()
-# The ridership and unified tables wait only for a dependency that is missing and on its way. A present week
-# that a queued run or a backfill will load again is followed now, and again once it is reloaded: otherwise
-# the latest weeks the sensors load on a first start would wait for the whole history backfill launched
-# after them to load them again (measured: up to 27 minutes behind their sources).
-NOTHING_MISSING_IN_PROGRESS = (
-    ~AutomationCondition.any_deps_match(AutomationCondition.missing() & AutomationCondition.in_progress())
-    & ~AutomationCondition.in_progress()
-)
 # While a backfill loads the sources, the ridership follows on a clock instead of at once. Dagster's conditions
 # look at a partition's own dependencies, so a history-scale backfill landing 26 weeks at a time would make
 # the ridership of each landed batch ready one batch after another, and the automation would launch a run
@@ -80,7 +72,7 @@ FOLLOWS_THE_LAKE = (
 FOLLOWS_THE_WAREHOUSE = (
     UPSTREAM_CHANGED
     & ~AutomationCondition.any_deps_missing()
-    & NOTHING_MISSING_IN_PROGRESS
+    & NOTHING_IN_PROGRESS
     & BLOCKING_CHECKS_PASSED
     & BETWEEN_BACKFILL_BATCHES
 ).with_label("follows_the_warehouse")
@@ -92,7 +84,7 @@ FOLLOWS_THE_WAREHOUSE = (
 FOLLOWS_ITS_WEEK = (
     UPSTREAM_CHANGED
     & ~AutomationCondition.any_deps_missing().allow(AssetSelection.assets(STATIONS))
-    & NOTHING_MISSING_IN_PROGRESS
+    & NOTHING_IN_PROGRESS
     & BLOCKING_CHECKS_PASSED
     & BETWEEN_BACKFILL_BATCHES
 ).with_label("follows_its_week")
@@ -109,5 +101,5 @@ NO_PRESENT_SOURCE_FAILED_A_CHECK = ~AutomationCondition.any_deps_match(
     & ~AutomationCondition.all_checks_match(AutomationCondition.check_passed() | AutomationCondition.will_be_requested(), blocking_only=True)
 ).with_label("no_present_source_failed_a_blocking_check")
 FOLLOWS_EITHER_SOURCE = (
-    UPSTREAM_CHANGED & SOME_SOURCE_HAS_THE_WEEK & NOTHING_MISSING_IN_PROGRESS & NO_PRESENT_SOURCE_FAILED_A_CHECK & BETWEEN_BACKFILL_BATCHES
+    UPSTREAM_CHANGED & SOME_SOURCE_HAS_THE_WEEK & NOTHING_IN_PROGRESS & NO_PRESENT_SOURCE_FAILED_A_CHECK & BETWEEN_BACKFILL_BATCHES
 ).with_label("follows_either_source")
