@@ -13,7 +13,7 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.defs.turnstile_warehouse import turnstile_warehouse
 from mta_assets_tests.lib.project import Project
 
-LOADED, STILL_LOADING = "2023-06-03", "2023-06-10"
+WEEK_BEFORE, LOADED, STILL_LOADING = "2023-05-27", "2023-06-03", "2023-06-10"
 ASSETS = [turnstile_lake, lake_checks, turnstile_warehouse, stations, station_daily_ridership, system_ridership]
 
 
@@ -96,3 +96,20 @@ def test_a_backfill_of_the_lake_alone_holds_the_ridership_to_the_clock_too(mirro
     project, cursor = loaded_week_on_a_clock(mirror, tmp_path)
     backfill_of(project, turnstile_lake.key, STILL_LOADING)
     assert stations_requested(project, cursor, NO_FOLLOW_UP_SINCE)[0] == set()
+
+
+def test_a_week_waits_for_the_week_before_while_a_backfill_loads_it(mirror, tmp_path):
+    """station_daily_ridership computes a week without the week before (its first readings then have nothing
+    to difference against), but not while that week is on its way: it would be computed twice."""
+    project, cursor = loaded_week_on_a_clock(mirror, tmp_path)
+    backfill = backfill_of(project, turnstile_warehouse.key, WEEK_BEFORE)
+
+    def daily_requested(at: datetime) -> set[str]:
+        result = evaluate_automation_conditions(
+            Definitions(assets=ASSETS, resources=project.resources()), project.instance, cursor=cursor, evaluation_time=at
+        )
+        return set(result.get_requested_partitions(station_daily_ridership.key))
+
+    assert daily_requested(AFTER_THE_NEXT_FOLLOW_UP) == set()
+    project.instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    assert daily_requested(AFTER_THE_NEXT_FOLLOW_UP + timedelta(seconds=15)) == {LOADED}
