@@ -37,7 +37,9 @@ def build_warehouse(path: str, weeks: list[date]) -> dict[str, int]:
     import duckdb
     import pyarrow as pa
 
-    from loopback.generated_hourly import ROWS_PER_DAY, EPOCH, rows_at
+    import pyarrow.csv as pv
+
+    from loopback.generated_hourly import EPOCH, FIELDS, ROWS_PER_DAY, rows_csv
     from loopback.turnstile_files import turnstiles, week_readings
     from mta_assets.lib.tables import HOURLY_RIDERSHIP, TURNSTILE
 
@@ -58,20 +60,18 @@ def build_warehouse(path: str, weeks: list[date]) -> dict[str, int]:
         }
     )
     del readings
-    # The generated hours are numbered from EPOCH: the template's seven days, Saturday to Friday.
+    # The generated hours are numbered from EPOCH: the template's seven days, Saturday to Friday, as the
+    # server answers them (CSV).
     first_day = (datetime.combine(template - timedelta(days=7), datetime.min.time()) - EPOCH).days
-    hourly_rows = rows_at(first_day * ROWS_PER_DAY, 7 * ROWS_PER_DAY)
-    hourly = pa.table(
-        {
-            "transit_timestamp": pa.array([datetime.fromisoformat(row["transit_timestamp"]) for row in hourly_rows], pa.timestamp("s")),
-            **{name: [row[name] for row in hourly_rows] for name in ("transit_mode", "station_complex_id", "station_complex", "borough", "payment_method", "fare_class_category")},
-            "ridership": [int(row["ridership"]) for row in hourly_rows],
-            "transfers": [int(row["transfers"]) for row in hourly_rows],
-            "latitude": [float(row["latitude"]) for row in hourly_rows],
-            "longitude": [float(row["longitude"]) for row in hourly_rows],
-        }
+    text = {name: pa.string() for name in ("transit_mode", "station_complex_id", "station_complex", "borough", "payment_method", "fare_class_category")}
+    hourly = pv.read_csv(
+        pa.py_buffer(rows_csv(list(FIELDS), first_day * ROWS_PER_DAY, 7 * ROWS_PER_DAY)),
+        convert_options=pv.ConvertOptions(
+            column_types={"transit_timestamp": pa.timestamp("s"), "ridership": pa.int64(), "transfers": pa.int64(), "latitude": pa.float64(), "longitude": pa.float64(), **text},
+            include_columns=["transit_timestamp", *text, "ridership", "transfers", "latitude", "longitude"],
+            timestamp_parsers=["%Y-%m-%dT%H:%M:%S.000"],
+        ),
     )
-    del hourly_rows
     with duckdb.connect(path) as connection:
         connection.execute("CREATE SCHEMA mta")
         for table in (TURNSTILE, HOURLY_RIDERSHIP):
