@@ -345,9 +345,7 @@ def child_main(request: dict) -> None:
 @contextmanager
 def serving(folder: Path):
     """`folder` served by a separate HTTP server process on loopback, as a mirror would be."""
-    import requests
-
-    from loopback.emulators import free_port
+    from loopback.emulators import free_port, wait_until_ready
 
     port = free_port()
     server = subprocess.Popen(
@@ -357,12 +355,7 @@ def serving(folder: Path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                requests.head(url, timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        wait_until_ready(server, url, "the mirror's http.server", 10)
         yield url
     finally:
         server.terminate()

@@ -18,7 +18,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_until_ready(process: subprocess.Popen, url: str, what: str, timeout: float) -> None:
+def wait_until_ready(process: subprocess.Popen, url: str, what: str, timeout: float) -> None:
+    """Return once `url` answers below 500; RuntimeError naming `what` if the process exits or `timeout` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -51,7 +52,7 @@ def fake_gcs_server(root: Path, log_path: Path):
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_until_ready(process, f"{url}/_internal/healthcheck", "fake-gcs-server", 30)
+        wait_until_ready(process, f"{url}/_internal/healthcheck", "fake-gcs-server", 30)
         yield url
     finally:
         process.terminate()
@@ -71,7 +72,7 @@ def bigquery_emulator(gcs_root: Path, log_path: Path):
             cwd=_REPOSITORY,
         )
     try:
-        _wait_until_ready(process, f"{url}/readyz", "bqemulator", 60)
+        wait_until_ready(process, f"{url}/readyz", "bqemulator", 60)
         yield url
     finally:
         process.terminate()

@@ -2,7 +2,7 @@
 
 One generated week per layout is the template; a request for a week's file (its name as the MTA gave it,
 irregular weeks included) gets the template of its layout (legacy before 2014-10-18, modern from then)
-with its dates moved to that week (about 20 ms for 33 MB), so serving hundreds of weeks needs a few weeks'
+with its dates moved to that week (about 35 ms for 33 MB), so serving hundreds of weeks needs a few weeks'
 memory, not 20 GB of files. A week is moved once for its requests that follow each other (the download,
 then the request past its end that confirms it), and not at all for a request past the end: moving dates
 keeps the length. Weeks outside [first, last], and the week never published, answer 404.

@@ -3,14 +3,13 @@
 import re
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
-from loopback.emulators import free_port
+from loopback.emulators import free_port, wait_until_ready
 from loopback.turnstile_files import MovableWeek, legacy_week_file, week_file
 from mta_assets.partitions import FIRST_MODERN_WEEK
 
@@ -53,14 +52,7 @@ def feed():
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                requests.get(url, timeout=1)
-                break
-            except requests.ConnectionError:
-                if server.poll() is not None:
-                    raise RuntimeError("loopback.generated_feed exited before it served") from None
-                time.sleep(0.05)
+        wait_until_ready(server, url, "loopback.generated_feed", 30)
         yield url
     finally:
         server.kill()
