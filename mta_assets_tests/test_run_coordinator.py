@@ -52,12 +52,12 @@ def test_hourly_runs_are_dequeued_after_the_turnstile_runs_queued_after_them(ins
     queue(instance, "hourly sensor", job_name="hourly_ridership_job")
     queue(instance, "turnstile backfill", TURNSTILE)
     queue(instance, "turnstile sensor", job_name="turnstile_job")
-    queue(instance, "ridership", [AssetKey("system_ridership")], tags={PRIORITY_TAG: "1"})
+    queue(instance, "ridership", [AssetKey("system_ridership")])
     queued = list(reversed(instance.get_runs()))  # oldest first, as the queue holds them
     assert all(run.status == DagsterRunStatus.QUEUED for run in queued)
     dequeued = QueuedRunCoordinatorDaemon(interval_seconds=1)._priority_sort(queued)
     assert [run.tags["name"] for run in dequeued] == [
-        "ridership", "turnstile backfill", "turnstile sensor", "hourly backfill", "hourly sensor",
+        "turnstile backfill", "turnstile sensor", "ridership", "hourly backfill", "hourly sensor",
     ]  # fmt: skip
 
 

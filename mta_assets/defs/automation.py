@@ -23,7 +23,7 @@ from dagster import (
     sensor,
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PRIORITY_TAG
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from mta_assets.asset_defaults import WEEKS_PER_RUN
 from mta_assets.lib.active_runs import weeks_being_loaded
@@ -318,10 +318,10 @@ automation_condition_sensor = AutomationConditionSensorDefinition(
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
-    # Ahead of the queue: the runs that follow the sources (a few weeks of warehouse or ridership, seconds
-    # each) would otherwise wait behind every queued run of a history-scale backfill, dequeued first-in
-    # first-out, and the ridership would trail its sources by as long as the backfill takes.
-    run_tags={PRIORITY_TAG: "1"},
+    # No priority of its own: its runs queue first-in first-out with the turnstile runs, ahead of the hourly
+    # ones (run_coordinator.py). Ahead of a turnstile backfill (priority 1, as before), the ridership's steps
+    # also took the warehouse's one writer before each backfill run's load, and the 720-week history reached
+    # the warehouse in 875 s instead of about 300 (docs/benchmarks.md); the ridership now follows it once loaded.
     # The ridership's condition (BackfillLoading) is this project's own Python, which only the code
     # location can evaluate.
     use_user_code_server=True,

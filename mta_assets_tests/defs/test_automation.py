@@ -28,6 +28,7 @@ from dagster._core.execution.build_resources import wrap_resources_for_execution
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+from dagster._core.storage.tags import PRIORITY_TAG
 
 from mta_assets.lib.alert_webhook import AlertWebhook
 from mta_assets.defs.alerts import run_failure_alert
@@ -45,6 +46,7 @@ from mta_assets.defs.turnstile_lake import turnstile_lake
 from mta_assets.hourly.source import HourlyRidershipSource
 from mta_assets.lake.facts import latest_facts
 from mta_assets.partitions import hourly_partitions, weekly_partitions
+from mta_assets.run_coordinator import HOURLY_PRIORITY
 from mta_assets.turnstile.files import MtaTurnstileSource
 from mta_assets_tests.defs.test_hourly_ridership import HourlyProject, dataset_rows
 from mta_assets_tests.defs.test_hourly_ridership import warehouse_rows as project_rows
@@ -438,11 +440,15 @@ def test_the_hourly_sensor_skips_when_open_data_is_down(instance, tmp_path):
     assert isinstance(skip, SkipReason) and "asking again next tick" in skip.skip_message
 
 
-def test_the_runs_that_follow_the_sources_are_dequeued_before_queued_backfill_runs():
-    """The automation's runs carry a priority, and Dagster's run queue dequeues them ahead of a backfill's
-    runs queued earlier (first-in first-out among equals)."""
+def test_the_runs_that_follow_the_sources_queue_behind_turnstile_backfill_runs_and_ahead_of_hourly_ones():
+    """The automation's runs carry no priority of their own: Dagster's run queue dequeues them first-in
+    first-out with a turnstile backfill's runs, so they do not take the warehouse's one writer from a
+    backfill's loads, and ahead of the hourly runs the project's coordinator queues last."""
     run_tags = defs().resolve_sensor_def("automation_condition_sensor").run_tags
-    queued = [DagsterRun(job_name="__ASSET_JOB", run_id=f"backfill-{n}", tags={"dagster/backfill": "history"}) for n in range(3)]
+    assert PRIORITY_TAG not in run_tags
+    hourly = {"dagster/backfill": "hourly", PRIORITY_TAG: str(HOURLY_PRIORITY)}
+    queued = [DagsterRun(job_name="__ASSET_JOB", run_id=f"hourly-{n}", tags=hourly) for n in range(2)]
+    queued += [DagsterRun(job_name="__ASSET_JOB", run_id=f"turnstile-{n}", tags={"dagster/backfill": "history"}) for n in range(2)]
     queued.append(DagsterRun(job_name="__ASSET_JOB", run_id="ridership", tags=dict(run_tags)))
     dequeued = QueuedRunCoordinatorDaemon(interval_seconds=1)._priority_sort(queued)
-    assert [run.run_id for run in dequeued] == ["ridership", "backfill-0", "backfill-1", "backfill-2"]
+    assert [run.run_id for run in dequeued] == ["turnstile-0", "turnstile-1", "ridership", "hourly-0", "hourly-1"]
