@@ -5,8 +5,9 @@ Dagster dequeues runs by their `dagster/priority` tag, then first-in first-out. 
 backfill of the turnstile history (720 weeks, about half a second each) and one of the hourly history
 (about 520 weeks of 606,305 rows, several seconds each) would share the run slots, and the turnstile
 history, on which the station ridership since 2010 rests, would land only near the end of both. An hourly
-run goes behind them instead (priority -1); the automation's runs go ahead of all (priority 1, set by the
-automation sensor). A run launched with its own priority keeps it.
+run goes behind them instead (priority -1). The automation's runs keep the default priority: they queue
+first-in first-out with the turnstile runs, ahead of the hourly ones. A run launched with its own priority
+keeps it.
 """
 
 from collections.abc import Collection

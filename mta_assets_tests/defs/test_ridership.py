@@ -108,6 +108,18 @@ def test_a_week_gives_the_same_numbers_when_materialized_again(warehouse, tmp_pa
     assert ridership(warehouse)[1] == ridership(warehouse)[1] == EXPECTED
 
 
+def test_a_recovered_reading_with_other_counts_gives_way_to_the_regular_one(warehouse, tmp_path):
+    """Of the readings of a turnstile at one time, the REGULAR one counts, wherever the file has it; the
+    recovered copy's counts, had they been taken, would change the day's riders."""
+    regular = line(A, at(27, 4), "REGULAR", 1_130, 550)
+    recovered = line(A, at(27, 4), "RECOVR AUD", 1_120, 548)  # lower: ordered by counts alone, it would win
+    lines = [text for text in WEEK_LINES if text != regular and "RECOVR AUD" not in text]
+    lines.insert(1, recovered)
+    lines.insert(3, regular)
+    load_turnstile_weeks(warehouse, tmp_path, {PREVIOUS: PREVIOUS_LINES, WEEK: lines})
+    assert ridership(warehouse)[1] == EXPECTED
+
+
 @pytest.mark.parametrize("grouped", [False, True], ids=["week alone", "with the week before in one query"])
 def test_a_reading_in_two_weeks_files_counts_in_the_week_that_holds_its_day(warehouse, tmp_path, grouped):
     """As the first file (a Wednesday's, the week of 2010-05-01) runs into the next week, the week before's
