@@ -12,6 +12,7 @@ keeps the length. Weeks outside [first, last], and the week never published, ans
 
 import argparse
 import re
+import signal
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from http.server import ThreadingHTTPServer
@@ -89,4 +90,6 @@ if __name__ == "__main__":
     parser.add_argument("--first", type=date.fromisoformat, default=date(2010, 5, 1))
     parser.add_argument("--last", type=date.fromisoformat, default=date(2024, 2, 17))
     arguments = parser.parse_args()
+    # Started from a background job, the process inherits an ignored SIGTERM; it stops on one all the same.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     serve(arguments.port, arguments.turnstiles, arguments.first, arguments.last)

@@ -1,6 +1,7 @@
 """The generated turnstile feed (loopback.generated_feed): each week's file at its size, dates moved to the week."""
 
 import re
+import signal
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -43,17 +44,40 @@ def test_a_moved_week_is_the_template_with_each_date_moved_by_the_same_weeks(tem
     assert movable.moved_to(template_week) == template
 
 
-@pytest.fixture(scope="module")
-def feed():
+def started_feed(**popen) -> tuple[subprocess.Popen, str]:
+    """`python -m loopback.generated_feed` on a free port, serving; the process and its URL."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "loopback.generated_feed", str(port), "--turnstiles", str(TURNSTILES), "--first", FIRST.isoformat(), "--last", LAST.isoformat()],
         cwd=PROJECT,
+        **popen,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(server, url, "loopback.generated_feed", 30)
+    except BaseException:
+        server.kill()
+        server.wait()
+        raise
+    return server, url
+
+
+@pytest.fixture(scope="module")
+def feed():
+    server, url = started_feed()
+    try:
         yield url
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_the_feed_process_stops_on_sigterm_though_started_ignoring_it():
+    """A background job hands its processes an ignored SIGTERM; the tests and benchmarks stop the feed with one."""
+    server, _ = started_feed(preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    try:
+        server.terminate()
+        assert server.wait(timeout=60) == -signal.SIGTERM
     finally:
         server.kill()
         server.wait()
