@@ -6,7 +6,7 @@ backfill of the turnstile history (720 weeks, about half a second each) and one 
 (about 520 weeks of 606,305 rows, several seconds each) would share the run slots, and the turnstile
 history, on which the station ridership since 2010 rests, would land only near the end of both. An hourly
 run goes behind them instead (priority -1). The automation's runs keep the default priority: they queue
-first-in first-out with the turnstile runs, ahead of the hourly ones. A run launched with its own priority
+first-in first-out with the turnstile runs, ahead of the runs that load hourly weeks. A run launched with its own priority
 keeps it.
 """
 

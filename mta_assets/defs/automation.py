@@ -318,8 +318,8 @@ automation_condition_sensor = AutomationConditionSensorDefinition(
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
-    # No priority of its own: its runs queue first-in first-out with the turnstile runs, ahead of the hourly
-    # ones (run_coordinator.py). At priority 1, ahead of a turnstile backfill's queued runs, the ridership's
+    # No priority of its own: its runs queue first-in first-out with the turnstile runs, ahead of the runs
+    # that load hourly weeks (run_coordinator.py). At priority 1, ahead of a turnstile backfill's queued runs, the ridership's
     # steps (priority 1 in the pool too) took the warehouse's one writer before each backfill run's load: the
     # 720-week history reached the warehouse after 875 s instead of 522 (docs/benchmarks.md).
     # The ridership's condition (BackfillLoading) is this project's own Python, which only the code
