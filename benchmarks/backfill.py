@@ -23,7 +23,7 @@ from loopback.dagster_dev import (
     materialized_count,
     wait_for_backfill,
 )
-from loopback.emulators import free_port
+from loopback.emulators import free_port, reset_signals
 from loopback.turnstile_files import write_weeks
 
 LAST_WEEK = date(2023, 6, 3)
@@ -41,6 +41,7 @@ def run_backfill(week_count: int, turnstiles: int) -> dict:
             [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(mirror)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=reset_signals,  # or server.terminate() below would not stop it
         )
         try:
             with dagster_dev(folder, {"MTA_SOURCE_URL": f"http://127.0.0.1:{port}"}) as url:

@@ -345,13 +345,14 @@ def child_main(request: dict) -> None:
 @contextmanager
 def serving(folder: Path):
     """`folder` served by a separate HTTP server process on loopback, as a mirror would be."""
-    from loopback.emulators import free_port, wait_until_ready
+    from loopback.emulators import free_port, reset_signals, wait_until_ready
 
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=reset_signals,  # or server.terminate() below would not stop it
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -10,16 +10,10 @@ from pathlib import Path
 
 import requests
 
-from loopback.emulators import free_port
+from loopback.emulators import free_port, reset_signals
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = REPOSITORY / "dagster_home" / "dagster.yaml"
-
-
-def _reset_signals() -> None:
-    # A process started in the background inherits ignored SIGINT/SIGTERM; dg dev must honour them.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -75,7 +69,7 @@ def dagster_dev(workdir: Path, env: dict[str, str], timeout: float = 120):
         env={**os.environ, **settings},
         stdout=log,
         stderr=subprocess.STDOUT,
-        preexec_fn=_reset_signals,
+        preexec_fn=reset_signals,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"

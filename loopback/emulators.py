@@ -1,5 +1,6 @@
 """Real emulators on loopback: the Go fake-gcs-server and bqemulator, each in its own process."""
 
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def reset_signals() -> None:
+    """As a child's preexec_fn: a process started from a background job inherits ignored SIGINT and SIGTERM;
+    a loopback server or `dg dev` must stop on them all the same."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def wait_until_ready(process: subprocess.Popen, url: str, what: str, timeout: float) -> None:
