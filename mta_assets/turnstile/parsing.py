@@ -173,7 +173,9 @@ def _typed_batches(path: Path, week: date, bad_lines: _BadLines) -> Iterator[pa.
         fields = {name: pc.ascii_trim_whitespace(raw[name]) for name in _TEXT_FIELDS}
         day = pc.strptime(fields["DATE"], format="%m/%d/%Y", unit="s", error_is_null=True)
         negative = pc.or_(pc.less(raw["ENTRIES"], 0), pc.less(raw["EXITS"], 0))
-        if day.null_count or not pc.all(_has_keys(fields)).as_py() or pc.any(negative).as_py():
+        # Arrow reads an empty time or counter as null: such a line is a bad line, as the checked path finds.
+        empty = raw["TIME"].null_count or raw["ENTRIES"].null_count or raw["EXITS"].null_count
+        if empty or day.null_count or not pc.all(_has_keys(fields)).as_py() or pc.any(negative).as_py():
             raise _NeedsLineChecks
         seconds = pc.cast(pc.cast(raw["TIME"], pa.int32()), pa.int64())
         fields["reading_at"] = pc.add(day, pc.cast(seconds, pa.duration("s")))

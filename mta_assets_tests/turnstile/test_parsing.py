@@ -23,12 +23,6 @@ parse = partial(parsed_files.parse, week=WEEK)
 BOOTH = Turnstile("A002", "R051", "02-00-00", "59 ST", "NQR456W", "BMT")
 
 
-
-
-
-
-
-
 @pytest.mark.parametrize("crlf", [False, True])
 def test_every_data_line_becomes_a_typed_row(tmp_path, crlf):
     data = week_file(WEEK, turnstile_count=30, crlf=crlf)
@@ -178,6 +172,17 @@ def test_a_negative_counter_is_rejected_whichever_path_reads_the_file(tmp_path):
     parsed = parse(write(tmp_path, "\n".join([HEADER, *lines, negative]).encode()))
     assert parsed.rejected_lines == (negative.rstrip(),)
     assert parsed.rows == len(lines)
+
+
+@pytest.mark.parametrize("field", [7, 9, 10], ids=["time", "entries", "exits"])
+def test_a_reading_with_an_empty_time_or_counter_is_rejected_not_stored_empty(tmp_path, field):
+    lines = week_lines(WEEK, turnstile_count=30)
+    values = line(BOOTH, datetime(2023, 5, 27, 4), "REGULAR", 100, 50).rstrip().split(",")
+    values[field] = ""
+    empty = ",".join(values)
+    parsed = parse(write(tmp_path, "\n".join([HEADER, *lines, empty]).encode()))
+    assert parsed.rejected_lines == (empty,)
+    assert parsed.rows == len(lines) == len(rows(parsed))
 
 
 def test_a_file_of_another_week_is_refused(tmp_path):
