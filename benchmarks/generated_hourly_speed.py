@@ -50,9 +50,10 @@ def main() -> None:
                 break
         print(f"a week: {rows:,} rows in {pages} pages, {size / 1e6:.0f} MB, {time.perf_counter() - started:.2f} s")
 
-        seconds, body = fetch(url, {"$select": "count(*) AS rows, sum(ridership) AS ridership", "$where": YEAR})
+        seconds, body = fetch(url, {"$select": "count(*) AS rows, sum(ridership) AS ridership, sum(transfers) AS transfers", "$where": YEAR})
         print(f"a year's totals: {seconds:.3f} s, {body.decode().splitlines()[1]}")
-        seconds, _ = fetch(url, {"$select": "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership",
+        seconds, _ = fetch(url, {"$select": "date_trunc_ymd(transit_timestamp) AS day, count(*) AS rows, sum(ridership) AS ridership, "
+                                            "sum(transfers) AS transfers, max(:updated_at) AS updated_at",
                                  "$where": YEAR, "$group": "day", "$order": "day", "$limit": "50000"})  # fmt: skip
         print(f"a year's daily totals: {seconds:.3f} s")
     finally:
