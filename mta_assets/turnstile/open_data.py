@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from mta_assets.turnstile.duplicates import remove_exact_duplicates
 from mta_assets.open_data.soda import SodaAdvice, SodaReading, SodaSource, time_range
 from mta_assets.lib.tables import TURNSTILE
-from mta_assets.turnstile.parsing import COUNTER_PATTERN, ParsedWeek, has_turnstile_keys, write_week
+from mta_assets.turnstile.parsing import ParsedWeek, has_turnstile_keys, is_counter, write_week
 from mta_assets.partitions import file_stem, week_bounds
 from mta_assets.lib.week_source import SourceError, WeekNotPublished
 from mta_assets.turnstile.station_key import with_station_names
@@ -196,8 +196,8 @@ class _WeekReading:
             pc.and_(
                 pc.and_(pc.is_valid(reading_at), has_turnstile_keys(text["control_area"], text["unit"], text["scp"])),
                 pc.and_(
-                    pc.match_substring_regex(text["entries"], COUNTER_PATTERN),
-                    pc.match_substring_regex(text["exits"], COUNTER_PATTERN),
+                    is_counter(text["entries"]),
+                    is_counter(text["exits"]),
                 ),
             ),
             False,

@@ -6,6 +6,7 @@ import pytest
 
 import pyarrow.parquet as pq
 
+from mta_assets.lib.parquet import ROW_GROUP_ROWS
 from mta_assets.lib.tables import TURNSTILE
 from mta_assets.turnstile.parsing import (
     Layout,
@@ -145,8 +146,9 @@ def test_a_corrupt_file_leaves_no_parquet_behind(tmp_path):
 def test_a_large_file_is_written_in_several_batches_with_the_same_rows(tmp_path):
     data = week_file(WEEK, turnstile_count=800)  # about 40,000 lines: more than one 256 KB block
     parsed = parse(write(tmp_path, data))
-    assert pq.ParquetFile(parsed.path).metadata.num_row_groups > 1
-    assert parsed.rows == pq.read_metadata(parsed.path).num_rows == data.count(b"\n") - 1
+    metadata = pq.read_metadata(parsed.path)
+    assert [metadata.row_group(group).num_rows for group in range(metadata.num_row_groups)] == [ROW_GROUP_ROWS, parsed.rows - ROW_GROUP_ROWS]
+    assert parsed.rows == metadata.num_rows == data.count(b"\n") - 1
 
 
 def test_a_stray_quote_does_not_swallow_the_lines_after_it(tmp_path):
@@ -182,6 +184,21 @@ def test_a_reading_with_an_empty_time_or_counter_is_rejected_not_stored_empty(tm
     empty = ",".join(values)
     parsed = parse(write(tmp_path, "\n".join([HEADER, *lines, empty]).encode()))
     assert parsed.rejected_lines == (empty,)
+    assert parsed.rows == len(lines) == len(rows(parsed))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(9, "0x10"), (9, "1" * 19), (10, "NA"), (7, "04:00"), (7, "24:00:00")],
+    ids=["hex counter", "19 digits", "NA", "time without seconds", "hour 24"],
+)
+def test_a_value_outside_the_layout_is_rejected_whatever_else_the_file_holds(tmp_path, field, value):
+    lines = week_lines(WEEK, turnstile_count=30)
+    values = line(BOOTH, datetime(2023, 5, 27, 4), "REGULAR", 100, 50).rstrip().split(",")
+    values[field] = value
+    odd = ",".join(values)
+    parsed = parse(write(tmp_path, "\n".join([HEADER, *lines, odd]).encode()))
+    assert parsed.rejected_lines == (odd,)
     assert parsed.rows == len(lines) == len(rows(parsed))
 
 
